@@ -1,0 +1,1 @@
+"""Command-line interface: a thin click layer, one module per stage, over the library API."""

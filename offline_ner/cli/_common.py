@@ -1,0 +1,79 @@
+"""What every command shares: the ``--json`` option, the one error handler, and JSON output.
+
+Commands stay thin: parse options, call one library entry point, print, return. Decorate with
+:func:`handles_errors` so an :class:`OfflineNerError` prints ``Error: ...`` and exits with its code; with
+``--json`` exactly one JSON document goes to stdout (``ok``, ``error``, plus the command's result).
+
+Example::
+
+    @click.command()
+    @json_option
+    @handles_errors
+    def verify(path, as_json):
+        report = verify_bundle(path)
+        emit({"bundle": str(path)}, as_json, human="verified")
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from offline_ner.errors import ExitCode, OfflineNerError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_CODES_EPILOG = (
+    "Exit codes: 0 ok, 1 unexpected error, 2 usage, 3 config, 4 bad data, 5 model not found, "
+    "6 train, 7 export, 8 export validation, 9 inference, 10-16 annotation, 20-33 bundle "
+    "(see README and bundle/FORMAT.md)."
+)
+
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Write one JSON document to stdout; human text goes to stderr."
+)
+
+
+def emit(result: dict[str, Any], as_json: bool, human: str | None = None) -> None:
+    """Print a command's result: the JSON document (``ok: true`` added) or the human text."""
+    if as_json:
+        click.echo(json.dumps({"ok": True, **result}, indent=2, sort_keys=True, default=str))
+    elif human is not None:
+        click.echo(human)
+
+
+def fail(err: BaseException, exit_code: int, as_json: bool, extra: dict[str, Any] | None = None) -> None:
+    """Report an error once (stderr; and stdout JSON under ``--json``) and exit with ``exit_code``."""
+    click.echo(f"Error: {err}", err=True)
+    if as_json:
+        error = {"type": type(err).__name__, "exit_code": int(exit_code), "message": str(err)}
+        click.echo(json.dumps({"ok": False, "error": error, **(extra or {})}, indent=2, sort_keys=True, default=str))
+    sys.exit(int(exit_code))
+
+
+def handles_errors(command: F) -> F:
+    """Map OfflineNerError to its exit code; anything else exits 1 (traceback only with ``--debug``)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        as_json = bool(kwargs.get("as_json", False))
+        try:
+            return command(*args, **kwargs)
+        except OfflineNerError as err:
+            fail(err, err.exit_code, as_json, getattr(err, "report", None))
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
+            raise
+        except Exception as err:  # the one place that catches everything: exit 1, never a silent pass
+            ctx = click.get_current_context(silent=True)
+            if ctx is not None and (ctx.find_root().obj or {}).get("debug"):
+                traceback.print_exc()
+            fail(err, ExitCode.INTERNAL, as_json)
+        return None
+
+    return wrapper  # type: ignore[return-value]

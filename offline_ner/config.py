@@ -1,0 +1,134 @@
+"""YAML config files → frozen dataclasses. The only module that reads YAML.
+
+Each stage defines its own frozen dataclass (``TrainConfig`` in ``train/``, ...); this module turns a mapping into
+one, rejecting unknown keys and wrong types with a :class:`ConfigError` that names the file and the key. Nested
+dataclass fields are built recursively; ``--set key.sub=value`` overrides from the CLI go through
+:func:`apply_overrides`.
+
+Example::
+
+    cfg = load_config("configs/simple_mix.yaml", TrainConfig, overrides=["epochs=2"])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from offline_ner.errors import ConfigError
+
+T = TypeVar("T")
+
+
+def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Parse a YAML file whose top level is a mapping."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise ConfigError(f"{path}: config file not found") from err
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise ConfigError(f"{where}: invalid YAML: {getattr(err, 'problem', err)}") from err
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys at the top level, found {type(data).__name__}")
+    return data
+
+
+def apply_overrides(mapping: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
+    """Return a copy of ``mapping`` with ``dotted.key=value`` overrides applied (values parsed as YAML)."""
+    result: dict[str, Any] = _deep_copy(mapping)
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"override {item!r}: expected KEY=VALUE, e.g. epochs=3 or schedule.kind=sigmoid")
+        node = result
+        *parents, leaf = key.split(".")
+        for part in parents:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"override {item!r}: {part!r} is not a section")
+            node = child
+        node[leaf] = yaml.safe_load(raw) if raw else ""
+    return result
+
+
+def _deep_copy(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _deep_copy(v) if isinstance(v, Mapping) else v for k, v in mapping.items()}
+
+
+def _matches(value: Any, annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    if annotation is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, arg) for arg in typing.get_args(annotation))
+    if annotation is type(None):
+        return value is None
+    if annotation is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if origin is typing.Literal:
+        return value in typing.get_args(annotation)
+    if origin in (tuple, list):
+        args = [a for a in typing.get_args(annotation) if a is not Ellipsis]
+        return isinstance(value, (list, tuple)) and all(_matches(v, args[0]) for v in value) if args else True
+    if origin in (dict, Mapping):
+        return isinstance(value, dict)
+    if isinstance(annotation, type):
+        return isinstance(value, annotation)
+    return True
+
+
+def from_mapping(cls: type[T], mapping: Mapping[str, Any], *, where: str = "config") -> T:
+    """Build dataclass ``cls`` from ``mapping``; unknown keys and wrong types raise ConfigError."""
+    if not isinstance(mapping, Mapping):
+        raise ConfigError(f"{where}: expected a mapping, found {type(mapping).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(mapping) - set(fields))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(sorted(fields))}")
+    values: dict[str, Any] = {}
+    for name, value in mapping.items():
+        annotation = hints[name]
+        key = f"{where}.{name}" if where != "config" else name
+        nested = [a for a in (annotation, *typing.get_args(annotation)) if dataclasses.is_dataclass(a)]
+        if nested and isinstance(value, Mapping):
+            values[name] = from_mapping(nested[0], value, where=key)
+            continue
+        if not _matches(value, annotation):
+            raise ConfigError(f"{key}: expected {_describe(annotation)}, found {value!r}")
+        if typing.get_origin(annotation) is tuple or (
+            typing.get_origin(annotation) in (typing.Union, types.UnionType) and isinstance(value, list)
+        ):
+            value = tuple(value)
+        values[name] = value
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{where}: {err}") from err
+
+
+def _describe(annotation: Any) -> str:
+    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+
+
+def load_config(
+    path: str | os.PathLike[str] | None, cls: type[T], *, overrides: Iterable[str] = ()
+) -> T:
+    """Load ``path`` (or start from defaults when None), apply overrides, build ``cls``."""
+    mapping = load_yaml(path) if path is not None else {}
+    mapping = apply_overrides(mapping, overrides)
+    return from_mapping(cls, mapping, where=str(path) if path is not None else "config")

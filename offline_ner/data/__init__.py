@@ -1,0 +1,56 @@
+"""Records and the formats they are read from and written to (CoNLL, JSONL, plain text); IOB2 rules.
+
+Every stage imports this package; it imports no other stage and nothing heavy.
+"""
+
+from offline_ner.data.conll import format_conll, iter_conll, read_conll, write_conll
+from offline_ner.data.formats import read_records
+from offline_ner.data.iob2 import (
+    CONLL_TYPES,
+    Span,
+    iob2_violations,
+    is_valid_tag,
+    label_list,
+    repair_iob2,
+    spans_from_tags,
+    tags_from_spans,
+)
+from offline_ner.data.jsonl import dumps_record, iter_jsonl, parse_record, read_jsonl, write_jsonl
+from offline_ner.data.records import Document, Record
+from offline_ner.data.text import (
+    decode_text,
+    iter_text_folder,
+    read_text_file,
+    sentence_records,
+    split_sentences,
+    tokenize,
+)
+
+__all__ = [
+    "CONLL_TYPES",
+    "Document",
+    "Record",
+    "Span",
+    "decode_text",
+    "dumps_record",
+    "format_conll",
+    "iob2_violations",
+    "is_valid_tag",
+    "iter_conll",
+    "iter_jsonl",
+    "iter_text_folder",
+    "label_list",
+    "parse_record",
+    "read_conll",
+    "read_jsonl",
+    "read_records",
+    "read_text_file",
+    "repair_iob2",
+    "sentence_records",
+    "spans_from_tags",
+    "split_sentences",
+    "tags_from_spans",
+    "tokenize",
+    "write_conll",
+    "write_jsonl",
+]

@@ -1,0 +1,126 @@
+"""CoNLL column files: read (2 or 4 columns, optional -DOCSTART-, blank-line separated) and write.
+
+The token is the first column and the IOB2 tag the last; the middle columns (POS, chunk) are ignored. Every
+sentence in one file must have the same column count. Errors name the file and the 1-based line.
+
+Example::
+
+    for record in iter_conll("train.txt"):
+        print(record.id, record.tokens, record.tags)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from offline_ner._fs import atomic_writer
+from offline_ner.data.iob2 import is_valid_tag
+from offline_ner.data.records import Record
+from offline_ner.errors import DataError
+
+ALLOWED_COLUMN_COUNTS = (1, 2, 3, 4)
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """Yield ``(line_no, text)``; invalid UTF-8 is an error naming the line (CoNLL is always UTF-8)."""
+    with open(path, "rb") as handle:
+        for line_no, raw in enumerate(handle, start=1):
+            try:
+                yield line_no, raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as err:
+                raise DataError(
+                    f"not valid UTF-8 at byte {err.start} of the line; re-encode the file as UTF-8",
+                    path=path,
+                    line=line_no,
+                ) from err
+
+
+def iter_conll(
+    path: str | os.PathLike[str],
+    *,
+    labelled: bool = True,
+    labels: Iterable[str] | None = None,
+    source: str | None = None,
+) -> Iterator[Record]:
+    """Stream the sentences of a CoNLL file as records with ids ``<file stem>:<sentence index>``.
+
+    Args:
+        path: the file.
+        labelled: if True the last column is the IOB2 tag (>= 2 columns); if False every line holds
+            one token in its first column and records carry no tags.
+        labels: if given, tags outside this set are an error (e.g. a model's label set).
+        source: the records' ``source``; defaults to the file name.
+
+    Raises:
+        DataError: wrong or inconsistent column count, unknown tag, empty file, bad encoding.
+    """
+    path = Path(path)
+    allowed = set(labels) if labels is not None else None
+    stem = path.stem
+    source = source if source is not None else path.name
+    columns: int | None = None
+    tokens: list[str] = []
+    tags: list[str] = []
+    index = 0
+    try:
+        lines = _lines(path)
+        for line_no, line in lines:
+            fields = line.split()
+            if not fields:
+                if tokens:
+                    yield Record(f"{stem}:{index}", tuple(tokens), tuple(tags) if labelled else None, source=source)
+                    index += 1
+                    tokens, tags = [], []
+                continue
+            if fields[0] == "-DOCSTART-":
+                continue
+            if columns is None:
+                columns = len(fields)
+                if labelled and columns < 2 or columns not in ALLOWED_COLUMN_COUNTS:
+                    expected = "2 to 4 columns (token ... tag)" if labelled else "1 to 4 columns"
+                    raise DataError(f"expected {expected}, found {columns}", path=path, line=line_no)
+            elif len(fields) != columns:
+                raise DataError(
+                    f"expected {columns} columns like the lines before, found {len(fields)}: {line!r}",
+                    path=path,
+                    line=line_no,
+                )
+            tokens.append(fields[0])
+            if labelled:
+                tag = fields[-1]
+                if not is_valid_tag(tag) or (allowed is not None and tag not in allowed):
+                    wanted = "one of " + ", ".join(sorted(allowed)) if allowed is not None else "O, B-TYPE or I-TYPE"
+                    raise DataError(f"unknown tag {tag!r}; expected {wanted}", path=path, line=line_no)
+                tags.append(tag)
+    except FileNotFoundError as err:
+        raise DataError("file not found", path=path) from err
+    except IsADirectoryError as err:
+        raise DataError("is a directory, expected a CoNLL file", path=path) from err
+    if tokens:
+        yield Record(f"{stem}:{index}", tuple(tokens), tuple(tags) if labelled else None, source=source)
+        index += 1
+    if index == 0:
+        raise DataError("no sentences found (empty file?)", path=path)
+
+
+def read_conll(path: str | os.PathLike[str], **kwargs: object) -> list[Record]:
+    """All sentences of a CoNLL file; see :func:`iter_conll` for arguments and errors."""
+    return list(iter_conll(path, **kwargs))  # type: ignore[arg-type]
+
+
+def format_conll(records: Iterable[Record]) -> Iterator[str]:
+    """CoNLL text, two columns (token, tag), one blank line after each sentence."""
+    for record in records:
+        if record.tags is None:
+            raise ValueError(f"record {record.id} has no tags to write as CoNLL")
+        for token, tag in zip(record.tokens, record.tags):
+            yield f"{token} {tag}\n"
+        yield "\n"
+
+
+def write_conll(records: Iterable[Record], path: str | os.PathLike[str]) -> None:
+    """Write labelled records as a two-column CoNLL file, atomically."""
+    with atomic_writer(path) as handle:
+        handle.writelines(format_conll(records))

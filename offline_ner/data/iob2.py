@@ -1,0 +1,89 @@
+"""IOB2 tags: validation, repair, and conversion to and from entity spans. Pure functions, no I/O.
+
+IOB2 means every entity starts with ``B-TYPE`` and continues with ``I-TYPE``. The common defect in LLM and
+converted data is an ``I-`` with no matching ``B-`` before it; :func:`repair_iob2` turns it into ``B-`` and counts.
+
+Example::
+
+    repair_iob2(["I-PER", "I-PER", "O"])   # -> (("B-PER", "I-PER", "O"), 1)
+    spans_from_tags(["B-LOC", "O"])         # -> [Span(0, 1, "LOC")]
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
+
+TAG_PATTERN = re.compile(r"^(O|[BI]-[A-Za-z][A-Za-z0-9_]*)$")
+CONLL_TYPES = ("PER", "ORG", "LOC", "MISC")
+
+
+class Span(NamedTuple):
+    """An entity over token indices ``[start, end)``."""
+
+    start: int
+    end: int
+    label: str
+
+
+def is_valid_tag(tag: str) -> bool:
+    """True for ``O`` and for ``B-``/``I-`` followed by a type name."""
+    return TAG_PATTERN.match(tag) is not None
+
+
+def iob2_violations(tags: Sequence[str]) -> list[int]:
+    """Indices of ``I-X`` tags not preceded by ``B-X`` or ``I-X`` (the positions :func:`repair_iob2` fixes)."""
+    bad = []
+    previous = "O"
+    for i, tag in enumerate(tags):
+        if tag.startswith("I-") and previous[2:] != tag[2:]:
+            bad.append(i)
+        previous = tag
+    return bad
+
+
+def repair_iob2(tags: Sequence[str]) -> tuple[tuple[str, ...], int]:
+    """Return ``(repaired_tags, n_repaired)``: each dangling ``I-X`` becomes ``B-X``."""
+    fixed = list(tags)
+    for i in iob2_violations(tags):
+        fixed[i] = "B-" + fixed[i][2:]
+    return tuple(fixed), len(iob2_violations(tags))
+
+
+def spans_from_tags(tags: Sequence[str]) -> list[Span]:
+    """Entity spans of an IOB2 sequence; a dangling ``I-X`` starts a new span (repair semantics)."""
+    spans: list[Span] = []
+    start, label = -1, ""
+    for i, tag in enumerate(tags):
+        continues = tag.startswith("I-") and label == tag[2:]
+        if continues:
+            continue
+        if label:
+            spans.append(Span(start, i, label))
+        start, label = (i, tag[2:]) if tag != "O" else (-1, "")
+    if label:
+        spans.append(Span(start, len(tags), label))
+    return spans
+
+
+def tags_from_spans(spans: Iterable[Span], length: int) -> tuple[str, ...]:
+    """IOB2 tags for ``length`` tokens; spans must not overlap (raises ValueError: a caller bug)."""
+    tags = ["O"] * length
+    for span in sorted(spans):
+        if not 0 <= span.start < span.end <= length:
+            raise ValueError(f"span {span} outside 0..{length}")
+        if any(tag != "O" for tag in tags[span.start : span.end]):
+            raise ValueError(f"span {span} overlaps another span")
+        tags[span.start] = "B-" + span.label
+        for i in range(span.start + 1, span.end):
+            tags[i] = "I-" + span.label
+    return tuple(tags)
+
+
+def label_list(types: Sequence[str] = CONLL_TYPES) -> list[str]:
+    """The classifier's label list for entity types: ``O`` then ``B-``/``I-`` per type, in a fixed order."""
+    labels = ["O"]
+    for entity_type in types:
+        labels += [f"B-{entity_type}", f"I-{entity_type}"]
+    return labels

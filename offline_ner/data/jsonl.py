@@ -1,0 +1,122 @@
+"""JSONL records: one JSON object per line with ``id``, ``tokens``, optional ``tags``, ``text``, ``offsets``,
+``source`` and ``provenance`` (the schema in ``bundle/FORMAT.md``).
+
+Example::
+
+    write_jsonl(records, "distilled.jsonl")
+    assert read_jsonl("distilled.jsonl") == records
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from offline_ner._fs import atomic_writer
+from offline_ner.data.iob2 import is_valid_tag
+from offline_ner.data.records import Record
+from offline_ner.errors import DataError
+
+
+def _string_list(obj: dict[str, Any], key: str, where: dict[str, Any]) -> tuple[str, ...]:
+    value = obj[key]
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise DataError(f"{key!r} must be a list of strings", **where)
+    return tuple(value)
+
+
+def parse_record(obj: object, **where: Any) -> Record:
+    """Build a record from one decoded JSON object; ``where`` (path, line) goes into errors."""
+    if not isinstance(obj, dict):
+        raise DataError(f"expected a JSON object, found {type(obj).__name__}", **where)
+    missing = [key for key in ("id", "tokens") if key not in obj]
+    if missing:
+        raise DataError(f"missing field(s) {', '.join(missing)}; expected at least id and tokens", **where)
+    tokens = _string_list(obj, "tokens", where)
+    if not tokens:
+        raise DataError("'tokens' is empty", **where)
+    tags = _string_list(obj, "tags", where) if obj.get("tags") is not None else None
+    if tags is not None:
+        if len(tags) != len(tokens):
+            raise DataError(f"{len(tokens)} tokens but {len(tags)} tags", **where)
+        bad = [tag for tag in tags if not is_valid_tag(tag)]
+        if bad:
+            raise DataError(f"unknown tag {bad[0]!r}; expected O, B-TYPE or I-TYPE", **where)
+    offsets = None
+    if obj.get("offsets") is not None:
+        raw = obj["offsets"]
+        if (
+            not isinstance(raw, list)
+            or len(raw) != len(tokens)
+            or not all(isinstance(p, list) and len(p) == 2 and all(isinstance(n, int) for n in p) for p in raw)
+        ):
+            raise DataError("'offsets' must be one [start, end] integer pair per token", **where)
+        offsets = tuple((p[0], p[1]) for p in raw)
+    text = obj.get("text")
+    if text is not None and not isinstance(text, str):
+        raise DataError("'text' must be a string", **where)
+    provenance = obj.get("provenance") or {}
+    if not isinstance(provenance, dict):
+        raise DataError("'provenance' must be an object", **where)
+    return Record(
+        id=str(obj["id"]),
+        tokens=tokens,
+        tags=tags,
+        text=text,
+        offsets=offsets,
+        source=str(obj.get("source") or ""),
+        provenance=provenance,
+    )
+
+
+def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[Record]:
+    """Stream records from a JSONL file; blank lines are skipped.
+
+    Raises:
+        DataError: invalid UTF-8 or JSON, a missing or ill-typed field, an empty file (file and line named).
+    """
+    path = Path(path)
+    count = 0
+    try:
+        with open(path, "rb") as handle:
+            for line_no, raw in enumerate(handle, start=1):
+                where = {"path": path, "line": line_no}
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as err:
+                    raise DataError("not valid UTF-8; re-encode the file as UTF-8", **where) from err
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise DataError(f"invalid JSON ({err.msg} at column {err.colno})", **where) from err
+                yield parse_record(obj, **where)
+                count += 1
+    except FileNotFoundError as err:
+        raise DataError("file not found", path=path) from err
+    if count == 0:
+        raise DataError("no records found (empty file?)", path=path)
+
+
+def read_jsonl(path: str | os.PathLike[str]) -> list[Record]:
+    """All records of a JSONL file; see :func:`iter_jsonl`."""
+    return list(iter_jsonl(path))
+
+
+def dumps_record(record: Record) -> str:
+    """One JSONL line (with newline); keys sorted so identical records give identical bytes."""
+    return json.dumps(record.to_json(), ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def write_jsonl(records: Iterable[Record], path: str | os.PathLike[str]) -> int:
+    """Write records atomically; returns how many were written."""
+    count = 0
+    with atomic_writer(path) as handle:
+        for record in records:
+            handle.write(dumps_record(record))
+            count += 1
+    return count

@@ -1,0 +1,75 @@
+"""The unit of data every stage exchanges: a :class:`Record` (one tokenised sentence, maybe labelled).
+
+A record is gold (human tags), distilled (LLM tags), or unlabelled (``tags is None``). Offsets, when known, map
+each token to ``text[start:end]``. Provenance is free-form metadata the annotate stage fills in (model string,
+request id, prompt hash, ...); readers and writers carry it through untouched.
+
+Example::
+
+    rec = Record(id="s1", tokens=("EU", "rejects"), tags=("B-ORG", "O"), source="conll2003/train.txt")
+    spans = rec.spans()            # [Span(start=0, end=1, label='ORG')]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from offline_ner.data.iob2 import Span, spans_from_tags
+
+
+@dataclass(frozen=True)
+class Record:
+    """One sentence: tokens, optional IOB2 tags, optional source text with per-token character offsets."""
+
+    id: str
+    tokens: tuple[str, ...]
+    tags: tuple[str, ...] | None = None
+    text: str | None = None
+    offsets: tuple[tuple[int, int], ...] | None = None
+    source: str = ""
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.tags is not None and len(self.tags) != len(self.tokens):
+            raise ValueError(f"record {self.id}: {len(self.tokens)} tokens but {len(self.tags)} tags")
+        if self.offsets is not None and len(self.offsets) != len(self.tokens):
+            raise ValueError(f"record {self.id}: {len(self.tokens)} tokens but {len(self.offsets)} offsets")
+
+    @property
+    def is_labelled(self) -> bool:
+        return self.tags is not None
+
+    def spans(self) -> list[Span]:
+        """Entity spans over token indices (end exclusive); empty for an unlabelled record."""
+        return spans_from_tags(self.tags) if self.tags is not None else []
+
+    def with_tags(self, tags: Sequence[str], **changes: Any) -> Record:
+        """A copy carrying other tags (e.g. LLM tags in place of gold), plus any other field changes."""
+        fields = {**self.__dict__, "tags": tuple(tags), **changes}
+        return Record(**fields)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSONL form (see ``bundle/FORMAT.md``): absent optional fields are omitted."""
+        out: dict[str, Any] = {"id": self.id, "tokens": list(self.tokens)}
+        if self.tags is not None:
+            out["tags"] = list(self.tags)
+        if self.text is not None:
+            out["text"] = self.text
+        if self.offsets is not None:
+            out["offsets"] = [list(pair) for pair in self.offsets]
+        if self.source:
+            out["source"] = self.source
+        if self.provenance:
+            out["provenance"] = dict(self.provenance)
+        return out
+
+
+@dataclass(frozen=True)
+class Document:
+    """A raw text document (e.g. one BBC article) before sentence splitting."""
+
+    id: str
+    text: str
+    source: str = ""

@@ -1,0 +1,253 @@
+"""Every error offline_ner raises on purpose, and every exit code the CLI can return.
+
+Hostile or broken input raises an :class:`OfflineNerError`; calling the API wrongly is a bug and raises
+``ValueError``/``RuntimeError`` (exit 1). Each class carries its exit code, so the CLI maps errors to codes in one
+place and the numbers live only in :class:`ExitCode` (mirrored by the table in ``bundle/FORMAT.md`` and README)::
+
+    OfflineNerError
+    ├── ConfigError                 bad YAML, unknown or ill-typed key
+    ├── DataError                   malformed CoNLL / JSONL / text input (file, line, what was expected)
+    ├── ModelNotFoundError          a base model or model folder that is not on disk (never downloaded)
+    ├── TrainError
+    ├── ExportError
+    │   └── ExportValidationError   the ONNX graph disagrees with PyTorch
+    ├── InferError
+    ├── AnnotateError               connected side
+    │   ├── LLMAuthError, LLMQuotaError, LLMContextLengthError, LLMTransportError, LLMReplyError
+    │   └── BudgetExceededError
+    └── BundleError                 the bundle is malformed
+        ├── SignatureError, UnknownKeyError, ThresholdError, PolicyError
+        ├── ExpiredError, RollbackError
+        ├── HashMismatchError, MissingFileError, ExtraFileError
+        ├── UnsafePathError, LimitExceededError
+        └── KeyFileError, TrustStoreError
+
+Example::
+
+    try:
+        verify_bundle(path, trust)
+    except OfflineNerError as err:
+        sys.exit(err.exit_code)
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit codes. 1 and 2 follow click (unexpected error, usage error)."""
+
+    OK = 0
+    INTERNAL = 1
+    USAGE = 2
+    CONFIG = 3
+    DATA = 4
+    MODEL_NOT_FOUND = 5
+    TRAIN = 6
+    EXPORT = 7
+    EXPORT_VALIDATION = 8
+    INFER = 9
+    ANNOTATE = 10
+    LLM_AUTH = 11
+    LLM_QUOTA = 12
+    LLM_CONTEXT_LENGTH = 13
+    LLM_TRANSPORT = 14
+    LLM_REPLY = 15
+    BUDGET_EXCEEDED = 16
+    BUNDLE_FORMAT = 20
+    SIGNATURE = 21
+    UNKNOWN_KEY = 22
+    THRESHOLD = 23
+    POLICY = 24
+    EXPIRED = 25
+    ROLLBACK = 26
+    HASH_MISMATCH = 27
+    MISSING_FILE = 28
+    EXTRA_FILE = 29
+    UNSAFE_PATH = 30
+    LIMIT_EXCEEDED = 31
+    KEY_FILE = 32
+    TRUST_STORE = 33
+
+
+class OfflineNerError(Exception):
+    """Root of every error that offline_ner raises for bad input or a failed operation."""
+
+    exit_code: ExitCode = ExitCode.INTERNAL
+
+
+class ConfigError(OfflineNerError):
+    """A YAML config file or a config key is invalid."""
+
+    exit_code = ExitCode.CONFIG
+
+
+class DataError(OfflineNerError):
+    """Input data is malformed; the message names the file and line."""
+
+    exit_code = ExitCode.DATA
+
+    def __init__(self, message: str, *, path: object = None, line: int | None = None) -> None:
+        where = ""
+        if path is not None:
+            where = f"{path}:{line}: " if line is not None else f"{path}: "
+        super().__init__(where + message)
+        self.path = path
+        self.line = line
+
+
+class ModelNotFoundError(OfflineNerError):
+    """A model folder is missing or incomplete; nothing is ever downloaded instead."""
+
+    exit_code = ExitCode.MODEL_NOT_FOUND
+
+
+class TrainError(OfflineNerError):
+    """Training cannot proceed (e.g. empty data after filtering, label set mismatch)."""
+
+    exit_code = ExitCode.TRAIN
+
+
+class ExportError(OfflineNerError):
+    """ONNX export failed."""
+
+    exit_code = ExitCode.EXPORT
+
+
+class ExportValidationError(ExportError):
+    """The exported graph's outputs disagree with the PyTorch model beyond tolerance."""
+
+    exit_code = ExitCode.EXPORT_VALIDATION
+
+
+class InferError(OfflineNerError):
+    """Batch inference failed (bad model folder, unreadable input)."""
+
+    exit_code = ExitCode.INFER
+
+
+class AnnotateError(OfflineNerError):
+    """The connected-side annotation run failed."""
+
+    exit_code = ExitCode.ANNOTATE
+
+
+class LLMAuthError(AnnotateError):
+    """The endpoint rejected the API key (401/403). Retrying cannot help."""
+
+    exit_code = ExitCode.LLM_AUTH
+
+
+class LLMQuotaError(AnnotateError):
+    """The account's quota is exhausted (429 insufficient_quota). Retrying cannot help."""
+
+    exit_code = ExitCode.LLM_QUOTA
+
+
+class LLMContextLengthError(AnnotateError):
+    """A request exceeds the model's context window; shorten the chunk or the prompt."""
+
+    exit_code = ExitCode.LLM_CONTEXT_LENGTH
+
+
+class LLMTransportError(AnnotateError):
+    """The endpoint kept failing (timeouts, 5xx, rate limits) after the retry policy gave up."""
+
+    exit_code = ExitCode.LLM_TRANSPORT
+
+
+class LLMReplyError(AnnotateError):
+    """A reply could not be parsed into entities by any parse mode."""
+
+    exit_code = ExitCode.LLM_REPLY
+
+
+class BudgetExceededError(AnnotateError):
+    """The run stopped cleanly because the next request would exceed ``--budget``."""
+
+    exit_code = ExitCode.BUDGET_EXCEEDED
+
+
+class BundleError(OfflineNerError):
+    """The bundle is malformed (bad magic, unparsable envelope or manifest)."""
+
+    exit_code = ExitCode.BUNDLE_FORMAT
+
+
+class SignatureError(BundleError):
+    """A signature is missing or does not verify over the envelope's payload."""
+
+    exit_code = ExitCode.SIGNATURE
+
+
+class UnknownKeyError(BundleError):
+    """The bundle is signed only by keys this trust store does not know."""
+
+    exit_code = ExitCode.UNKNOWN_KEY
+
+
+class ThresholdError(BundleError):
+    """Fewer distinct trusted keys signed than the role's threshold requires."""
+
+    exit_code = ExitCode.THRESHOLD
+
+
+class PolicyError(BundleError):
+    """A signing role is not allowed to sign this bundle kind or payload path."""
+
+    exit_code = ExitCode.POLICY
+
+
+class ExpiredError(BundleError):
+    """The bundle's expiry time has passed."""
+
+    exit_code = ExitCode.EXPIRED
+
+
+class RollbackError(BundleError):
+    """The bundle's sequence is not newer than the last one this trust store accepted for its stream."""
+
+    exit_code = ExitCode.ROLLBACK
+
+
+class HashMismatchError(BundleError):
+    """A payload file's bytes differ from the size or sha256 in the signed manifest."""
+
+    exit_code = ExitCode.HASH_MISMATCH
+
+
+class MissingFileError(BundleError):
+    """A file listed in the manifest is absent from the bundle."""
+
+    exit_code = ExitCode.MISSING_FILE
+
+
+class ExtraFileError(BundleError):
+    """The bundle holds a member the manifest does not list, or trailing data."""
+
+    exit_code = ExitCode.EXTRA_FILE
+
+
+class UnsafePathError(BundleError):
+    """A member path or type could escape staging (absolute, '..', link, device, collision)."""
+
+    exit_code = ExitCode.UNSAFE_PATH
+
+
+class LimitExceededError(BundleError):
+    """A size or count limit was exceeded (file count, total bytes, per-file bytes, envelope bytes)."""
+
+    exit_code = ExitCode.LIMIT_EXCEEDED
+
+
+class KeyFileError(BundleError):
+    """A key file cannot be read or decrypted (wrong passphrase, wrong format)."""
+
+    exit_code = ExitCode.KEY_FILE
+
+
+class TrustStoreError(BundleError):
+    """The trust store is missing, corrupt, or the requested change is invalid."""
+
+    exit_code = ExitCode.TRUST_STORE

