@@ -91,34 +91,50 @@ def _matches(value: Any, annotation: Any) -> bool:
     return True
 
 
-def from_mapping(cls: type[T], mapping: Mapping[str, Any], *, where: str = "config") -> T:
-    """Build dataclass ``cls`` from ``mapping``; unknown keys and wrong types raise ConfigError."""
+def _coerce(value: Any, annotation: Any) -> Any:
+    """YAML 1.1 reads ``5e-5`` (no dot) as a string: accept it where a float is expected."""
+    wants_float = annotation is float or float in typing.get_args(annotation)
+    if wants_float and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def from_mapping(cls: type[T], mapping: Mapping[str, Any], *, where: str = "config", prefix: str = "") -> T:
+    """Build dataclass ``cls`` from ``mapping``; unknown keys and wrong types raise ConfigError.
+
+    ``where`` (the file) and ``prefix`` (the dotted section) go into error messages.
+    """
+    section = prefix.rstrip(".") or "top level"
     if not isinstance(mapping, Mapping):
-        raise ConfigError(f"{where}: expected a mapping, found {type(mapping).__name__}")
+        raise ConfigError(f"{where}: {section}: expected a mapping, found {type(mapping).__name__}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(mapping) - set(fields))
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(sorted(fields))}")
+        raise ConfigError(
+            f"{where}: {section}: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(sorted(fields))}"
+        )
     values: dict[str, Any] = {}
     for name, value in mapping.items():
         annotation = hints[name]
-        key = f"{where}.{name}" if where != "config" else name
+        key = prefix + name
         nested = [a for a in (annotation, *typing.get_args(annotation)) if dataclasses.is_dataclass(a)]
         if nested and isinstance(value, Mapping):
-            values[name] = from_mapping(nested[0], value, where=key)
+            values[name] = from_mapping(nested[0], value, where=where, prefix=key + ".")
             continue
+        value = _coerce(value, annotation)
         if not _matches(value, annotation):
-            raise ConfigError(f"{key}: expected {_describe(annotation)}, found {value!r}")
-        if typing.get_origin(annotation) is tuple or (
-            typing.get_origin(annotation) in (typing.Union, types.UnionType) and isinstance(value, list)
-        ):
+            raise ConfigError(f"{where}: {key}: expected {_describe(annotation)}, found {value!r}")
+        if isinstance(value, list):
             value = tuple(value)
         values[name] = value
     try:
         return cls(**values)
     except (TypeError, ValueError) as err:
-        raise ConfigError(f"{where}: {err}") from err
+        raise ConfigError(f"{where}: {section}: {err}") from err
 
 
 def _describe(annotation: Any) -> str:

@@ -107,9 +107,16 @@ def read_jsonl(path: str | os.PathLike[str]) -> list[Record]:
     return list(iter_jsonl(path))
 
 
+# characters that str.splitlines() and some JSONL tools treat as line breaks: always escaped
+_LINE_BREAKS = {"\u0085": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
 def dumps_record(record: Record) -> str:
     """One JSONL line (with newline); keys sorted so identical records give identical bytes."""
-    return json.dumps(record.to_json(), ensure_ascii=False, sort_keys=True) + "\n"
+    line = json.dumps(record.to_json(), ensure_ascii=False, sort_keys=True)
+    for char, escaped in _LINE_BREAKS.items():
+        line = line.replace(char, escaped)
+    return line + "\n"
 
 
 def write_jsonl(records: Iterable[Record], path: str | os.PathLike[str]) -> int:

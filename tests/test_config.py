@@ -1,0 +1,61 @@
+"""YAML config loading into frozen dataclasses: unknown keys, wrong types and bad YAML are clear errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from offline_ner.config import apply_overrides, load_config
+from offline_ner.errors import ConfigError, ExitCode
+
+
+@dataclass(frozen=True)
+class Inner:
+    kind: str = "sigmoid"
+    k: float = 10.0
+
+
+@dataclass(frozen=True)
+class Outer:
+    epochs: int = 3
+    lr: float = 5e-5
+    name: str | None = None
+    sizes: tuple[int, ...] = (500,)
+    inner: Inner = field(default_factory=Inner)
+
+
+def test_yaml_with_nested_section_and_override_builds_the_dataclass(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("epochs: 2\nsizes: [1, 2]\ninner:\n  kind: power\n", encoding="utf-8")
+    cfg = load_config(path, Outer, overrides=["inner.k=3", "lr=1e-4"])
+    assert cfg == Outer(epochs=2, lr=1e-4, sizes=(1, 2), inner=Inner(kind="power", k=3))
+
+
+def test_missing_file_means_defaults_only_when_no_path_is_given() -> None:
+    assert load_config(None, Outer) == Outer()
+
+
+def test_unknown_key_is_named_with_the_known_keys(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("epochz: 2\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="unknown key\\(s\\) epochz; known keys: epochs") as info:
+        load_config(path, Outer)
+    assert info.value.exit_code == ExitCode.CONFIG
+
+
+@pytest.mark.parametrize(("text", "message"), [("epochs: two\n", "epochs: expected int"),
+                                                ("inner:\n  k: fast\n", "inner.k: expected float"),
+                                                ("epochs: [\n", ":2: invalid YAML"),
+                                                ("- a\n", "expected a mapping")])
+def test_bad_values_and_bad_yaml_name_the_file_and_key(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
+        load_config(path, Outer)
+
+
+def test_override_without_equals_sign_is_rejected() -> None:
+    with pytest.raises(ConfigError, match="expected KEY=VALUE"):
+        apply_overrides({}, ["epochs"])
