@@ -1,0 +1,88 @@
+"""The durable journal: every finished LLM exchange, keyed by a hash of everything that shaped the request.
+
+SQLite in WAL mode, one row per request key, committed as soon as a reply arrives. A run killed with ``kill -9``
+loses at most the requests in flight; the restarted run finds every finished key here and sends nothing for it.
+Keys never expire (autolabel's week-long cache expiry re-bills a paused project) and include word order, the
+template hash, the schema and the sample index (spacy-llm's cache key ignores word order).
+
+The journal also remembers submitted Batch API jobs, so a batch run resumes from its batch id.
+
+Example::
+
+    journal = Journal(Path("run.sqlite"))
+    key = request_key(body, template_sha256=template.sha256, sample=0)
+    if journal.get(key) is None:
+        journal.put(key, {"body": reply_body, ...})
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from offline_ner.errors import AnnotateError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS exchanges (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS batches (name TEXT PRIMARY KEY, batch_id TEXT NOT NULL, keys TEXT NOT NULL);
+"""
+
+
+def canonical_json(value: Any) -> str:
+    """One spelling per value: sorted keys, no spaces, UTF-8 kept; the input of every hash here."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def request_key(body: Mapping[str, Any], *, template_sha256: str, sample: int = 0) -> str:
+    """sha256 over the request body (model, parameters, messages, schema), the template hash and the sample."""
+    material = {"body": body, "template_sha256": template_sha256, "sample": sample}
+    return hashlib.sha256(canonical_json(material).encode("utf-8")).hexdigest()
+
+
+class Journal:
+    """Thread-safe key → JSON store on SQLite (WAL, synchronous=FULL: a committed reply survives power loss)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as err:
+            raise AnnotateError(f"{path}: cannot open the journal ({err}); pass another --journal path") from err
+        self._lock = threading.Lock()
+        self.path = path
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM exchanges WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put(self, key: str, value: Mapping[str, Any]) -> None:
+        """Store (or replace) one finished exchange; committed before returning."""
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO exchanges VALUES (?, ?)", (key, canonical_json(value)))
+
+    def keys(self) -> set[str]:
+        with self._lock:
+            return {row[0] for row in self._db.execute("SELECT key FROM exchanges")}
+
+    def remember_batch(self, name: str, batch_id: str, keys: list[str]) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO batches VALUES (?, ?, ?)", (name, batch_id, json.dumps(keys)))
+
+    def batch(self, name: str) -> tuple[str, list[str]] | None:
+        """The batch id and request keys stored for a batch name, if one was submitted."""
+        with self._lock:
+            row = self._db.execute("SELECT batch_id, keys FROM batches WHERE name = ?", (name,)).fetchone()
+        return (row[0], json.loads(row[1])) if row else None
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,179 @@
+"""Turn an LLM's reply text into entity mentions, whatever shape the reply came in. Pure, no I/O.
+
+The fallback chain, first success wins, and the mode that succeeded is recorded in provenance:
+
+1. ``json``: the whole reply is a JSON document (what strict ``json_schema`` and ``json_object`` modes give);
+2. ``extracted``: a JSON document inside prose or a Markdown code fence (endpoints that ignore
+   ``response_format``);
+3. ``repaired``: a JSON document cut off mid-way (``max_tokens`` hit) is closed after its last complete element.
+
+Accepted shapes: ``{"entities": [...]}``, a bare list of entities, or ``{"PER": ["Anne Murray"], ...}``. An entity
+is an object with ``type`` (or ``label``), ``first``/``last`` token indices (inclusive) and/or ``text``. Items that
+are not usable entities are counted as ``invalid``, never silently dropped. Anything else raises LLMReplyError.
+
+Example::
+
+    reply = parse_reply('Sure! ```json\\n{"entities": [{"first": 0, "last": 0, "text": "EU", "type": "ORG"}]}\\n```')
+    reply.mode        # 'extracted'
+    reply.entities    # (Mention(first=0, last=0, text='EU', type='ORG'),)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from offline_ner.errors import LLMReplyError
+
+MAX_SCAN_STARTS = 64  # JSON starts tried inside prose: bounds the work on a long, hostile reply
+MAX_REPAIR_CUTS = 256  # cut points tried when closing truncated JSON
+FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Mention:
+    """One entity as the model stated it; indices are inclusive and may be wrong, text may be absent."""
+
+    first: int | None
+    last: int | None
+    text: str | None
+    type: str
+
+
+@dataclass(frozen=True)
+class ParsedReply:
+    """Mentions in reply order, how the reply was read, and how many items were unusable."""
+
+    entities: tuple[Mention, ...]
+    mode: str
+    invalid: int = 0
+
+
+def _as_index(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    return None
+
+
+def _mention(item: Any) -> Mention | None:
+    if not isinstance(item, dict):
+        return None
+    label = item.get("type", item.get("label", item.get("entity_type")))
+    text = item.get("text", item.get("entity", item.get("span")))
+    first = _as_index(item.get("first", item.get("start")))
+    last = _as_index(item.get("last", first))
+    if not isinstance(label, str) or not label.strip():
+        return None
+    if not isinstance(text, str) or not text.strip():
+        text = None
+    if text is None and (first is None or last is None):
+        return None
+    return Mention(first=first, last=last, text=text, type=label.strip())
+
+
+def _mentions(document: Any) -> tuple[tuple[Mention, ...], int] | None:
+    """Mentions and the invalid count from a decoded document, or None when it is not an answer shape."""
+    if isinstance(document, dict) and isinstance(document.get("entities"), list):
+        items: list[Any] = document["entities"]
+    elif isinstance(document, list) and (not document or any(isinstance(item, dict) for item in document)):
+        items = document
+    elif (
+        isinstance(document, dict)
+        and document
+        and all(isinstance(v, list) and all(isinstance(x, (str, dict)) for x in v) for v in document.values())
+    ):
+        # {"PER": ["Anne Murray"], "LOC": []}: types as keys, surface texts as values
+        items = [{"type": k, "text": v} if isinstance(v, str) else v for k, vs in document.items() for v in vs]
+    else:
+        return None
+    mentions = [_mention(item) for item in items]
+    return tuple(m for m in mentions if m is not None), sum(m is None for m in mentions)
+
+
+def _json_prefix_closers(text: str) -> str | None:
+    """Brackets that close every container open at the end of ``text``; None if it ends inside a string."""
+    stack: list[str] = []
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "{[":
+            stack.append("}" if ch == "{" else "]")
+        elif ch in "}]":
+            if not stack:
+                return None
+            stack.pop()
+    return None if in_string else "".join(reversed(stack))
+
+
+def _repair_truncated(text: str) -> Any | None:
+    start = min((i for i in (text.find("{"), text.find("[")) if i >= 0), default=-1)
+    if start < 0:
+        return None
+    body = text[start:]
+    cuts = [i + 1 for i, ch in enumerate(body) if ch in "}]"] + [i for i, ch in enumerate(body) if ch == ","]
+    for cut in sorted(set(cuts), reverse=True)[:MAX_REPAIR_CUTS]:
+        prefix = body[:cut].rstrip().rstrip(",")
+        closers = _json_prefix_closers(prefix)
+        if closers is None:
+            continue
+        try:
+            return json.loads(prefix + closers)
+        except (json.JSONDecodeError, RecursionError):
+            continue
+    return None
+
+
+def _embedded_documents(text: str) -> list[Any]:
+    """JSON values found in code fences, then at each ``{``/``[`` of the prose (bounded)."""
+    found: list[Any] = []
+    for block in FENCE.findall(text):
+        try:
+            found.append(json.loads(block))
+        except (json.JSONDecodeError, RecursionError):
+            continue
+    decoder = json.JSONDecoder()
+    starts = [m.start() for m in re.finditer(r"[{\[]", text)][:MAX_SCAN_STARTS]
+    for start in starts:
+        try:
+            found.append(decoder.raw_decode(text, start)[0])
+        except (json.JSONDecodeError, RecursionError):
+            continue
+    return found
+
+
+def parse_reply(content: str | None) -> ParsedReply:
+    """Read entity mentions from a reply's text using the fallback chain in the module docstring.
+
+    Raises:
+        LLMReplyError: the reply is empty or holds no answer-shaped JSON, even after repair.
+    """
+    if content is None or not content.strip():
+        raise LLMReplyError("the reply is empty; no entities could be read")
+    try:
+        whole = _mentions(json.loads(content))
+    except (json.JSONDecodeError, RecursionError):
+        whole = None
+    if whole is not None:
+        return ParsedReply(whole[0], "json", whole[1])
+    for document in _embedded_documents(content):
+        found = _mentions(document)
+        if found is not None:
+            return ParsedReply(found[0], "extracted", found[1])
+    repaired = _mentions(_repair_truncated(content))
+    if repaired is not None:
+        return ParsedReply(repaired[0], "repaired", repaired[1])
+    raise LLMReplyError(f"no entity JSON in the reply (starts {content[:80]!r}); check the prompt template")
