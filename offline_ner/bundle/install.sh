@@ -1,0 +1,115 @@
+#!/bin/sh
+# install.sh: verify an offline-ner runtime bundle with stock tools, then install its wheels with no network.
+#
+# Usage: sh install.sh BUNDLE --pubkey KEY.pub.pem [--pubkey KEY2.pub.pem ...] [--threshold N]
+#                      [--venv DIR] [--python PYTHON]
+#   --pubkey     a trusted Ed25519 public key (from your trust store, never from the bundle); repeatable
+#   --threshold  how many distinct trusted keys must have signed (default 1)
+#   --venv       create this virtual environment and install into it (default: install into --python's env)
+#   --python     the interpreter to use (default python3)
+# Needs: GNU tar, openssl >= 3.0 (Ed25519 with -rawin), sha256sum, base64, sed, grep, python3 with pip.
+#
+# Order (bundle/FORMAT.md): list the members and refuse anything but the expected regular files; read the
+# envelope alone; verify signatures over the DSSE pre-authentication bytes with openssl; only then read the
+# manifest; extract into a private temp folder; sha256sum every file; pip install --no-index --require-hashes.
+# Exit codes follow offline-ner's: 20 format, 21 signature, 23 threshold, 24 policy, 25 expired,
+# 27 hash mismatch, 29 members differ from the manifest, 30 unsafe member; 2 usage; pip's failure: 1.
+set -eu
+LC_ALL=C
+export LC_ALL
+
+PAYLOAD_TYPE='application/vnd.offline-ner.manifest.v1+json'
+MAX_ENVELOPE=8388608
+
+die() { code=$1; shift; echo "install.sh: $*" >&2; exit "$code"; }
+
+[ $# -ge 1 ] || die 2 "usage: sh install.sh BUNDLE --pubkey KEY.pub.pem [--threshold N] [--venv DIR] [--python PY]"
+bundle=$1; shift
+threshold=1; venv=""; python=python3
+work=$(mktemp -d "${TMPDIR:-/tmp}/offline-ner-install.XXXXXX")
+trap 'rm -rf "$work"' EXIT INT TERM
+: > "$work/pubkeys"
+while [ $# -gt 0 ]; do
+    [ $# -ge 2 ] || die 2 "$1 needs a value"
+    case "$1" in
+        --pubkey) printf '%s\n' "$2" >> "$work/pubkeys" ;;
+        --threshold) threshold=$2 ;;
+        --venv) venv=$2 ;;
+        --python) python=$2 ;;
+        *) die 2 "unknown option $1" ;;
+    esac
+    shift 2
+done
+[ -s "$work/pubkeys" ] || die 2 "give at least one trusted --pubkey"
+[ -f "$bundle" ] || die 20 "no bundle at $bundle"
+
+# 1. members: regular files only (no links, devices, folders), no duplicates; the first two fixed
+tar -tvf "$bundle" > "$work/listing" || die 20 "$bundle is not a tar archive"
+if grep -v '^-' "$work/listing" > /dev/null; then die 30 "the bundle holds a member that is not a regular file"; fi
+tar -tf "$bundle" > "$work/names"
+[ "$(sed -n 1p "$work/names")" = "offline-ner-bundle" ] || die 20 "not an offline-ner bundle"
+[ "$(sed -n 2p "$work/names")" = "envelope.json" ] || die 20 "the second member is not envelope.json"
+[ -z "$(sort "$work/names" | uniq -d)" ] || die 30 "the bundle holds a member name twice"
+[ "$(tar -xOf "$bundle" offline-ner-bundle)" = "offline-ner-bundle 1" ] || die 20 "unsupported bundle format"
+
+# 2. the envelope alone, with a size cap; split into payload and payload type
+tar -xOf "$bundle" envelope.json | head -c $((MAX_ENVELOPE + 1)) > "$work/envelope.json"
+[ "$(wc -c < "$work/envelope.json")" -le "$MAX_ENVELOPE" ] || die 20 "the envelope is larger than $MAX_ENVELOPE bytes"
+envelope_re='^{"payload":"\([A-Za-z0-9+/=]*\)","payloadType":"\([^"]*\)","signatures":\[.*\]}$'
+ptype=$(sed -n "s|$envelope_re|\\2|p" "$work/envelope.json")
+[ "$ptype" = "$PAYLOAD_TYPE" ] || die 20 "unexpected envelope payload type '$ptype'"
+sed -n "s|$envelope_re|\\1|p" "$work/envelope.json" | base64 -d > "$work/manifest.json" \
+    || die 20 "the envelope payload is not base64"
+
+# 3. DSSE pre-authentication bytes: "DSSEv1 <len(type)> <type> <len(manifest)> <manifest>"
+size=$(wc -c < "$work/manifest.json" | tr -d ' ')
+{ printf 'DSSEv1 %d %s %d ' "${#PAYLOAD_TYPE}" "$PAYLOAD_TYPE" "$size"; cat "$work/manifest.json"; } > "$work/pae.bin"
+
+# 4. signatures: a key counts once, whatever the envelope claims
+valid=0
+: > "$work/counted"
+while IFS= read -r pem; do
+    [ -f "$pem" ] || die 2 "no public key at $pem"
+    keyid=$(openssl pkey -pubin -in "$pem" -outform DER | tail -c 32 | sha256sum | cut -c1-64)
+    if grep -qx "$keyid" "$work/counted"; then continue; fi
+    grep -o "{\"keyid\":\"$keyid\",\"sig\":\"[A-Za-z0-9+/=]*\"}" "$work/envelope.json" | head -n 1 \
+        | sed 's/.*"sig":"\([^"]*\)"}/\1/' | base64 -d > "$work/sig.bin" 2> /dev/null || true
+    if [ -s "$work/sig.bin" ] && openssl pkeyutl -verify -pubin -inkey "$pem" -rawin \
+        -in "$work/pae.bin" -sigfile "$work/sig.bin" > /dev/null 2>&1; then
+        valid=$((valid + 1))
+        echo "$keyid" >> "$work/counted"
+        echo "install.sh: signature by ${keyid%"${keyid#????????????????}"} verified" >&2
+    elif [ -s "$work/sig.bin" ]; then
+        die 21 "the signature by trusted key $keyid does not verify: the bundle was altered"
+    fi
+done < "$work/pubkeys"
+[ "$valid" -gt 0 ] || die 21 "no signature by any of the given trusted keys"
+[ "$valid" -ge "$threshold" ] || die 23 "$valid trusted key(s) signed; $threshold required"
+
+# 5. the manifest (now authenticated): kind, expiry, and the exact member list
+grep -q '"format":"offline-ner-bundle/1","kind":"runtime"' "$work/manifest.json" || die 24 "not a runtime bundle"
+expires=$(sed -n 's/^{"created":"[^"]*","expires":"\([^"]*\)".*/\1/p' "$work/manifest.json")
+now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+if [ -n "$expires" ] && [ "$(printf '%s\n%s\n' "$expires" "$now" | sort | tail -n 1)" = "$now" ]; then
+    die 25 "the bundle expired at $expires"
+fi
+grep -o '{"path":"[^"\\]*","sha256":"[0-9a-f]\{64\}","size":[0-9]*}' "$work/manifest.json" \
+    | sed 's|{"path":"\([^"]*\)","sha256":"\([0-9a-f]*\)","size":[0-9]*}|\2  payload/\1|' > "$work/SHA256SUMS"
+{ echo offline-ner-bundle; echo envelope.json; sed 's/^[0-9a-f]*  //' "$work/SHA256SUMS"; } > "$work/expected"
+cmp -s "$work/expected" "$work/names" || die 29 "the bundle's members differ from its signed manifest"
+
+# 6. extract (only the checked regular files exist) and hash every file
+mkdir "$work/x"
+tar -xf "$bundle" -C "$work/x" --no-same-owner --no-same-permissions
+(cd "$work/x" && sha256sum --check --strict --quiet "$work/SHA256SUMS") || die 27 "a payload file's sha256 differs"
+echo "install.sh: $(wc -l < "$work/SHA256SUMS" | tr -d ' ') files match the signed manifest" >&2
+
+# 7. install with no index: only the hash-pinned wheels in the bundle can be installed
+if [ -n "$venv" ]; then
+    "$python" -m venv "$venv"
+    python="$venv/bin/python"
+fi
+for var in $(env | sed -n 's/^\(PIP_[A-Z_]*\)=.*/\1/p'); do unset "$var"; done
+PIP_CONFIG_FILE=/dev/null "$python" -m pip install --isolated --no-index --no-cache-dir --disable-pip-version-check \
+    --find-links "$work/x/payload/wheels" --require-hashes -r "$work/x/payload/requirements.lock"
+echo "install.sh: installed into $("$python" -c 'import sys; print(sys.prefix)')" >&2

@@ -1,0 +1,140 @@
+"""What goes into a bundle of each kind, gathered from a source folder or file on the connected side.
+
+- ``annotations``: an exporter folder (``records.jsonl``, ``provenance.json``, optional ``qa.json``), or a plain
+  JSONL/CoNLL label file, which becomes ``records.jsonl`` plus a generated ``provenance.json``.
+- ``model``: a Hugging Face model folder (a hub cache snapshot of symlinks works too); safetensors weights only.
+- ``runtime``: a wheelhouse from ``pip download``; ``requirements.lock`` and ``install.sh`` are added.
+
+Each source is checked here so a bundle never carries what the closed side would refuse to use (broken records,
+pickle weights, sdists). This module hashes nothing and writes nothing (``create``).
+
+Example::
+
+    files, provenance = collect_sources("model", Path("bert-base-cased"))
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from offline_ner.bundle import runtime
+from offline_ner.data import dumps_record, iter_jsonl, read_records
+from offline_ner.errors import BundleError, DataError
+
+ANNOTATION_FILES = ("records.jsonl", "provenance.json", "qa.json")
+# formats that unpickle (run code) on load: a model bundle must never carry them
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib", ".npy", ".npz")
+
+
+@dataclass(frozen=True)
+class PayloadFile:
+    """One payload file: bytes from ``source`` on disk, or generated ``data``."""
+
+    path: str
+    source: Path | None = None
+    data: bytes | None = None
+
+
+def _json_object(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_bytes())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise DataError(f"not readable JSON: {err}", path=path) from err
+    if not isinstance(value, dict):
+        raise DataError("expected a JSON object", path=path)
+    return value
+
+
+def _annotations(source: Path) -> tuple[list[PayloadFile], dict[str, Any]]:
+    if source.is_file():
+        records = read_records(source)  # JSONL or CoNLL by suffix; DataError names file and line
+        text = "".join(dumps_record(record) for record in records).encode("utf-8")
+        imported = {
+            "file": source.name,
+            "sha256": hashlib.sha256(source.read_bytes()).hexdigest(),
+            "format": "jsonl" if source.suffix.lower() in (".jsonl", ".ndjson") else "conll",
+        }
+        provenance = {"imported_from": imported}
+        files = [
+            PayloadFile("provenance.json", data=json.dumps(provenance, indent=2, sort_keys=True).encode() + b"\n"),
+            PayloadFile("records.jsonl", data=text),
+        ]
+        return files, {"records": len(records), **provenance}
+    present = sorted(p.name for p in source.iterdir())
+    unexpected = [name for name in present if name not in ANNOTATION_FILES]
+    if unexpected:
+        raise BundleError(f"{source} holds {unexpected}; an annotations bundle carries only {list(ANNOTATION_FILES)}")
+    for required in ("records.jsonl", "provenance.json"):
+        if required not in present:
+            raise BundleError(f"{source} has no {required}; export annotations with 'offline-ner annotate' first")
+    count = sum(1 for _ in iter_jsonl(source / "records.jsonl"))
+    summary: dict[str, Any] = {"records": count, "exporter": _json_object(source / "provenance.json")}
+    if "qa.json" in present:
+        _json_object(source / "qa.json")
+    return [PayloadFile(name, source=source / name) for name in present], summary
+
+
+def _model(source: Path) -> tuple[list[PayloadFile], dict[str, Any]]:
+    files = sorted(p for p in source.rglob("*") if p.is_file())
+    names = [p.relative_to(source).as_posix() for p in files]
+    pickles = [name for name in names if name.lower().endswith(PICKLE_SUFFIXES)]
+    if pickles:
+        raise BundleError(
+            f"{source} holds pickle weights {pickles[:3]}: they run code when loaded. Convert to safetensors "
+            "(model.save_pretrained(dir, safe_serialization=True)) and remove them"
+        )
+    if "config.json" not in names or not any(name.endswith(".safetensors") for name in names):
+        raise BundleError(f"{source} is not a Hugging Face model folder with config.json and *.safetensors")
+    config = _json_object(source / "config.json")
+    summary = {
+        "source_name": source.name,
+        "model_type": config.get("model_type"),
+        "architectures": config.get("architectures"),
+        "weights": [name for name in names if name.endswith(".safetensors")],
+    }
+    return [PayloadFile(name, source=path) for name, path in zip(names, files, strict=True)], summary
+
+
+def _runtime(source: Path) -> tuple[list[PayloadFile], dict[str, Any]]:
+    wheels = sorted(p for p in source.iterdir() if p.is_file())
+    if not wheels:
+        raise BundleError(f"{source} holds no wheels; fill it with 'pip download --only-binary=:all: -d {source} ...'")
+    hashes = {}
+    for wheel in wheels:
+        runtime.parse_wheel_name(wheel.name)
+        hashes[wheel.name] = sha256_file(wheel)
+    files = [PayloadFile(f"wheels/{w.name}", source=w) for w in wheels]
+    files.append(PayloadFile("requirements.lock", data=runtime.lock_text(hashes).encode()))
+    files.append(PayloadFile("install.sh", data=runtime.install_script()))
+    return files, runtime.runtime_summary(hashes)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def collect_sources(kind: str, source: Path) -> tuple[list[PayloadFile], dict[str, Any]]:
+    """The payload files (sorted by path) and the manifest provenance summary for ``kind`` from ``source``.
+
+    Raises:
+        BundleError: the source is missing or does not fit the kind (pickle weights, sdists, stray files).
+        DataError: annotation records or JSON side files are malformed.
+    """
+    source = Path(source)
+    if not source.exists():
+        raise BundleError(f"bundle source {source} does not exist")
+    if kind != "annotations" and not source.is_dir():
+        raise BundleError(f"a {kind} bundle is made from a folder; {source} is not one")
+    collect = {"annotations": _annotations, "model": _model, "runtime": _runtime}.get(kind)
+    if collect is None:
+        raise BundleError(f"unknown bundle kind {kind!r}")
+    files, summary = collect(source)
+    return sorted(files, key=lambda f: f.path), summary

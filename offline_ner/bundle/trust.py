@@ -1,0 +1,291 @@
+"""The closed side's trust store: which keys it trusts, in which roles, what each role may sign, and the last
+bundle it accepted per stream (the rollback ratchet).
+
+The decisions are pure functions over an in-memory :class:`TrustStore` and an envelope or manifest; the only I/O
+is :meth:`TrustStore.load` and :meth:`TrustStore.save` (atomic). A role has a threshold (distinct trusted keys
+that must sign), the bundle kinds it may sign, and payload path globs (``fnmatch``, where ``*`` also matches
+``/``). A bundle is accepted when every payload path is covered by a role that allows its kind and whose
+threshold is met. Invalid or unknown-key signatures beside a met threshold are reported, not fatal (as in TUF).
+
+Example::
+
+    trust = TrustStore.load(Path("trust.json"))
+    verdicts = check_signatures(trust, envelope)
+    error = signature_error(verdicts, met_roles(trust, verdicts))
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import fnmatch
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from offline_ner._fs import atomic_write_bytes
+from offline_ner.bundle.envelope import Envelope, pae
+from offline_ner.bundle.manifest import KINDS, STREAM_RE, Manifest
+from offline_ner.bundle.signing import key_id, raw_public_key, verify_signature
+from offline_ner.errors import (
+    BundleError,
+    PolicyError,
+    RollbackError,
+    SignatureError,
+    ThresholdError,
+    TrustStoreError,
+    UnknownKeyError,
+)
+
+TRUST_STORE_VERSION = 1
+ROLE_RE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+
+
+@dataclass(frozen=True)
+class Role:
+    """What keys holding this role may sign together."""
+
+    threshold: int
+    kinds: tuple[str, ...]
+    paths: tuple[str, ...] = ("*",)
+
+    def allows(self, kind: str, path: str) -> bool:
+        return kind in self.kinds and any(fnmatch.fnmatchcase(path, glob) for glob in self.paths)
+
+
+@dataclass(frozen=True)
+class TrustedKey:
+    keyid: str
+    public_key: Ed25519PublicKey
+    roles: tuple[str, ...]
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class StreamState:
+    """The last bundle accepted for a stream: a later one must have a higher sequence."""
+
+    sequence: int
+    digest: str
+
+
+@dataclass(frozen=True)
+class SignatureVerdict:
+    keyid: str
+    verdict: str  # valid | invalid | unknown-key | duplicate
+    roles: tuple[str, ...] = ()
+
+
+@dataclass
+class TrustStore:
+    """Trusted keys, roles and stream state; ``path`` is where :meth:`save` writes."""
+
+    path: Path | None = None
+    keys: dict[str, TrustedKey] = field(default_factory=dict)
+    roles: dict[str, Role] = field(default_factory=dict)
+    streams: dict[str, StreamState] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path, *, missing_ok: bool = False) -> TrustStore:
+        """Read a trust store file (``missing_ok``: an absent file is an empty store, for ``trust add``).
+
+        Raises:
+            TrustStoreError: the file is absent (unless ``missing_ok``), unreadable or inconsistent.
+        """
+        path = Path(path)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError as err:
+            if missing_ok:
+                return cls(path=path)
+            raise TrustStoreError(f"no trust store at {path}; create one with 'offline-ner trust add'") from err
+        except OSError as err:
+            raise TrustStoreError(f"cannot read trust store {path}: {err.strerror}") from err
+        try:
+            return cls.from_dict(json.loads(data), path=path)
+        except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError, binascii.Error) as err:
+            raise TrustStoreError(f"trust store {path} is corrupt: {err!r}") from err
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], *, path: Path | None = None) -> TrustStore:
+        if raw.get("version") != TRUST_STORE_VERSION:
+            raise TrustStoreError(f"trust store version {raw.get('version')!r} is not {TRUST_STORE_VERSION}")
+        store = cls(path=path)
+        for name, role in raw["roles"].items():
+            store.set_role(name, threshold=role["threshold"], kinds=role["kinds"], paths=role["paths"])
+        for keyid, entry in raw["keys"].items():
+            public_key = Ed25519PublicKey.from_public_bytes(base64.b64decode(entry["public_key"], validate=True))
+            added = store.add_key(public_key, roles=entry["roles"], name=entry.get("name", ""))
+            if added.keyid != keyid:
+                raise TrustStoreError(f"trust store lists key {keyid} but its public key has id {added.keyid}")
+        for stream, state in raw["streams"].items():
+            store.streams[stream] = StreamState(sequence=int(state["sequence"]), digest=str(state["digest"]))
+        return store
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": TRUST_STORE_VERSION,
+            "roles": {
+                name: {"threshold": r.threshold, "kinds": list(r.kinds), "paths": list(r.paths)}
+                for name, r in sorted(self.roles.items())
+            },
+            "keys": {
+                k.keyid: {
+                    "name": k.name,
+                    "public_key": base64.b64encode(raw_public_key(k.public_key)).decode(),
+                    "roles": list(k.roles),
+                }
+                for k in sorted(self.keys.values(), key=lambda k: k.keyid)
+            },
+            "streams": {s: {"sequence": st.sequence, "digest": st.digest} for s, st in sorted(self.streams.items())},
+        }
+
+    def save(self) -> None:
+        """Write the store atomically (a crash leaves the old or the new file, never half of one)."""
+        if self.path is None:
+            raise RuntimeError("this trust store has no path to save to")
+        atomic_write_bytes(self.path, json.dumps(self.to_dict(), indent=2, sort_keys=True).encode() + b"\n")
+
+    def set_role(self, name: str, *, threshold: int, kinds: list[str] | tuple[str, ...], paths: Any = ("*",)) -> Role:
+        """Define or replace a role.
+
+        Raises:
+            TrustStoreError: a bad name, threshold below 1, an unknown kind, or no path globs.
+        """
+        if not isinstance(name, str) or not ROLE_RE.fullmatch(name):
+            raise TrustStoreError(f"role name {name!r} must match {ROLE_RE.pattern}")
+        if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
+            raise TrustStoreError(f"role {name!r} threshold must be an integer >= 1, not {threshold!r}")
+        unknown = [kind for kind in kinds if kind not in KINDS]
+        if not kinds or unknown:
+            raise TrustStoreError(f"role {name!r} kinds must be some of {', '.join(KINDS)}; got {list(kinds)}")
+        if not paths or not all(isinstance(p, str) and p for p in paths):
+            raise TrustStoreError(f"role {name!r} needs at least one non-empty payload path glob")
+        role = Role(threshold=threshold, kinds=tuple(sorted(set(kinds))), paths=tuple(paths))
+        self.roles[name] = role
+        return role
+
+    def add_key(
+        self, public_key: Ed25519PublicKey, *, roles: list[str] | tuple[str, ...], name: str = ""
+    ) -> TrustedKey:
+        """Trust ``public_key`` in ``roles`` (replacing its roles if it is already trusted).
+
+        Raises:
+            TrustStoreError: no roles, or a role that is not defined.
+        """
+        undefined = [role for role in roles if role not in self.roles]
+        if not roles or undefined:
+            raise TrustStoreError(
+                f"key needs defined roles; undefined: {undefined or 'none given'} "
+                "(define a role with --threshold/--kind/--path)"
+            )
+        key = TrustedKey(keyid=key_id(public_key), public_key=public_key, roles=tuple(sorted(set(roles))), name=name)
+        self.keys[key.keyid] = key
+        return key
+
+    def remove_key(self, keyid: str) -> TrustedKey:
+        """Stop trusting a key (given by id or a unique id prefix of at least 8 hex digits).
+
+        Raises:
+            TrustStoreError: no key or more than one key matches.
+        """
+        matches = [k for k in self.keys if k == keyid or (len(keyid) >= 8 and k.startswith(keyid))]
+        if len(matches) != 1:
+            raise TrustStoreError(f"{len(matches)} trusted keys match {keyid!r}; give the full key id")
+        return self.keys.pop(matches[0])
+
+    def record_accepted(self, manifest: Manifest, digest: str) -> bool:
+        """Advance the stream's ratchet to this bundle; False if it already stood there (a replayed import)."""
+        state = StreamState(sequence=manifest.sequence, digest=digest)
+        if self.streams.get(manifest.stream) == state:
+            return False
+        self.streams[manifest.stream] = state
+        return True
+
+
+def check_signatures(trust: TrustStore, envelope: Envelope) -> list[SignatureVerdict]:
+    """Verify each signature against the trusted key its key id names; a key counts once however often it signs."""
+    message = pae(envelope.payload_type, envelope.payload)
+    verdicts = []
+    counted: set[str] = set()
+    for signature in envelope.signatures:
+        key = trust.keys.get(signature.keyid)
+        if key is None:
+            verdicts.append(SignatureVerdict(signature.keyid, "unknown-key"))
+        elif not verify_signature(key.public_key, signature, message):
+            verdicts.append(SignatureVerdict(signature.keyid, "invalid", key.roles))
+        elif key.keyid in counted:
+            # one key signing twice is still one signer: it must not meet a threshold of two alone
+            verdicts.append(SignatureVerdict(signature.keyid, "duplicate", key.roles))
+        else:
+            counted.add(key.keyid)
+            verdicts.append(SignatureVerdict(signature.keyid, "valid", key.roles))
+    return verdicts
+
+
+def met_roles(trust: TrustStore, verdicts: list[SignatureVerdict]) -> list[str]:
+    """Roles whose threshold is met by distinct valid trusted signatures."""
+    counts: dict[str, int] = {}
+    for verdict in verdicts:
+        if verdict.verdict == "valid":
+            for role in verdict.roles:
+                counts[role] = counts.get(role, 0) + 1
+    return sorted(
+        role for role, count in counts.items() if role in trust.roles and count >= trust.roles[role].threshold
+    )
+
+
+def signature_error(verdicts: list[SignatureVerdict], roles: list[str]) -> BundleError | None:
+    """Why the signatures do not authenticate the manifest, or None when some role's threshold is met."""
+    if roles:
+        return None
+    found = {v.verdict for v in verdicts}
+    if not verdicts:
+        return SignatureError("the bundle carries no signature")
+    if "invalid" in found:
+        bad = [v.keyid[:16] for v in verdicts if v.verdict == "invalid"]
+        return SignatureError(f"signature by trusted key(s) {', '.join(bad)} does not verify: the manifest was altered")
+    if found == {"unknown-key"}:
+        ids = ", ".join(v.keyid[:16] for v in verdicts)
+        return UnknownKeyError(f"signed only by key(s) this trust store does not know: {ids} (see 'trust add')")
+    valid = sum(v.verdict == "valid" for v in verdicts)
+    return ThresholdError(f"{valid} distinct trusted key(s) signed; no role's threshold is met")
+
+
+def authorise(trust: TrustStore, roles: list[str], kind: str, paths: list[str]) -> dict[str, str | None]:
+    """For each payload path, the first met role that may sign this kind and path (None: not authorised)."""
+    return {path: next((r for r in roles if trust.roles[r].allows(kind, path)), None) for path in paths}
+
+
+def policy_error(trust: TrustStore, roles: list[str], kind: str, granted: dict[str, str | None]) -> PolicyError | None:
+    if not any(kind in trust.roles[r].kinds for r in roles):
+        return PolicyError(f"role(s) {', '.join(roles)} may not sign {kind!r} bundles")
+    refused = [path for path, role in granted.items() if role is None]
+    if refused:
+        return PolicyError(
+            f"role(s) {', '.join(roles)} may not sign payload path(s) {', '.join(map(repr, refused[:5]))}"
+        )
+    return None
+
+
+def rollback_error(trust: TrustStore, manifest: Manifest, digest: str) -> RollbackError | None:
+    """A bundle must be newer than the stream's last accepted one; the very same bundle again is a harmless replay."""
+    if not STREAM_RE.fullmatch(manifest.stream):
+        raise ValueError(f"unchecked stream name {manifest.stream!r}")
+    state = trust.streams.get(manifest.stream)
+    if state is None or manifest.sequence > state.sequence:
+        return None
+    if manifest.sequence == state.sequence and digest == state.digest:
+        return None
+    if manifest.sequence == state.sequence:
+        return RollbackError(
+            f"stream {manifest.stream!r} already accepted a different bundle with sequence {state.sequence}"
+        )
+    return RollbackError(
+        f"stream {manifest.stream!r} sequence {manifest.sequence} is older than the accepted {state.sequence}: "
+        "an old bundle replayed"
+    )

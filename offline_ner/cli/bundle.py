@@ -1,0 +1,234 @@
+"""``offline-ner bundle``: create (connected side), inspect, verify, import and resolve (closed side).
+
+Each command calls one library entry point of :mod:`offline_ner.bundle`. Verification failures exit with the
+code of the most severe failed check (bundle/FORMAT.md); ``--json`` prints the full report either way.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import click
+
+from offline_ner.cli._common import EXIT_CODES_EPILOG, emit, handles_errors, json_option
+from offline_ner.cli.keys import read_passphrase
+from offline_ner.cli.trust import trust_store_option
+
+BUNDLE_EPILOG = (
+    "Bundle exit codes: 20 malformed bundle, 21 bad signature, 22 unknown key, 23 threshold not met, "
+    "24 role not allowed (kind or path), 25 expired, 26 rollback/replay, 27 hash or size mismatch, "
+    "28 missing file, 29 extra member or trailing data, 30 unsafe path or member type, 31 limit exceeded, "
+    "32 key file, 33 trust store. " + EXIT_CODES_EPILOG
+)
+
+store_option = click.option(
+    "--store",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="OFFLINE_NER_STORE",
+    default=Path("~/.local/share/offline-ner/store"),
+    show_default=True,
+    help="Content store folder (env OFFLINE_NER_STORE).",
+)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
+
+
+def _progressbar(path: Path, label: str) -> Any:
+    """A progress bar on stderr over the bundle's bytes (payload bytes advance it)."""
+    return click.progressbar(length=path.stat().st_size, label=f"{label} {path.name}", file=sys.stderr)
+
+
+def _human_report(report: dict[str, Any]) -> str:
+    manifest = report.get("manifest") or {}
+    lines = [f"{report.get('status', 'UNVERIFIED')}: {report['bundle']}"]
+    if manifest:
+        lines.append(
+            f"  {manifest['kind']} {manifest['stream']}@{manifest['sequence']}  created {manifest['created']}"
+            f"  expires {manifest['expires'] or 'never'}  digest {manifest['digest'][:16]}"
+        )
+    for sig in report.get("signatures", []):
+        lines.append(f"  signature {sig['keyid'][:16]}  {sig['verdict']}  {', '.join(sig.get('roles', []))}")
+    for entry in report.get("files", []):
+        lines.append(f"  file {entry['path']}  {entry.get('size')} bytes  {entry['verdict']}")
+    for check in report.get("checks", []):
+        if check["verdict"] != "ok":
+            lines.append(f"  check {check['check']}: {check['message']}")
+    return "\n".join(lines)
+
+
+@click.group(epilog=BUNDLE_EPILOG)
+def bundle() -> None:
+    """Signed bundles: the only way data, models and wheels enter the closed network."""
+
+
+@bundle.command("create", epilog=BUNDLE_EPILOG)
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.option("--kind", required=True, type=click.Choice(["annotations", "model", "runtime"]))
+@click.option("--stream", required=True, help="Stream name, e.g. conll-llm or bert-base-cased.")
+@click.option("--sequence", required=True, type=int, help="Must exceed the stream's last imported sequence.")
+@click.option(
+    "--key",
+    "key_paths",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Private key file (repeatable).",
+)
+@click.option("--expires-in-days", type=float, help="Refuse the bundle after this many days.")
+@click.option(
+    "--created",
+    type=click.DateTime(["%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S"]),
+    help="Creation time, UTC (default: SOURCE_DATE_EPOCH or now); fixes the output bytes.",
+)
+@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Bundle file.")
+@json_option
+@handles_errors
+def create(
+    source: Path,
+    kind: str,
+    stream: str,
+    sequence: int,
+    key_paths: tuple[Path, ...],
+    expires_in_days: float | None,
+    created: datetime | None,
+    out: Path,
+    as_json: bool,
+) -> None:
+    """Bundle SOURCE and sign it. Passphrases come from OFFLINE_NER_KEY_PASSPHRASE or a prompt.
+
+    SOURCE is an annotation export folder or a JSONL/CoNLL file (annotations), a Hugging Face model folder with
+    safetensors weights (model), or a 'pip download' wheelhouse (runtime).
+
+    \b
+    Example:
+      offline-ner bundle create --kind annotations --stream conll-llm --sequence 3 \\
+          --key keys/annotator.key export/ -o conll-llm-3.bundle
+    """
+    from offline_ner.bundle import create_bundle, load_private_key
+    from offline_ner.bundle.create import default_created
+
+    keys = [load_private_key(path, read_passphrase(f"Passphrase for {path}")) for path in key_paths]
+    created_at = _utc(created) or default_created()
+    expires = created_at + timedelta(days=expires_in_days) if expires_in_days is not None else None
+    click.echo(f"bundling {source} as {kind} {stream}@{sequence} ...", err=True)
+    path = create_bundle(
+        source, kind=kind, stream=stream, sequence=sequence, keys=keys, out=out, created=created_at, expires=expires
+    )
+    emit({"bundle": str(path), "bytes": path.stat().st_size}, as_json, human=f"wrote {path}")
+
+
+@bundle.command("verify", epilog=BUNDLE_EPILOG)
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@trust_store_option
+@json_option
+@handles_errors
+def verify(path: Path, trust_store: Path, as_json: bool) -> None:
+    """Verify PATH completely (signatures, policy, expiry, rollback, every file) without importing it.
+
+    \b
+    Example:
+      offline-ner bundle verify conll-llm-3.bundle --json
+    """
+    from offline_ner.bundle import TrustStore, verify_bundle
+
+    trust = TrustStore.load(trust_store.expanduser())
+    with _progressbar(path, "verifying") as bar:
+        verified = verify_bundle(path, trust, progress=bar.update)
+    with verified:
+        emit(verified.report, as_json, human=_human_report(verified.report))
+
+
+@bundle.command("inspect", epilog=BUNDLE_EPILOG)
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--trust-store",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="OFFLINE_NER_TRUST_STORE",
+    help="Also verify against this trust store; without one everything shown is UNVERIFIED.",
+)
+@json_option
+@handles_errors
+def inspect(path: Path, trust_store: Path | None, as_json: bool) -> None:
+    """Show what PATH claims: manifest, signatures, members. UNVERIFIED unless verification passed.
+
+    \b
+    Example:
+      offline-ner bundle inspect model.bundle
+    """
+    from offline_ner.bundle import TrustStore, inspect_bundle
+
+    store = TrustStore.load(trust_store.expanduser()) if trust_store and trust_store.expanduser().exists() else None
+    info = inspect_bundle(path, store)
+    manifest = info.get("manifest") or {}
+    lines = [f"{info['status']}: {path}"]
+    if info["status"] != "VERIFIED":
+        lines.append("  (everything below is what the bundle claims; nothing has been verified)")
+    lines += [
+        f"  {key}: {manifest[key]}"
+        for key in ("kind", "stream", "sequence", "created", "expires", "producer", "provenance")
+        if key in manifest
+    ]
+    lines += [f"  signature {sig['keyid']}" for sig in info.get("signatures", [])]
+    lines += [f"  member {m['name']}  {m['size']} bytes" for m in info.get("members", [])]
+    lines += [f"  problem: {problem}" for problem in info["problems"]]
+    if "verification_error" in info:
+        lines.append(f"  verification failed: {info['verification_error']['message']}")
+    emit(info, as_json, human="\n".join(lines))
+
+
+@bundle.command("import", epilog=BUNDLE_EPILOG)
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@store_option
+@trust_store_option
+@json_option
+@handles_errors
+def import_(path: Path, store: Path, trust_store: Path, as_json: bool) -> None:
+    """Verify PATH, move its payload into the content store, record the stream's sequence. Idempotent.
+
+    \b
+    Example:
+      offline-ner bundle import conll-llm-3.bundle --store /srv/offline-ner/store
+    """
+    from offline_ner.bundle import TrustStore, import_bundle
+
+    trust = TrustStore.load(trust_store.expanduser())
+    with _progressbar(path, "verifying and importing") as bar:
+        result = import_bundle(path, trust, store.expanduser(), progress=bar.update)
+    state = "already imported" if result.already_imported else "imported"
+    emit(
+        {
+            "bundle": str(path),
+            "digest": result.digest,
+            "kind": result.kind,
+            "stream": result.stream,
+            "sequence": result.sequence,
+            "payload_dir": str(result.payload_dir),
+            "already_imported": result.already_imported,
+            "reference": f"bundle:{result.stream}@{result.sequence}/",
+        },
+        as_json,
+        human=f"{state}: {result.stream}@{result.sequence} -> {result.payload_dir}",
+    )
+
+
+@bundle.command("resolve", epilog=BUNDLE_EPILOG)
+@click.argument("reference")
+@store_option
+@json_option
+@handles_errors
+def resolve(reference: str, store: Path, as_json: bool) -> None:
+    """Print the path of REFERENCE (bundle:<stream>[@<sequence>]/<path>) in the content store.
+
+    \b
+    Example:
+      offline-ner bundle resolve bundle:conll-llm/records.jsonl
+    """
+    from offline_ner.bundle import resolve_reference
+
+    path = resolve_reference(reference, store.expanduser())
+    emit({"reference": reference, "path": str(path)}, as_json, human=str(path))

@@ -1,0 +1,158 @@
+"""Runtime bundles: a hash-pinned wheelhouse plus install.sh, which verifies with stock openssl and sha256sum
+and installs with no network into a fresh virtual environment, on a machine without offline-ner."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from offline_ner.bundle import TrustStore, create_bundle, verify_bundle
+from offline_ner.bundle.keys import public_key_pem
+from offline_ner.bundle.runtime import lock_text
+from offline_ner.errors import BundleError, ExitCode
+from tests.bundle.simulator import CREATED, NOW, fixed_key
+from tests.bundle.wheels import build_wheel
+
+TOOLS = ("openssl", "sha256sum", "tar", "base64")
+needs_tools = pytest.mark.skipif(
+    any(shutil.which(tool) is None for tool in TOOLS), reason=f"install.sh needs {', '.join(TOOLS)}"
+)
+
+
+def _offline_prefix() -> list[str]:
+    """``unshare -n`` (a new network namespace with no interfaces) where we may create one, else nothing."""
+    if shutil.which("unshare") and subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0:
+        return ["unshare", "-n"]
+    return []
+
+
+@pytest.fixture
+def runtime_bundle(tmp_path: Path, alice: Ed25519PrivateKey) -> Path:
+    wheelhouse = tmp_path / "wheelhouse"
+    build_wheel(wheelhouse, "tinypkg", "1.0", requires=("tinydep",))
+    build_wheel(wheelhouse, "tinydep", "2.0")
+    (tmp_path / "alice.pub.pem").write_bytes(public_key_pem(alice.public_key()))
+    return create_bundle(
+        wheelhouse,
+        kind="runtime",
+        stream="runtime-py311",
+        sequence=1,
+        keys=[alice],
+        out=tmp_path / "runtime.bundle",
+        created=CREATED,
+    )
+
+
+def _install(bundle: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    script = tmp_path / "install.sh"
+    with tarfile.open(bundle) as archive:  # the operator's bootstrap: take install.sh out, read it, run it
+        script.write_bytes(archive.extractfile("payload/install.sh").read())  # type: ignore[union-attr]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    return subprocess.run(
+        [*_offline_prefix(), "sh", str(script), str(bundle), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+
+
+def test_lock_pins_every_wheel_by_hash() -> None:
+    lock = lock_text({"tinypkg-1.0-py3-none-any.whl": "a" * 64, "Tiny_Dep-2.0-py3-none-any.whl": "b" * 64})
+    assert lock.splitlines()[1:] == [
+        f"tiny-dep==2.0 --hash=sha256:{'b' * 64}",
+        f"tinypkg==1.0 --hash=sha256:{'a' * 64}",
+    ]
+
+
+def test_two_versions_of_one_project_are_refused() -> None:
+    with pytest.raises(BundleError, match="keep one version"):
+        lock_text({"tinypkg-1.0-py3-none-any.whl": "a" * 64, "tinypkg-1.1-py3-none-any.whl": "b" * 64})
+
+
+def test_sdist_in_the_wheelhouse_is_refused(tmp_path: Path, alice: Ed25519PrivateKey) -> None:
+    (tmp_path / "wh").mkdir()
+    (tmp_path / "wh" / "tinypkg-1.0.tar.gz").write_bytes(b"sdist")
+    with pytest.raises(BundleError, match="wheels only"):
+        create_bundle(tmp_path / "wh", kind="runtime", stream="rt", sequence=1, keys=[alice], out=tmp_path / "x")
+
+
+def test_runtime_bundle_verifies_like_any_bundle(
+    runtime_bundle: Path, tmp_path: Path, alice: Ed25519PrivateKey
+) -> None:
+    trust = TrustStore(path=tmp_path / "trust.json")
+    trust.set_role("release", threshold=1, kinds=["runtime"], paths=["wheels/*", "requirements.lock", "install.sh"])
+    trust.add_key(alice.public_key(), roles=["release"])
+    with verify_bundle(runtime_bundle, trust, now=NOW) as verified:
+        assert verified.manifest.provenance["projects"] == ["tinydep==2.0", "tinypkg==1.0"]
+        assert "--hash=sha256:" in (verified.payload_dir / "requirements.lock").read_text()
+
+
+@needs_tools
+def test_install_sh_installs_into_a_fresh_venv_with_no_network(runtime_bundle: Path, tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    result = _install(runtime_bundle, tmp_path, "--pubkey", str(tmp_path / "alice.pub.pem"), "--venv", str(venv))
+    assert result.returncode == 0, result.stderr
+    assert "files match the signed manifest" in result.stderr
+    check = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import tinypkg, tinydep; print(tinypkg.VALUE)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert check.stdout.strip() == "tinypkg 1.0"
+
+
+def _flip_in_member(bundle: Path, name: str) -> None:
+    with tarfile.open(bundle) as archive:
+        member = archive.getmember(name)
+    data = bytearray(bundle.read_bytes())
+    data[member.offset_data + member.size // 2] ^= 0x01
+    bundle.write_bytes(bytes(data))
+
+
+@needs_tools
+def test_install_sh_refuses_a_tampered_wheel_before_installing(runtime_bundle: Path, tmp_path: Path) -> None:
+    _flip_in_member(runtime_bundle, "payload/wheels/tinypkg-1.0-py3-none-any.whl")
+    venv = tmp_path / "venv"
+    result = _install(runtime_bundle, tmp_path, "--pubkey", str(tmp_path / "alice.pub.pem"), "--venv", str(venv))
+    assert result.returncode == ExitCode.HASH_MISMATCH, result.stderr
+    assert not venv.exists()
+
+
+@needs_tools
+def test_install_sh_refuses_a_tampered_manifest(runtime_bundle: Path, tmp_path: Path) -> None:
+    _flip_in_member(runtime_bundle, "envelope.json")
+    result = _install(runtime_bundle, tmp_path, "--pubkey", str(tmp_path / "alice.pub.pem"))
+    assert result.returncode in (ExitCode.BUNDLE_FORMAT, ExitCode.SIGNATURE), result.stderr
+
+
+@needs_tools
+def test_install_sh_refuses_a_bundle_signed_by_another_key(runtime_bundle: Path, tmp_path: Path) -> None:
+    (tmp_path / "other.pub.pem").write_bytes(public_key_pem(fixed_key(9).public_key()))
+    result = _install(runtime_bundle, tmp_path, "--pubkey", str(tmp_path / "other.pub.pem"))
+    assert result.returncode == ExitCode.SIGNATURE, result.stderr
+
+
+@needs_tools
+def test_install_sh_counts_one_key_once_toward_its_threshold(runtime_bundle: Path, tmp_path: Path) -> None:
+    pem = str(tmp_path / "alice.pub.pem")
+    result = _install(runtime_bundle, tmp_path, "--pubkey", pem, "--pubkey", pem, "--threshold", "2")
+    assert result.returncode == ExitCode.THRESHOLD, result.stderr
+
+
+@needs_tools
+def test_install_sh_refuses_an_appended_member(runtime_bundle: Path, tmp_path: Path) -> None:
+    from offline_ner.bundle._tar import END_OF_ARCHIVE, member_header, padding
+
+    data = runtime_bundle.read_bytes()[: -len(END_OF_ARCHIVE)]
+    extra = member_header("payload/wheels/evil-1.0-py3-none-any.whl", 4, 0) + b"evil" + padding(4)
+    runtime_bundle.write_bytes(data + extra + END_OF_ARCHIVE)
+    result = _install(runtime_bundle, tmp_path, "--pubkey", str(tmp_path / "alice.pub.pem"))
+    assert result.returncode == ExitCode.EXTRA_FILE, result.stderr
