@@ -72,3 +72,13 @@ def tiny_bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     BertForTokenClassification(config).save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx_dir(tiny_bert_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``tiny_bert_dir`` exported and validated with every graph: fp32, fused GPU fp32 and fp16, CPU int8."""
+    from offline_ner.export import ExportConfig, export_onnx
+
+    out = tmp_path_factory.mktemp("tiny-onnx") / "onnx"
+    export_onnx(tiny_bert_dir, out, ExportConfig(optimize=True, fp16=True, int8=True))
+    return out

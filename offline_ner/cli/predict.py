@@ -1,0 +1,89 @@
+"""``offline-ner predict``: documents in, entities out (JSONL), or CoNLL sentences in, tags out (thin layer)."""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import click
+
+from offline_ner.cli._common import EXIT_CODES_EPILOG, emit, handles_errors, json_option
+
+T = TypeVar("T")
+
+
+def _progress(items: Iterable[T]) -> Iterator[T]:
+    """A document counter with rate on stderr (hidden when stderr is not a terminal)."""
+    from tqdm import tqdm
+
+    yield from tqdm(items, unit="doc", file=sys.stderr, disable=None, mininterval=0.5)
+
+
+@click.command(epilog=EXIT_CODES_EPILOG)
+@click.option("--model", "onnx_dir", required=True, type=click.Path(path_type=Path), help="Folder from `export`.")
+@click.option(
+    "--input", "inputs", required=True, multiple=True, type=click.Path(path_type=Path),
+    help="Input file or folder of .txt files; repeat for several.",
+)
+@click.option("-o", "--output", "out_path", required=True, type=click.Path(path_type=Path), help="Output file.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["auto", "text", "jsonl", "conll"]), default="auto", show_default=True,
+    help="Input format; auto: .jsonl -> jsonl, .conll/.iob/.bio -> conll, else text (one document per line).",
+)
+@click.option("--device", type=click.Choice(["auto", "cuda", "cpu"]), default="auto", show_default=True)
+@click.option(
+    "--precision", type=click.Choice(["auto", "fp32", "fp16", "int8"]), default="auto", show_default=True,
+    help="auto: fp16 on CUDA; int8 on CPU when exported, else fp32.",
+)
+@click.option("--batch-tokens", type=click.IntRange(min=16), default=None, help="Token budget per batch.")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads (default: physical cores).")
+@json_option
+@handles_errors
+def predict(
+    onnx_dir: Path, inputs: tuple[Path, ...], out_path: Path, fmt: str, device: str, precision: str,
+    batch_tokens: int | None, threads: int | None, as_json: bool,
+) -> None:
+    """Find named entities in documents with an exported ONNX model.
+
+    Text and JSONL input ({"id", "text"} per line) give JSONL output, one line per document:
+    {"id", "entities": [{"type", "start", "end", "text", "score"}]}, offsets are characters into the text.
+    CoNLL input (tokens in the first column) gives two-column CoNLL output with the predicted tags. The output
+    file appears only when every input was read; the device and graph chosen are reported on stderr.
+
+    Example:
+
+    \b
+        offline-ner predict --model runs/onnx --input news.jsonl -o entities.jsonl
+    """
+    from offline_ner._fs import atomic_writer
+    from offline_ner.data import format_conll
+    from offline_ner.infer import InferConfig, NerEngine
+    from offline_ner.infer.inputs import detect_format, iter_documents, iter_token_sentences, write_entities_jsonl
+
+    formats = {detect_format(path) if fmt == "auto" else fmt for path in inputs}
+    if "conll" in formats and len(formats) > 1:
+        raise click.UsageError("CoNLL (token) input cannot be mixed with text or JSONL input in one run")
+    overrides = {"max_batch_tokens": batch_tokens} if batch_tokens else {}
+    engine = NerEngine(onnx_dir, InferConfig(device=device, precision=precision, threads=threads, **overrides))
+    chosen = engine.describe()
+    click.echo(
+        f"device {chosen['device']} ({chosen['reason']}), graph {chosen['model_file']} ({chosen['precision']}), "
+        f"{chosen['threads']} threads",
+        err=True,
+    )
+    with atomic_writer(out_path, "w") as handle:
+        if formats == {"conll"}:
+            records = itertools.chain.from_iterable(iter_token_sentences(path) for path in inputs)
+            feed, keep = itertools.tee(_progress(records))
+            tagged = zip(keep, engine.predict_tokens(record.tokens for record in feed))
+            handle.writelines(format_conll(record.with_tags(tags) for record, tags in tagged))
+        else:
+            docs = itertools.chain.from_iterable(iter_documents(path, fmt) for path in inputs)
+            feed, keep = itertools.tee(_progress(docs))
+            write_entities_jsonl(handle, zip(keep, engine.predict(doc.text for doc in feed)))
+    stats = engine.stats
+    click.echo(stats.line(), err=True)
+    emit({"output": str(out_path), "engine": chosen, "throughput": stats.to_json()}, as_json, f"wrote {out_path}")

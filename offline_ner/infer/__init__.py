@@ -1,0 +1,20 @@
+"""Batch NER inference over an ONNX export: CUDA (IO binding, fp16) when available, CPU otherwise.
+
+Needs only ``tokenizers``, ``onnxruntime`` and ``numpy`` at inference time: importing this package never imports
+torch or transformers (a test checks), so a closed-network inference host can run without them.
+
+Example::
+
+    from offline_ner.infer import NerEngine
+    engine = NerEngine("runs/onnx")
+    for entities in engine.predict(["Angela Merkel visited Paris."]):
+        print(entities)
+"""
+
+from __future__ import annotations
+
+from offline_ner.infer.config import InferConfig
+from offline_ner.infer.engine import NerEngine, Throughput
+from offline_ner.infer.entities import Entity
+
+__all__ = ["Entity", "InferConfig", "NerEngine", "Throughput"]

@@ -1,0 +1,53 @@
+"""The inference engine's settings. Pure data; :func:`offline_ner.config.load_config` fills it from YAML.
+
+Example::
+
+    engine = NerEngine("runs/onnx", InferConfig(device="cpu", max_batch_tokens=2048))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEVICES = ("auto", "cuda", "cpu")
+PRECISIONS = ("auto", "fp32", "fp16", "int8")
+
+
+@dataclass(frozen=True)
+class InferConfig:
+    """How :class:`~offline_ner.infer.NerEngine` runs."""
+
+    # auto: CUDA when a session really gets the CUDA provider, else CPU (the choice and reason are reported)
+    device: str = "auto"
+    # auto: fp16 fused graph on CUDA; on CPU the int8 graph when exported, else fp32
+    precision: str = "auto"
+    # subword tokens per batch (rows x padded width); 4,096 gave the best CPU throughput in issue 5's bench
+    max_batch_tokens: int = 4096
+    # rows per batch cap, so a flood of 3-token sentences does not build one giant batch of tiny rows
+    max_batch_size: int = 512
+    # model window including [CLS]/[SEP]; attention is quadratic, and 99.9% of news sentences fit in 128
+    max_seq_tokens: int = 256
+    # subword tokens shared by consecutive windows of a longer sentence: each word keeps >= 32 tokens of context
+    overlap_tokens: int = 64
+    # split documents into sentences first (the model was trained on sentences); else only windows
+    split_sentences: bool = True
+    # intra-op threads; None = physical cores (hyper-threads share FMA units; more threads only contend)
+    threads: int | None = None
+    # ORT session graph optimisation; "all" measured fastest for the plain graph on CPU (scripts/bench_infer.py)
+    graph_optimization: str = "all"
+    # characters of input gathered before sorting into batches: big enough for >= 0.9 padding efficiency,
+    # small enough that memory stays flat on any input size
+    chunk_chars: int = 1_000_000
+    # CPU threads busy-wait between operators; off: on the shared 2-core box (load ~8) spinning cut throughput
+    # by 1.6x (fp32) and 1.8x (int8); on a dedicated host it gains a few percent at most
+    spin_wait: bool = False
+    # try the TensorRT provider before CUDA (needs TensorRT libraries; first run builds engines, slowly)
+    tensorrt: bool = False
+
+    def __post_init__(self) -> None:
+        if self.device not in DEVICES:
+            raise ValueError(f"device must be one of {DEVICES}, not {self.device!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, not {self.precision!r}")
+        if not 0 <= self.overlap_tokens < self.max_seq_tokens - 2:
+            raise ValueError("overlap_tokens must be smaller than max_seq_tokens - 2")

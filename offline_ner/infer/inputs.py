@@ -1,0 +1,112 @@
+"""Inference inputs and outputs, streamed: text lines, folders of .txt files, JSONL documents, CoNLL sentences.
+
+Readers yield one document (or sentence) at a time and writers take iterators, so the CLI's memory stays flat on
+inputs of any size. Plain text is one document per line (blank lines are empty documents, kept so output lines
+match input lines) or one document per ``.txt`` file in a folder. JSONL is ``{"id": ..., "text": ...}`` per line;
+a bad line raises :class:`DataError` naming the file and line. CoNLL input is pre-tokenised (first column).
+
+Example::
+
+    for doc in iter_documents(Path("news.jsonl")):
+        print(doc.id, len(doc.text))
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from offline_ner.data import Document, Record, decode_text, iter_conll, iter_text_folder
+from offline_ner.errors import DataError
+from offline_ner.infer.entities import Entity
+
+FORMATS = ("auto", "text", "jsonl", "conll")
+CONLL_SUFFIXES = (".conll", ".conllu", ".iob", ".iob2", ".bio")
+JSONL_SUFFIXES = (".jsonl", ".ndjson")
+
+
+def detect_format(path: Path) -> str:
+    """``jsonl`` for .jsonl/.ndjson, ``conll`` for .conll/.iob/.bio, else ``text`` (a folder is text files)."""
+    suffix = path.suffix.lower()
+    if path.is_file() and suffix in JSONL_SUFFIXES:
+        return "jsonl"
+    if path.is_file() and suffix in CONLL_SUFFIXES:
+        return "conll"
+    return "text"
+
+
+def parse_document(obj: object, default_id: str, **where: Any) -> Document:
+    """A document from one decoded JSONL object ``{"id": str|int (optional), "text": str}``."""
+    if not isinstance(obj, dict):
+        raise DataError(f"expected a JSON object with 'text', found {type(obj).__name__}", **where)
+    text = obj.get("text")
+    if not isinstance(text, str):
+        raise DataError("'text' must be a string" if "text" in obj else "missing field 'text'", **where)
+    doc_id = obj.get("id", default_id)
+    if isinstance(doc_id, bool) or not isinstance(doc_id, (str, int)):
+        raise DataError("'id' must be a string or an integer", **where)
+    return Document(id=str(doc_id), text=text, source=str(where.get("path", "")))
+
+
+def iter_jsonl_documents(path: Path) -> Iterator[Document]:
+    """Stream documents from a JSONL file; blank lines are skipped, every other bad line is an error."""
+    with open(path, "rb") as handle:
+        for line_no, raw in enumerate(handle, start=1):
+            where = {"path": path, "line": line_no}
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise DataError("not valid UTF-8; re-encode the file as UTF-8", **where) from err
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise DataError(f"invalid JSON ({err.msg} at column {err.colno})", **where) from err
+            yield parse_document(obj, default_id=f"{path.stem}:{line_no}", **where)
+
+
+def iter_text_lines(path: Path) -> Iterator[Document]:
+    """One document per line, leniently decoded (UTF-8, else cp1252/Latin-1 per line); ids ``<stem>:<line>``."""
+    with open(path, "rb") as handle:
+        for line_no, raw in enumerate(handle, start=1):
+            text, _ = decode_text(raw.rstrip(b"\r\n"))
+            yield Document(id=f"{path.stem}:{line_no}", text=text, source=path.name)
+
+
+def iter_documents(path: str | os.PathLike[str], fmt: str = "auto") -> Iterator[Document]:
+    """Documents from a text file, a folder of .txt files, or a JSONL file.
+
+    Raises:
+        DataError: the path is missing, or a JSONL line is malformed (file and line named).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError("input not found", path=path)
+    fmt = detect_format(path) if fmt == "auto" else fmt
+    if path.is_dir():
+        yield from iter_text_folder(path)
+    elif fmt == "jsonl":
+        yield from iter_jsonl_documents(path)
+    elif fmt == "text":
+        yield from iter_text_lines(path)
+    else:
+        raise ValueError(f"iter_documents reads text and jsonl, not {fmt!r}; use iter_conll for token input")
+
+
+def iter_token_sentences(path: str | os.PathLike[str]) -> Iterator[Record]:
+    """Pre-tokenised sentences from a CoNLL file (tokens from the first column; any tags are ignored)."""
+    yield from iter_conll(path, labelled=False)
+
+
+def write_entities_jsonl(handle: IO[str], items: Iterable[tuple[Document, list[Entity]]]) -> int:
+    """One JSON line per document: ``{"id", "entities": [{"type", "start", "end", "text", "score"}]}``."""
+    count = 0
+    for doc, entities in items:
+        line = {"id": doc.id, "entities": [entity.to_json() for entity in entities]}
+        handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+        count += 1
+    return count

@@ -1,0 +1,81 @@
+"""Read an export folder (``export.json``, labels, tokenizer) and pick the graph for a device and precision.
+
+The manifest format is written by the export stage (``offline_ner/export/manifest.py`` documents it); this
+module only reads the fields inference needs, so inference never imports the export stage or torch.
+
+Example::
+
+    folder = read_model_folder(Path("runs/onnx"))
+    variant = folder.variant_for("cpu", "auto")      # {"file": "model_int8.onnx", "precision": "int8", ...}
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from offline_ner.errors import InferError, ModelNotFoundError
+
+MANIFEST_NAME = "export.json"
+# preference order per (device, precision); "auto" takes the first one the export holds
+PREFERENCES = {
+    ("cuda", "auto"): ("gpu-fp16", "gpu-fp32", "fp32"),
+    ("cuda", "fp16"): ("gpu-fp16",),
+    ("cuda", "fp32"): ("gpu-fp32", "fp32"),
+    ("cpu", "auto"): ("cpu-int8", "fp32"),
+    ("cpu", "fp32"): ("fp32",),
+    ("cpu", "int8"): ("cpu-int8",),
+    ("cpu", "fp16"): ("gpu-fp16",),  # runs (validation does it) but slowly: CPUs lack fast fp16 kernels
+}
+
+
+@dataclass(frozen=True)
+class ModelFolder:
+    """What inference needs from an export folder."""
+
+    path: Path
+    labels: tuple[str, ...]
+    variants: tuple[dict[str, Any], ...]
+    max_positions: int
+
+    @property
+    def tokenizer_path(self) -> Path:
+        return self.path / "tokenizer.json"
+
+    def variant_for(self, device: str, precision: str) -> dict[str, Any]:
+        """The graph to load; raises InferError when the export holds none that fits."""
+        wanted = PREFERENCES.get((device, precision))
+        if wanted is None:
+            raise InferError(f"no {precision} graph can run on {device} (int8 graphs are for the CPU)")
+        by_name = {variant["name"]: variant for variant in self.variants}
+        for name in wanted:
+            if name in by_name:
+                return by_name[name]
+        flag = {"gpu-fp16": "--fp16", "gpu-fp32": "--optimize", "cpu-int8": "--int8"}.get(wanted[0], "")
+        raise InferError(f"{self.path} has no {precision} graph for {device}; re-export with {flag}".strip())
+
+
+def read_model_folder(path: str | Path) -> ModelFolder:
+    """Load the manifest and config of an export folder.
+
+    Raises:
+        ModelNotFoundError: the folder or its files are missing.
+        InferError: the manifest is unreadable or lists no graphs.
+    """
+    path = Path(path)
+    manifest_path = path / MANIFEST_NAME
+    if not manifest_path.is_file() or not (path / "tokenizer.json").is_file():
+        raise ModelNotFoundError(
+            f"{path}: not an ONNX export folder (needs export.json and tokenizer.json); run `offline-ner export`"
+        )
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        labels, variants = tuple(manifest["labels"]), tuple(manifest["variants"])
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise InferError(f"{path}: unreadable export manifest or config ({err}); re-export the model") from err
+    if not variants or not labels:
+        raise InferError(f"{manifest_path}: lists no graphs or no labels; re-export the model")
+    return ModelFolder(path, labels, variants, int(config.get("max_position_embeddings", 512)))

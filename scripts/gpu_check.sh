@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# GPU check (issue 5), one short run on a CUDA machine: export the fused fp16 graph, run the engine with IO binding,
+# print throughput and tag agreement with the CPU fp32 engine. Offline and self-contained (see scripts/gpu_check.py).
+#   bash scripts/gpu_check.sh                  # MiniLM-L6 with a random head
+#   bash scripts/gpu_check.sh --model DIR      # a trained model folder
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -f .venv/bin/activate ]; then . .venv/bin/activate; fi
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || echo "nvidia-smi: not found"
+python -c "import onnxruntime as o; print('onnxruntime', o.__version__, o.get_available_providers())"
+exec python scripts/gpu_check.py "$@"
