@@ -15,7 +15,7 @@ from offline_ner.data.iob2 import (
     spans_from_tags,
     tags_from_spans,
 )
-from offline_ner.data.jsonl import dumps_record, iter_jsonl, parse_record, read_jsonl, write_jsonl
+from offline_ner.data.jsonl import dumps_record, iter_json_lines, iter_jsonl, parse_record, read_jsonl, write_jsonl
 from offline_ner.data.records import Document, Record
 from offline_ner.data.text import (
     decode_text,
@@ -37,6 +37,7 @@ __all__ = [
     "iob2_violations",
     "is_valid_tag",
     "iter_conll",
+    "iter_json_lines",
     "iter_jsonl",
     "iter_text_folder",
     "label_list",

@@ -72,14 +72,13 @@ def parse_record(obj: object, **where: Any) -> Record:
     )
 
 
-def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[Record]:
-    """Stream records from a JSONL file; blank lines are skipped.
+def iter_json_lines(path: str | os.PathLike[str]) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """Yield ``(decoded_object, where)`` per non-blank line; ``where`` (path, line) is for the caller's errors.
 
     Raises:
-        DataError: invalid UTF-8 or JSON, a missing or ill-typed field, an empty file (file and line named).
+        DataError: a missing file, invalid UTF-8 or invalid JSON, naming the file and line.
     """
     path = Path(path)
-    count = 0
     try:
         with open(path, "rb") as handle:
             for line_no, raw in enumerate(handle, start=1):
@@ -91,13 +90,23 @@ def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[Record]:
                 if not line.strip():
                     continue
                 try:
-                    obj = json.loads(line)
+                    yield json.loads(line), where
                 except json.JSONDecodeError as err:
                     raise DataError(f"invalid JSON ({err.msg} at column {err.colno})", **where) from err
-                yield parse_record(obj, **where)
-                count += 1
     except FileNotFoundError as err:
         raise DataError("file not found", path=path) from err
+
+
+def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[Record]:
+    """Stream records from a JSONL file; blank lines are skipped.
+
+    Raises:
+        DataError: invalid UTF-8 or JSON, a missing or ill-typed field, an empty file (file and line named).
+    """
+    count = 0
+    for obj, where in iter_json_lines(path):
+        yield parse_record(obj, **where)
+        count += 1
     if count == 0:
         raise DataError("no records found (empty file?)", path=path)
 

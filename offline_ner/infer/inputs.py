@@ -19,13 +19,13 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from offline_ner.data import Document, Record, decode_text, iter_conll, iter_text_folder
+from offline_ner.data import Document, Record, decode_text, iter_conll, iter_json_lines, iter_text_folder
+from offline_ner.data.formats import JSONL_SUFFIXES
 from offline_ner.errors import DataError
 from offline_ner.infer.entities import Entity
 
 FORMATS = ("auto", "text", "jsonl", "conll")
 CONLL_SUFFIXES = (".conll", ".conllu", ".iob", ".iob2", ".bio")
-JSONL_SUFFIXES = (".jsonl", ".ndjson")
 
 
 def detect_format(path: Path) -> str:
@@ -53,20 +53,8 @@ def parse_document(obj: object, default_id: str, **where: Any) -> Document:
 
 def iter_jsonl_documents(path: Path) -> Iterator[Document]:
     """Stream documents from a JSONL file; blank lines are skipped, every other bad line is an error."""
-    with open(path, "rb") as handle:
-        for line_no, raw in enumerate(handle, start=1):
-            where = {"path": path, "line": line_no}
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                raise DataError("not valid UTF-8; re-encode the file as UTF-8", **where) from err
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(f"invalid JSON ({err.msg} at column {err.colno})", **where) from err
-            yield parse_document(obj, default_id=f"{path.stem}:{line_no}", **where)
+    for obj, where in iter_json_lines(path):
+        yield parse_document(obj, default_id=f"{path.stem}:{where['line']}", **where)
 
 
 def iter_text_lines(path: Path) -> Iterator[Document]:
