@@ -1,0 +1,106 @@
+"""``offline-ner train``: read the data sources a config names, train, report dev F1.
+
+Flags such as ``--epochs`` are shorthands for ``--set epochs=...``; they win over ``--set``, which wins over the
+config file. All data-source resolution is in :func:`_resolve_source`, the one place bundle references plug in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from offline_ner.cli._common import EXIT_CODES_EPILOG, emit, handles_errors, json_option
+from offline_ner.errors import ConfigError
+from offline_ner.train.regimens import REGIMENS
+
+# flag name -> config key, for the keys people change most
+SHORTHANDS = {
+    "regimen": "regimen",
+    "gold": "gold",
+    "distilled": "distilled",
+    "dev": "dev",
+    "base_model": "base_model",
+    "epochs": "epochs",
+    "max_steps": "max_steps",
+    "batch_size": "batch_size",
+    "seed": "seed",
+}
+
+
+def _resolve_source(ref: str) -> Path:
+    """The file behind a data-source reference from the config: today a CoNLL/JSONL path."""
+    if ref.startswith("bundle:"):
+        raise ConfigError(f"data source {ref!r}: bundle references need the bundle stage, not wired into train yet")
+    return Path(ref).expanduser()
+
+
+def _read_source(ref: str | None) -> list[Any]:
+    from offline_ner.data import read_records
+
+    return [] if ref is None else read_records(_resolve_source(ref))
+
+
+def _summary(metrics: dict[str, Any], model_dir: Path) -> str:
+    lines = [
+        f"phase {i + 1} {p['name']:<10} best dev F1 {p['best_dev_f1']:.4f} at step {p['best_step']}"
+        f" ({p['steps']} steps{', stopped early' if p['stopped_early'] else ''})"
+        for i, p in enumerate(metrics["phases"])
+    ]
+    lines.append(f"dev F1 {metrics['best_dev_f1']:.4f} ({metrics['dev_eval_mode']} mode), "
+                 f"{metrics['steps']} steps in {metrics['wall_s']:.0f} s")
+    lines.append(f"model: {model_dir}")
+    return "\n".join(lines)
+
+
+@click.command(epilog=EXIT_CODES_EPILOG)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="YAML training config (see configs/); defaults apply when omitted.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a config key, e.g. --set schedule.k=5 (repeatable).")
+@click.option("--regimen", type=click.Choice(REGIMENS), help="Shorthand for --set regimen=...")
+@click.option("--gold", help="Gold data source (CoNLL or JSONL path).")
+@click.option("--distilled", help="Distilled (LLM-labelled) data source.")
+@click.option("--dev", help="Dev data source: picks the best checkpoint.")
+@click.option("--base-model", help="minilm-l6-uncased or a local HF model folder.")
+@click.option("--epochs", type=float, help="Epochs per phase.")
+@click.option("--max-steps", type=int, help="Step budget per phase (replaces epochs).")
+@click.option("--batch-size", type=int)
+@click.option("--seed", type=int)
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder (model/, metrics.json, train_log.jsonl); rerun to resume.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@json_option
+@handles_errors
+def train(config_path: Path | None, overrides: tuple[str, ...], out_dir: Path, quiet: bool, as_json: bool,
+          **shorthands: Any) -> None:
+    """Fine-tune a token classifier on gold and distilled records with a regimen from the config.
+
+    Regimens: gold, distilled, union, distilled_then_gold (Simple Mix), gold_then_distilled, blend
+    (with a schedule: sigmoid, power, linear, exponential, step).
+
+    Example:
+
+        offline-ner train --config configs/simple_mix.yaml --gold train.conll \\
+            --distilled llm.jsonl --dev dev.conll --epochs 2 --out runs/simple-mix
+    """
+    from offline_ner.config import load_config
+    from offline_ner.train import TrainConfig
+    from offline_ner.train import train as run_training
+
+    # JSON is YAML: a path like "on" or "123" stays a string
+    flags = [f"{SHORTHANDS[name]}={json.dumps(value)}" for name, value in shorthands.items() if value is not None]
+    cfg = load_config(config_path, TrainConfig, overrides=[*overrides, *flags])
+    gold, distilled, dev = (_read_source(ref) for ref in (cfg.gold, cfg.distilled, cfg.dev))
+    # the Trainer prints its log dicts to stdout; keep stdout for the one --json document
+    with contextlib.redirect_stdout(sys.stderr):
+        result = run_training(cfg, gold=gold, distilled=distilled, dev=dev, out_dir=out_dir, progress=not quiet)
+    emit(
+        {"model_dir": str(result.model_dir), "best_dev_f1": result.metrics["best_dev_f1"], "metrics": result.metrics},
+        as_json,
+        _summary(result.metrics, result.model_dir),
+    )

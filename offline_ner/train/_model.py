@@ -1,0 +1,88 @@
+"""Loading token classifiers from local folders, and batched word-level prediction (torch lives here).
+
+Example::
+
+    model, tokenizer = load_classifier(model_dir)
+    label_ids = predict_words(model, tokenizer, records, batch_size=64, max_length=128)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import offline_ner.offline  # noqa: F401  (before transformers: never try the Hub)
+import torch
+from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+from offline_ner.data import Record
+from offline_ner.errors import ModelNotFoundError
+from offline_ner.train.base_model import resolve_base_model
+from offline_ner.train.features import build_features, join_windows
+
+
+def load_tokenizer(model_dir: Path) -> Any:
+    """The folder's fast tokenizer (word alignment needs ``word_ids``)."""
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True, use_fast=True)
+    except (OSError, ValueError) as err:
+        raise ModelNotFoundError(f"cannot load a tokenizer from {model_dir}: {err}") from err
+    if not tokenizer.is_fast:
+        raise ModelNotFoundError(f"{model_dir} has no fast tokenizer (tokenizer.json); word alignment needs one")
+    return tokenizer
+
+
+def load_classifier(model_dir: Path, labels: Sequence[str] | None = None) -> tuple[Any, Any]:
+    """A token classifier and its tokenizer from a local folder, never the Hub.
+
+    With ``labels``, the classifier head is sized and named for them (a new head when the folder has none or a
+    different size, e.g. MiniLM's sentence-transformers folder); without, the folder's own ``id2label`` is used.
+
+    Raises:
+        ModelNotFoundError: the folder is missing, incomplete, or not loadable.
+    """
+    folder = resolve_base_model(model_dir)
+    tokenizer = load_tokenizer(folder)
+    kwargs: dict[str, Any] = {"local_files_only": True}
+    if labels is not None:
+        kwargs.update(
+            num_labels=len(labels),
+            id2label=dict(enumerate(labels)),
+            label2id={label: i for i, label in enumerate(labels)},
+            ignore_mismatched_sizes=True,
+        )
+    try:
+        model = AutoModelForTokenClassification.from_pretrained(folder, **kwargs)
+    except (OSError, ValueError) as err:
+        raise ModelNotFoundError(f"cannot load a token classifier from {folder}: {err}") from err
+    return model, tokenizer
+
+
+def pad_batch(items: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad id lists to the longest: ``(input_ids, attention_mask)``."""
+    width = max(len(ids) for ids in items)
+    input_ids = torch.full((len(items), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(items), width), dtype=torch.long)
+    for row, ids in enumerate(items):
+        input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+        mask[row, : len(ids)] = 1
+    return input_ids, mask
+
+
+@torch.inference_mode()
+def predict_words(
+    model: Any, tokenizer: Any, records: Sequence[Record], batch_size: int, max_length: int
+) -> list[list[int]]:
+    """Per record, the argmax label id of every word (at its first subword); windows joined back."""
+    features, _ = build_features(records, tokenizer, None, max_length)
+    model.eval()
+    device = next(model.parameters()).device
+    features.sort(key=lambda f: len(f.input_ids))  # each batch pads little; join_windows takes any order
+    predicted: list[list[int]] = []
+    for start in range(0, len(features), batch_size):
+        chunk = features[start : start + batch_size]
+        input_ids, mask = pad_batch([f.input_ids for f in chunk], tokenizer.pad_token_id or 0)
+        logits = model(input_ids=input_ids.to(device), attention_mask=mask.to(device)).logits
+        predicted.extend(logits.argmax(-1).tolist())
+    return join_windows(features, predicted, len(records))

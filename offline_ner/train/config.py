@@ -1,0 +1,120 @@
+"""The training config: one frozen dataclass per concern, built from YAML by ``offline_ner.config``.
+
+Every default carries the reason it was chosen. Budgets apply per phase: ``epochs`` or, when > 0, ``max_steps``
+(``phase_max_steps`` gives each phase its own budget), so experiments can compare regimens at equal step budgets;
+``patience`` > 0 stops a phase once dev F1 stops improving, so they can also compare at convergence.
+
+Example::
+
+    cfg = load_config("configs/simple_mix.yaml", TrainConfig, overrides=["epochs=2", "schedule.k=5"])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+from offline_ner.train.regimens import REGIMENS, regimen_phases
+from offline_ner.train.schedules import SCHEDULE_PARAMS, check_params
+
+EVAL_MODES = ("default", "strict")
+CARRY_OVER = ("best", "last")
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """A blend schedule: ``kind`` plus its parameters (each kind reads only its own; see ``schedules.py``)."""
+
+    kind: str = "sigmoid"  # the paper's smooth curve; distilled first, then gold, like Simple Mix
+    s_max: float = 1.0  # sigmoid: start with (almost) only distilled records
+    k: float = 10.0  # sigmoid: the switch takes ~40% of training, gradual enough to avoid a hard shift
+    p0: float = 0.5  # sigmoid/step: switch half-way, the same split as two equal phases
+    s0: float = 1.0  # power/linear/exponential/step: start with only distilled records
+    s1: float = 0.0  # linear/step: end with only gold, which the paper finds should come last
+    alpha: float = 2.0  # power: quadratic decay, front-loads the distilled records
+    tau: float = 0.0  # power: 0 selects s0(1-p)^alpha, which reaches 0 at the end
+    rate: float = 5.0  # exponential: share falls to 0.7% by the end
+
+    def __post_init__(self) -> None:
+        check_params(self.kind, self.params())
+        for name in ("s_max", "s0", "s1"):  # shares even where this kind ignores them: a typo should not hide
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"schedule.{name} is a share and must lie in [0, 1], not {getattr(self, name)}")
+
+    def params(self) -> dict[str, float]:
+        """The parameters ``kind`` uses, as keyword arguments for ``blend_share``."""
+        if self.kind not in SCHEDULE_PARAMS:
+            return {}
+        return {name: getattr(self, name) for name in SCHEDULE_PARAMS[self.kind]}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything one training run needs besides the records and the output folder."""
+
+    regimen: str = "distilled_then_gold"  # "Simple Mix", the best regimen in Huang et al. 2024
+    base_model: str = "minilm-l6-uncased"  # the packaged offline default; or a path to an HF model folder
+    gold: str | None = None  # data source (CoNLL/JSONL path); read by the CLI, not by train()
+    distilled: str | None = None  # data source of LLM-labelled records
+    dev: str | None = None  # data source for early stopping and best-checkpoint selection
+    seed: int = 42  # any fixed value; fixed so reruns give the same model
+    max_length: int = 128  # subwords per window; >99% of CoNLL sentences fit, longer ones are windowed
+    batch_size: int = 32  # fits 2 CPU cores and small GPUs; the usual BERT NER batch size
+    eval_batch_size: int = 64  # inference needs no gradients, so twice the training batch fits
+    learning_rate: float = 5e-5  # the standard BERT fine-tuning rate (Devlin et al.)
+    weight_decay: float = 0.01  # the standard AdamW decay for BERT fine-tuning
+    warmup_ratio: float = 0.1  # a short warm-up keeps the new classifier head from wrecking the encoder
+    epochs: float = 3.0  # per phase; 3 is the usual BERT NER budget on CoNLL
+    max_steps: int = 0  # per phase; > 0 replaces epochs with a fixed step budget (fair comparisons)
+    phase_max_steps: tuple[int, ...] = ()  # per-phase step budgets in phase order; overrides max_steps
+    patience: int = 0  # evaluations without dev F1 gain before a phase stops; 0 = train the full budget
+    eval_every_steps: int = 0  # 0 = evaluate (and checkpoint) at the end of every epoch
+    eval_mode: str = "default"  # seqeval mode that picks the best checkpoint; "strict" = IOB2-exact
+    carry_over: str = "best"  # a later phase starts from the earlier phase's best dev checkpoint, not its last
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)  # used by the blend regimen only
+    blend_epoch_size: int = 0  # records per blend epoch; 0 = gold + distilled, one pass's worth of data
+    length_group_batches: int = 16  # batches per length-sorted group: less padding, share barely shifts
+    labels: tuple[str, ...] = ()  # empty = the CoNLL labels plus any other type found in the data
+    logging_steps: int = 50  # loss/lr lines in the training log; ~1-2 per minute on 2 CPU cores
+    torch_threads: int = 0  # 0 = torch's default (all cores); set lower on a shared machine
+    resume: bool = True  # continue a killed run from its last checkpoint in the same output folder
+
+    def __post_init__(self) -> None:
+        if self.regimen not in REGIMENS:
+            raise ValueError(f"regimen must be one of {', '.join(REGIMENS)}, not {self.regimen!r}")
+        if self.eval_mode not in EVAL_MODES:
+            raise ValueError(f"eval_mode must be one of {', '.join(EVAL_MODES)}, not {self.eval_mode!r}")
+        if self.carry_over not in CARRY_OVER:
+            raise ValueError(f"carry_over must be one of {', '.join(CARRY_OVER)}, not {self.carry_over!r}")
+        positive = ("max_length", "batch_size", "eval_batch_size", "length_group_batches", "logging_steps")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0, not {getattr(self, name)}")
+        if self.max_length < 8:
+            raise ValueError(f"max_length must be >= 8 subwords, not {self.max_length}")
+        for name in ("max_steps", "patience", "eval_every_steps", "blend_epoch_size", "torch_threads"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, not {getattr(self, name)}")
+        if self.epochs <= 0 and self.max_steps == 0 and not self.phase_max_steps:
+            raise ValueError("set epochs > 0 or a step budget (max_steps / phase_max_steps)")
+        if any(steps <= 0 for steps in self.phase_max_steps):
+            raise ValueError(f"phase_max_steps must all be > 0, not {list(self.phase_max_steps)}")
+        n_phases = len(regimen_phases(self.regimen))
+        if self.phase_max_steps and len(self.phase_max_steps) != n_phases:
+            raise ValueError(
+                f"phase_max_steps has {len(self.phase_max_steps)} entries but regimen {self.regimen!r} "
+                f"has {n_phases} phase(s)"
+            )
+
+    def phase_steps(self, phase_index: int) -> int:
+        """The step budget of one phase (0 = use ``epochs``)."""
+        return self.phase_max_steps[phase_index] if self.phase_max_steps else self.max_steps
+
+    def to_json(self) -> dict[str, object]:
+        """A plain mapping (YAML/JSON-ready) with the schedule nested."""
+        out: dict[str, object] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = {s.name: getattr(value, s.name) for s in fields(value)} if f.name == "schedule" else (
+                list(value) if isinstance(value, tuple) else value
+            )
+        return out

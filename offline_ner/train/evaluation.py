@@ -1,0 +1,126 @@
+"""Entity-level evaluation with seqeval: precision, recall and F1, overall and per entity type.
+
+Two modes: ``default`` scores like conlleval (a dangling ``I-X`` still starts an entity), ``strict`` scores
+exact IOB2 (seqeval ``mode="strict", scheme=IOB2``: a span whose tags break IOB2 is not an entity). Words are
+predicted at their first subword, in windows of ``max_length`` subwords, so no word goes unscored. Never uses
+``evaluate.load`` (it fetches code from the Hub).
+
+Example::
+
+    report = evaluate_model("runs/simple-mix/model", read_records("test.conll"), mode="strict")
+    print(report.table()); report.f1
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
+from seqeval.scheme import IOB2
+
+from offline_ner.data import Record
+from offline_ner.errors import DataError
+
+EVAL_MODES = ("default", "strict")
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    """Micro-averaged entity P/R/F1 plus per-type scores (``per_type[type] = {p, r, f1, support}``)."""
+
+    precision: float
+    recall: float
+    f1: float
+    per_type: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    mode: str = "default"
+    records: int = 0
+
+    @property
+    def support(self) -> int:
+        """Gold entities scored."""
+        return int(sum(scores["support"] for scores in self.per_type.values()))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "records": self.records,
+            "entities": self.support,
+            "precision": self.precision,
+            "recall": self.recall,
+            "f1": self.f1,
+            "per_type": {name: dict(scores) for name, scores in self.per_type.items()},
+        }
+
+    def table(self) -> str:
+        """A fixed-width table: one row per type, then the micro average."""
+        rows = [f"{'type':<8} {'precision':>9} {'recall':>9} {'f1':>9} {'support':>8}"]
+        for name, s in sorted(self.per_type.items()):
+            rows.append(f"{name:<8} {s['p']:>9.4f} {s['r']:>9.4f} {s['f1']:>9.4f} {int(s['support']):>8}")
+        rows.append(f"{'micro':<8} {self.precision:>9.4f} {self.recall:>9.4f} {self.f1:>9.4f} {self.support:>8}")
+        return "\n".join(rows) + f"\n({self.mode} mode, {self.records} records)"
+
+
+def score_tags(
+    gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]], mode: str = "default"
+) -> EvalReport:
+    """Score predicted IOB2 tag sequences against gold ones. Pure.
+
+    Raises:
+        ValueError: unknown mode, or sequences of different lengths (a caller bug).
+    """
+    if mode not in EVAL_MODES:
+        raise ValueError(f"mode must be one of {', '.join(EVAL_MODES)}, not {mode!r}")
+    if len(gold) != len(predicted) or any(len(g) != len(p) for g, p in zip(gold, predicted)):
+        raise ValueError("gold and predicted tag sequences differ in length")
+    y_true, y_pred = [list(g) for g in gold], [list(p) for p in predicted]
+    kwargs: dict[str, Any] = {"mode": "strict", "scheme": IOB2} if mode == "strict" else {}
+    report = classification_report(y_true, y_pred, output_dict=True, zero_division=0, **kwargs)
+    per_type = {
+        name: {"p": s["precision"], "r": s["recall"], "f1": s["f1-score"], "support": int(s["support"])}
+        for name, s in report.items()
+        if not name.endswith(" avg")
+    }
+    return EvalReport(
+        precision=float(precision_score(y_true, y_pred, zero_division=0, **kwargs)),
+        recall=float(recall_score(y_true, y_pred, zero_division=0, **kwargs)),
+        f1=float(f1_score(y_true, y_pred, zero_division=0, **kwargs)),
+        per_type=per_type,
+        mode=mode,
+        records=len(gold),
+    )
+
+
+def evaluate_model(
+    model_dir: str | os.PathLike[str],
+    records: Sequence[Record],
+    mode: str = "default",
+    batch_size: int = 64,
+    max_length: int = 128,
+) -> EvalReport:
+    """Predict ``records`` with the token classifier in ``model_dir`` and score against their tags.
+
+    Args:
+        model_dir: a Hugging Face model folder with tokenizer and ``id2label`` (what ``train`` writes).
+        records: labelled records.
+        mode: ``default`` or ``strict`` (IOB2-exact).
+        batch_size: records per inference batch.
+        max_length: window size in subwords; longer records are windowed, never truncated.
+
+    Raises:
+        ModelNotFoundError: ``model_dir`` is missing or incomplete.
+        DataError: a record has no tags.
+    """
+    unlabelled = [r.id for r in records if r.tags is None]
+    if unlabelled:
+        raise DataError(f"{len(unlabelled)} record(s) have no tags (first: {unlabelled[0]}); evaluation needs gold")
+    from offline_ner.train._model import load_classifier, predict_words  # torch stays out of pure scoring
+
+    model, tokenizer = load_classifier(Path(model_dir))
+    id2label = {int(i): label for i, label in model.config.id2label.items()}
+    word_ids = predict_words(model, tokenizer, records, batch_size=batch_size, max_length=max_length)
+    predicted = [[id2label[i] for i in ids] for ids in word_ids]
+    return score_tags([list(r.tags or ()) for r in records], predicted, mode=mode)

@@ -1,0 +1,535 @@
+"""Train a token classifier from gold and distilled records with any regimen: HF Trainer runs every phase.
+
+For each phase of the regimen (``regimens.py``) this builds a :class:`SamplingPlan` (``sampler.py``) and runs a
+Hugging Face ``Trainer`` whose train sampler is that plan, so the regimen and the blend schedule decide what
+every step sees. The trainer counts the gold and distilled records it actually computes a loss on, per epoch,
+and the log sets that realised share beside the share the curve asks for. Dev F1 (seqeval, word level, windows
+joined back) picks the best checkpoint and drives early stopping. Every evaluation saves a checkpoint; a rerun
+with the same config, data and output folder resumes from the last complete one (also after ``kill -9``).
+
+Output folder layout::
+
+    out_dir/model/            the final HF model folder (tokenizer, config.id2label): from_pretrained works
+    out_dir/metrics.json      best dev F1, steps, wall time, tokens/s, realised shares, windowing counts
+    out_dir/train_log.jsonl   one JSON event per line: start, log (loss, lr, eval_f1), share, resume, phase_end
+    out_dir/checkpoints/      per phase: HF checkpoints, ``final`` (the phase's best), ``phase.json`` when done
+
+Not here: reading files or bundles (the CLI does that), export, inference.
+
+Example::
+
+    result = train(cfg, gold=gold, distilled=distilled, dev=dev, out_dir=Path("runs/simple-mix"))
+    result.metrics["best_dev_f1"], result.model_dir
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import offline_ner.offline  # noqa: F401  (before transformers: never try the Hub)
+import torch
+from transformers import (
+    DataCollatorForTokenClassification,
+    EarlyStoppingCallback,
+    EvalPrediction,
+    PrinterCallback,
+    Trainer,
+    TrainerCallback,
+    TrainingArguments,
+    set_seed,
+)
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+from offline_ner._fs import atomic_write_text
+from offline_ner.data import Record, label_list, repair_iob2
+from offline_ner.errors import TrainError
+from offline_ner.train._model import load_classifier, load_tokenizer
+from offline_ner.train.base_model import resolve_base_model
+from offline_ner.train.config import TrainConfig
+from offline_ner.train.evaluation import score_tags
+from offline_ner.train.features import Feature, build_features, join_windows
+from offline_ner.train.regimens import Phase, regimen_phases
+from offline_ner.train.sampler import SamplingPlan, epoch_order, expected_share
+from offline_ner.train.schedules import schedule_curve
+
+SHARE_FILE = "share_counts.json"  # per checkpoint: the realised-share counts so far, restored on resume
+PHASE_FILE = "phase.json"  # written when a phase is complete; a rerun skips that phase
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Where the trained model is, and what the run measured (the content of ``metrics.json``)."""
+
+    model_dir: Path
+    metrics: dict[str, Any]
+    log_path: Path
+
+
+class _JsonlLog:
+    """Append-only training log; each event is flushed at once so a killed run keeps its history."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(self, event: dict[str, Any]) -> None:
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"time": round(time.time(), 3), **event}, sort_keys=True) + "\n")
+
+
+class _ShareCounter:
+    """Gold and distilled records (and non-pad tokens) the model computed a loss on, per epoch."""
+
+    def __init__(self) -> None:
+        self.epochs: dict[int, dict[str, int]] = {}
+        self.tokens_this_run = 0
+
+    def add(self, epoch: int, distilled: int, gold: int, tokens: int) -> None:
+        counts = self.epochs.setdefault(epoch, {"gold": 0, "distilled": 0})
+        counts["gold"] += gold
+        counts["distilled"] += distilled
+        self.tokens_this_run += tokens
+
+    def save(self, path: Path) -> None:
+        atomic_write_text(path, json.dumps({str(e): c for e, c in self.epochs.items()}))
+
+    def load(self, path: Path) -> None:
+        self.epochs = {int(e): c for e, c in json.loads(path.read_text(encoding="utf-8")).items()}
+
+
+class _PlanSampler(torch.utils.data.Sampler[int]):
+    """The plan's order for the current epoch; the Trainer (via accelerate) calls ``set_epoch`` each epoch."""
+
+    def __init__(self, plan: SamplingPlan) -> None:
+        self.plan = plan
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(epoch_order(self.plan, self.epoch))
+
+    def __len__(self) -> int:
+        return self.plan.epoch_size
+
+
+class _Collator:
+    """Dynamic padding (HF's token-classification collator) that carries the ``is_distilled`` flags along."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self._pad = DataCollatorForTokenClassification(tokenizer)
+
+    def __call__(self, items: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        flags = torch.tensor([item["is_distilled"] for item in items], dtype=torch.long)
+        batch = self._pad([{k: v for k, v in item.items() if k != "is_distilled"} for item in items])
+        batch["is_distilled"] = flags
+        return batch
+
+
+class _PhaseTrainer(Trainer):
+    """HF Trainer with our sampler, and a count of what each training batch held."""
+
+    def __init__(self, *args: Any, plan_sampler: _PlanSampler, counter: _ShareCounter, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._plan_sampler = plan_sampler
+        self._counter = counter
+
+    def _get_train_sampler(self, train_dataset: Any = None) -> torch.utils.data.Sampler[int]:
+        return self._plan_sampler
+
+    def compute_loss(
+        self, model: Any, inputs: dict[str, Any], return_outputs: bool = False, num_items_in_batch: Any = None
+    ) -> Any:
+        flags = inputs.pop("is_distilled")
+        if model.training:
+            distilled = int(flags.sum())
+            tokens = int(inputs["attention_mask"].sum())
+            self._counter.add(self._plan_sampler.epoch, distilled, len(flags) - distilled, tokens)
+        return super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
+
+
+class _DevScorer:
+    """``compute_metrics`` for the Trainer: word-level seqeval F1 on the dev records, windows joined back."""
+
+    def __init__(self, features: Sequence[Feature], records: Sequence[Record], id2label: dict[int, str], mode: str):
+        self.features, self.records, self.id2label, self.mode = features, records, id2label, mode
+
+    def __call__(self, prediction: EvalPrediction) -> dict[str, float]:
+        words = join_windows(self.features, prediction.predictions, len(self.records))
+        predicted = [[self.id2label[i] for i in ids] for ids in words]
+        report = score_tags([list(r.tags or ()) for r in self.records], predicted, mode=self.mode)
+        return {"f1": report.f1, "precision": report.precision, "recall": report.recall}
+
+
+def _argmax_logits(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    # keep label ids, not logits, between eval batches: 9x less memory on a large dev set
+    return logits.argmax(-1)
+
+
+class _PhaseLog(TrainerCallback):
+    """Writes the Trainer's logs and the per-epoch realised share; forces a final evaluation and checkpoint."""
+
+    def __init__(self, log: _JsonlLog, phase: str, sampler: _PlanSampler, counter: _ShareCounter) -> None:
+        self.log, self.phase, self.sampler, self.counter = log, phase, sampler, counter
+        self.eval_s = 0.0
+        self.logged_epochs: set[int] = set()
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        logs = logs or {}
+        self.eval_s += float(logs.get("eval_runtime", 0.0))
+        self.log.write({"event": "log", "phase": self.phase, "step": state.global_step, "epoch": state.epoch, **logs})
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        # a step budget can end between step-interval evaluations: evaluate and checkpoint the last step too
+        # (with per-epoch evaluation the Trainer already ends the cut-short epoch with one)
+        is_between = args.eval_strategy == "steps" and state.global_step % args.eval_steps
+        if state.global_step >= state.max_steps and is_between:
+            control.should_evaluate = True
+            control.should_save = True
+
+    def on_epoch_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.log_share(self.sampler.epoch)
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self.log_share(self.sampler.epoch)  # a phase stopped early or by step budget ends mid-epoch
+
+    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        checkpoint = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
+        if checkpoint.is_dir():
+            self.counter.save(checkpoint / SHARE_FILE)
+
+    def log_share(self, epoch: int) -> None:
+        counts = self.counter.epochs.get(epoch)
+        if counts is None or epoch in self.logged_epochs:
+            return
+        self.logged_epochs.add(epoch)
+        self.log.write({"event": "share", "phase": self.phase, **_epoch_share(self.sampler.plan, epoch, counts)})
+
+
+def _epoch_share(plan: SamplingPlan, epoch: int, counts: dict[str, int]) -> dict[str, Any]:
+    """One epoch's realised distilled share next to the plan's expected share for the records seen."""
+    seen = counts["gold"] + counts["distilled"]
+    return {
+        "epoch": epoch,
+        "gold": counts["gold"],
+        "distilled": counts["distilled"],
+        "realised_share": counts["distilled"] / seen if seen else 0.0,
+        "expected_share": expected_share(plan, epoch, seen),
+    }
+
+
+def _last_checkpoint(phase_dir: Path) -> Path | None:
+    """The newest complete checkpoint: the Trainer writes ``trainer_state.json`` last, then we add the counts."""
+    complete = [
+        path
+        for path in phase_dir.glob(f"{PREFIX_CHECKPOINT_DIR}-*")
+        if (path / "trainer_state.json").is_file() and (path / SHARE_FILE).is_file()
+        and path.name.rsplit("-", 1)[1].isdigit()
+    ]
+    return max(complete, key=lambda path: int(path.name.rsplit("-", 1)[1]), default=None)
+
+
+def _repaired(records: Sequence[Record], role: str) -> tuple[list[Record], int]:
+    """Records with IOB2 repaired (dangling I-X -> B-X, common in LLM output) and the repair count."""
+    out, total = [], 0
+    for record in records:
+        if record.tags is None:
+            raise TrainError(f"{role} record {record.id} has no tags; training needs labelled records")
+        tags, n = repair_iob2(record.tags)
+        out.append(record.with_tags(tags) if n else record)
+        total += n
+    return out, total
+
+
+def _labels(cfg: TrainConfig, *pools: Sequence[Record]) -> list[str]:
+    seen = {tag for pool in pools for record in pool for tag in record.tags or ()}
+    if cfg.labels:
+        unknown = sorted(seen - set(cfg.labels))
+        if unknown:
+            raise TrainError(f"tags {', '.join(unknown)} occur in the data but not in the configured labels")
+        return list(cfg.labels)
+    base = list(label_list())
+    extra_types = sorted({tag[2:] for tag in seen if tag != "O"} - {label[2:] for label in base if label != "O"})
+    return base + [f"{prefix}-{name}" for name in extra_types for prefix in ("B", "I")]
+
+
+def _check_data(
+    phases: Sequence[Phase], gold: Sequence[Record], distilled: Sequence[Record], dev: Sequence[Record]
+) -> None:
+    needed = {"gold": any(p.uses_gold for p in phases), "distilled": any(p.uses_distilled for p in phases)}
+    missing = [name for name, pool in (("gold", gold), ("distilled", distilled)) if needed[name] and not pool]
+    if missing:
+        raise TrainError(f"this regimen trains on {' and '.join(missing)} records, but none were given")
+    if not dev:
+        raise TrainError("no dev records: they pick the best checkpoint and stop training; pass a dev set")
+    unlabelled = [r.id for r in dev if r.tags is None]
+    if unlabelled:
+        raise TrainError(f"dev record {unlabelled[0]} has no tags")
+
+
+def _fingerprint(cfg: TrainConfig, *pools: Sequence[Record]) -> str:
+    """Config (minus keys that do not change the model) and data: a resumed run must match both."""
+    digest = hashlib.sha256()
+    settings = {k: v for k, v in cfg.to_json().items() if k not in ("resume", "torch_threads", "logging_steps")}
+    digest.update(json.dumps(settings, sort_keys=True).encode())
+    for pool in pools:
+        for record in pool:
+            digest.update(json.dumps([record.tokens, record.tags]).encode())
+        digest.update(b"\x00")
+    return digest.hexdigest()
+
+
+def _prepare_run_dir(run_dir: Path, fingerprint: str, resume: bool) -> bool:
+    """Make ``run_dir`` ready; True when an earlier run with the same fingerprint is being resumed."""
+    stamp = run_dir / "run.json"
+    if run_dir.exists() and not resume:
+        shutil.rmtree(run_dir)
+    if stamp.is_file():
+        if json.loads(stamp.read_text(encoding="utf-8"))["fingerprint"] != fingerprint:
+            raise TrainError(
+                f"{run_dir.parent} holds a run with another config or other data; resuming it would mix the two. "
+                "Choose another output folder, or --set resume=false to start over there"
+            )
+        return True
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(stamp, json.dumps({"fingerprint": fingerprint}))
+    return False
+
+
+def _plan(
+    cfg: TrainConfig, phase: Phase, index: int, n_gold: int, n_distilled: int, lengths: Sequence[int]
+) -> SamplingPlan:
+    gold = range(0, n_gold) if phase.uses_gold else range(0)
+    distilled = range(n_gold, n_gold + n_distilled) if phase.uses_distilled else range(0)
+    epoch_size = len(gold) + len(distilled)
+    share = None
+    if phase.is_blend:
+        epoch_size = cfg.blend_epoch_size or epoch_size
+        share = schedule_curve(cfg.schedule.kind, **cfg.schedule.params())
+    budget = cfg.phase_steps(index)
+    total_batches = budget or math.ceil(cfg.epochs * math.ceil(epoch_size / cfg.batch_size))
+    return SamplingPlan(
+        gold=gold,
+        distilled=distilled,
+        lengths=lengths,
+        batch_size=cfg.batch_size,
+        seed=cfg.seed + index,
+        epoch_size=epoch_size,
+        total_batches=total_batches,
+        share=share,
+        group_batches=cfg.length_group_batches,
+    )
+
+
+def _training_args(cfg: TrainConfig, phase_dir: Path, index: int, progress: bool) -> TrainingArguments:
+    strategy = "steps" if cfg.eval_every_steps else "epoch"
+    return TrainingArguments(
+        output_dir=str(phase_dir),
+        per_device_train_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=cfg.eval_batch_size,
+        learning_rate=cfg.learning_rate,
+        weight_decay=cfg.weight_decay,
+        warmup_ratio=cfg.warmup_ratio,
+        num_train_epochs=cfg.epochs,
+        max_steps=cfg.phase_steps(index) or -1,
+        eval_strategy=strategy,
+        save_strategy=strategy,
+        eval_steps=cfg.eval_every_steps or None,
+        save_steps=cfg.eval_every_steps or None,
+        save_total_limit=2,  # the best and the latest: enough to resume and to pick the best
+        load_best_model_at_end=True,
+        metric_for_best_model="f1",
+        greater_is_better=True,
+        logging_steps=cfg.logging_steps,
+        report_to=[],
+        seed=cfg.seed + index,
+        disable_tqdm=not progress,
+        remove_unused_columns=False,  # keep is_distilled: the collator and compute_loss use it
+        dataloader_pin_memory=torch.cuda.is_available(),
+    )
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """What every phase shares: tokenizer, labels, features and the dev records."""
+
+    tokenizer: Any
+    labels: list[str]
+    gold: list[Feature]
+    distilled: list[Feature]
+    dev: list[Feature]
+    dev_records: list[Record]
+
+
+def _train_phase(
+    cfg: TrainConfig,
+    phase: Phase,
+    index: int,
+    init: Path,
+    data: _Prepared,
+    phase_dir: Path,
+    log: _JsonlLog,
+    progress: bool,
+) -> dict[str, Any]:
+    set_seed(cfg.seed + index)  # the new classifier head's initial weights
+    model, _ = load_classifier(init, data.labels)
+    items = [f.as_item(False) for f in data.gold] + [f.as_item(True) for f in data.distilled]
+    plan = _plan(cfg, phase, index, len(data.gold), len(data.distilled), [len(i["input_ids"]) for i in items])
+    sampler, counter = _PlanSampler(plan), _ShareCounter()
+    phase_log = _PhaseLog(log, phase.name, sampler, counter)
+    callbacks: list[TrainerCallback] = [phase_log]
+    if cfg.patience:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.patience))
+    trainer = _PhaseTrainer(
+        model=model,
+        args=_training_args(cfg, phase_dir, index, progress),
+        train_dataset=items,
+        eval_dataset=[f.as_item(False) for f in data.dev],
+        data_collator=_Collator(data.tokenizer),
+        processing_class=data.tokenizer,
+        compute_metrics=_DevScorer(data.dev, data.dev_records, dict(enumerate(data.labels)), cfg.eval_mode),
+        preprocess_logits_for_metrics=_argmax_logits,
+        callbacks=callbacks,
+        plan_sampler=sampler,
+        counter=counter,
+    )
+    if not progress:
+        trainer.remove_callback(PrinterCallback)  # it prints every log dict to stdout; the JSONL log has them
+    last = _last_checkpoint(phase_dir)
+    if last is not None:
+        counter.load(last / SHARE_FILE)
+        # epochs finished before the kill were logged by the killed run
+        phase_log.logged_epochs.update(range(int(last.name.rsplit("-", 1)[1]) // plan.batches_per_epoch))
+        log.write({"event": "resume", "phase": phase.name, "checkpoint": last.name})
+    started = time.monotonic()
+    trainer.train(resume_from_checkpoint=str(last) if last is not None else None)
+    train_s = time.monotonic() - started
+    final = phase_dir / "final"
+    trainer.save_model(str(final))  # the best dev checkpoint (load_best_model_at_end)
+    state = trainer.state
+    loop_s = max(train_s - phase_log.eval_s, 1e-9)
+    return {
+        "name": phase.name,
+        "steps": state.global_step,
+        "budget_steps": state.max_steps,
+        "stopped_early": state.global_step < state.max_steps,
+        "best_dev_f1": state.best_metric,
+        "best_step": state.best_global_step,
+        "final_dir": str(final),
+        "last_dir": str(_last_checkpoint(phase_dir)),
+        "train_s": round(train_s, 3),
+        "eval_s": round(phase_log.eval_s, 3),
+        "train_tokens": counter.tokens_this_run,
+        "train_tokens_per_s": counter.tokens_this_run / loop_s,
+        "epochs": [_epoch_share(plan, e, counter.epochs[e]) for e in sorted(counter.epochs)],
+    }
+
+
+def _publish(source: Path, model_dir: Path) -> None:
+    """Copy the final model folder into place; a reader never sees half a folder."""
+    staging = model_dir.with_name(model_dir.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(source, staging, ignore=shutil.ignore_patterns("optimizer.pt", "scheduler.pt", "rng_state*",
+                                                                   "trainer_state.json", "training_args.bin",
+                                                                   SHARE_FILE))
+    if model_dir.exists():
+        shutil.rmtree(model_dir)
+    staging.rename(model_dir)
+
+
+def train(
+    cfg: TrainConfig,
+    gold: Sequence[Record],
+    distilled: Sequence[Record],
+    dev: Sequence[Record],
+    out_dir: Path,
+    progress: bool = True,
+) -> TrainResult:
+    """Train ``cfg.base_model`` with ``cfg.regimen`` and write the model, metrics and log under ``out_dir``.
+
+    Args:
+        cfg: the training config (``cfg.gold``/``distilled``/``dev`` are ignored: records come as arguments).
+        gold: human-labelled records.
+        distilled: LLM-labelled records (IOB2 repaired here; the count goes into the metrics).
+        dev: labelled records for best-checkpoint selection and early stopping.
+        out_dir: output folder; rerunning with the same config and data resumes what is there.
+        progress: show progress bars on the terminal.
+
+    Returns:
+        The model folder, the metrics (also in ``out_dir/metrics.json``) and the log path.
+
+    Raises:
+        ModelNotFoundError: the base model is not on disk.
+        TrainError: data the regimen needs is missing, unlabelled records, labels outside ``cfg.labels``, or
+            ``out_dir`` holds a run of another config.
+    """
+    started = time.monotonic()
+    out_dir = Path(out_dir)
+    phases = regimen_phases(cfg.regimen)
+    _check_data(phases, gold, distilled, dev)
+    gold, gold_repairs = _repaired(gold, "gold")
+    distilled, distilled_repairs = _repaired(distilled, "distilled")
+    labels = _labels(cfg, gold, distilled, dev)
+    base = resolve_base_model(cfg.base_model)
+    if cfg.torch_threads:
+        torch.set_num_threads(cfg.torch_threads)
+    tokenizer = load_tokenizer(base)
+    label2id = {label: i for i, label in enumerate(labels)}
+    # a phase that does not use a pool never samples it, but featurizing both keeps one index space
+    gold_f, gold_stats = build_features(gold, tokenizer, label2id, cfg.max_length)
+    distilled_f, distilled_stats = build_features(distilled, tokenizer, label2id, cfg.max_length)
+    dev_f, dev_stats = build_features(dev, tokenizer, label2id, cfg.max_length)
+    dev_f.sort(key=lambda f: len(f.input_ids))  # eval batches in order: sorted, they pad little
+    data = _Prepared(tokenizer, labels, gold_f, distilled_f, dev_f, list(dev))
+    resumed = _prepare_run_dir(out_dir / "checkpoints", _fingerprint(cfg, gold, distilled, dev), cfg.resume)
+    log = _JsonlLog(out_dir / "train_log.jsonl")
+    log.write({"event": "start", "regimen": cfg.regimen, "base_model": str(base), "resumed": resumed,
+               "gold": len(gold), "distilled": len(distilled), "dev": len(dev)})
+    init, results = base, []
+    for index, phase in enumerate(phases):
+        phase_dir = out_dir / "checkpoints" / f"phase-{index + 1}-{phase.name}"
+        done = phase_dir / PHASE_FILE
+        if done.is_file():
+            result = json.loads(done.read_text(encoding="utf-8"))
+            log.write({"event": "phase_skipped", "phase": phase.name, "reason": "complete in an earlier run"})
+        else:
+            result = _train_phase(cfg, phase, index, init, data, phase_dir, log, progress)
+            atomic_write_text(done, json.dumps(result, indent=2))
+            log.write({"event": "phase_end", "phase": phase.name, "best_dev_f1": result["best_dev_f1"],
+                       "steps": result["steps"]})
+        results.append(result)
+        init = Path(result["final_dir"] if cfg.carry_over == "best" or index == len(phases) - 1 else result["last_dir"])
+    _publish(init, out_dir / "model")
+    train_s = sum(r["train_s"] - r["eval_s"] for r in results)
+    tokens = sum(r["train_tokens"] for r in results)
+    metrics: dict[str, Any] = {
+        "regimen": cfg.regimen,
+        "base_model": str(base),
+        "best_dev_f1": results[-1]["best_dev_f1"],
+        "dev_eval_mode": cfg.eval_mode,
+        "steps": sum(r["steps"] for r in results),
+        "wall_s": round(time.monotonic() - started, 3),
+        "train_tokens_per_s": tokens / train_s if train_s > 0 else None,
+        "resumed": resumed,
+        "phases": results,
+        "labels": labels,
+        "data": {
+            "gold": {**gold_stats.to_json(), "iob2_repairs": gold_repairs},
+            "distilled": {**distilled_stats.to_json(), "iob2_repairs": distilled_repairs},
+            "dev": dev_stats.to_json(),
+        },
+        "config": cfg.to_json(),
+    }
+    atomic_write_text(out_dir / "metrics.json", json.dumps(metrics, indent=2, default=str))
+    log.write({"event": "end", "best_dev_f1": metrics["best_dev_f1"], "steps": metrics["steps"]})
+    return TrainResult(model_dir=out_dir / "model", metrics=metrics, log_path=log.path)
+
