@@ -1,12 +1,13 @@
 """``offline-ner train``: read the data sources a config names, train, report dev F1.
 
 Flags such as ``--epochs`` are shorthands for ``--set epochs=...``; they win over ``--set``, which wins over the
-config file. All data-source resolution is in :func:`_resolve_source`, the one place bundle references plug in.
+config file. Data sources and the base model may be ``bundle:<stream>/<path>`` references to imported bundles.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -15,7 +16,8 @@ from typing import Any
 import click
 
 from offline_ner.cli._common import EXIT_CODES_EPILOG, emit, handles_errors, json_option
-from offline_ner.errors import ConfigError
+from offline_ner.cli._sources import is_bundle_reference, resolve_source
+from offline_ner.cli.bundle import store_option
 from offline_ner.train.regimens import REGIMENS
 
 # flag name -> config key, for the keys people change most
@@ -32,17 +34,10 @@ SHORTHANDS = {
 }
 
 
-def _resolve_source(ref: str) -> Path:
-    """The file behind a data-source reference from the config: today a CoNLL/JSONL path."""
-    if ref.startswith("bundle:"):
-        raise ConfigError(f"data source {ref!r}: bundle references need the bundle stage, not wired into train yet")
-    return Path(ref).expanduser()
-
-
-def _read_source(ref: str | None) -> list[Any]:
+def _read_source(ref: str | None, store: Path) -> list[Any]:
     from offline_ner.data import read_records
 
-    return [] if ref is None else read_records(_resolve_source(ref))
+    return [] if ref is None else read_records(resolve_source(ref, store))
 
 
 def _summary(metrics: dict[str, Any], model_dir: Path) -> str:
@@ -63,10 +58,10 @@ def _summary(metrics: dict[str, Any], model_dir: Path) -> str:
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a config key, e.g. --set schedule.k=5 (repeatable).")
 @click.option("--regimen", type=click.Choice(REGIMENS), help="Shorthand for --set regimen=...")
-@click.option("--gold", help="Gold data source (CoNLL or JSONL path).")
+@click.option("--gold", help="Gold data source: CoNLL/JSONL path or bundle:<stream>/<file>.")
 @click.option("--distilled", help="Distilled (LLM-labelled) data source.")
 @click.option("--dev", help="Dev data source: picks the best checkpoint.")
-@click.option("--base-model", help="minilm-l6-uncased or a local HF model folder.")
+@click.option("--base-model", help="minilm-l6-uncased, a local HF model folder, or bundle:<stream>/.")
 @click.option("--epochs", type=float, help="Epochs per phase.")
 @click.option("--max-steps", type=int, help="Step budget per phase (replaces epochs).")
 @click.option("--batch-size", type=int)
@@ -74,10 +69,11 @@ def _summary(metrics: dict[str, Any], model_dir: Path) -> str:
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Output folder (model/, metrics.json, train_log.jsonl); rerun to resume.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@store_option
 @json_option
 @handles_errors
-def train(config_path: Path | None, overrides: tuple[str, ...], out_dir: Path, quiet: bool, as_json: bool,
-          **shorthands: Any) -> None:
+def train(config_path: Path | None, overrides: tuple[str, ...], out_dir: Path, quiet: bool, store: Path,
+          as_json: bool, **shorthands: Any) -> None:
     """Fine-tune a token classifier on gold and distilled records with a regimen from the config.
 
     Regimens: gold, distilled, union, distilled_then_gold (Simple Mix), gold_then_distilled, blend
@@ -87,6 +83,10 @@ def train(config_path: Path | None, overrides: tuple[str, ...], out_dir: Path, q
 
         offline-ner train --config configs/simple_mix.yaml --gold train.conll \\
             --distilled llm.jsonl --dev dev.conll --epochs 2 --out runs/simple-mix
+
+        offline-ner train --config configs/simple_mix.yaml --gold gold.conll \
+            --distilled bundle:conll-llm/records.jsonl --base-model bundle:bert-base-cased/ \
+            --dev dev.conll --store /srv/offline-ner/store --out runs/from-bundles
     """
     from offline_ner.config import load_config
     from offline_ner.train import TrainConfig
@@ -95,7 +95,9 @@ def train(config_path: Path | None, overrides: tuple[str, ...], out_dir: Path, q
     # JSON is YAML: a path like "on" or "123" stays a string
     flags = [f"{SHORTHANDS[name]}={json.dumps(value)}" for name, value in shorthands.items() if value is not None]
     cfg = load_config(config_path, TrainConfig, overrides=[*overrides, *flags])
-    gold, distilled, dev = (_read_source(ref) for ref in (cfg.gold, cfg.distilled, cfg.dev))
+    gold, distilled, dev = (_read_source(ref, store) for ref in (cfg.gold, cfg.distilled, cfg.dev))
+    if is_bundle_reference(cfg.base_model):  # e.g. bundle:bert-base-cased/ from an imported model bundle
+        cfg = dataclasses.replace(cfg, base_model=str(resolve_source(cfg.base_model, store)))
     # the Trainer prints its log dicts to stdout; keep stdout for the one --json document
     with contextlib.redirect_stdout(sys.stderr):
         result = run_training(cfg, gold=gold, distilled=distilled, dev=dev, out_dir=out_dir, progress=not quiet)

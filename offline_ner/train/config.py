@@ -58,9 +58,9 @@ class TrainConfig:
     dev: str | None = None  # data source for early stopping and best-checkpoint selection
     seed: int = 42  # any fixed value; fixed so reruns give the same model
     max_length: int = 128  # subwords per window; >99% of CoNLL sentences fit, longer ones are windowed
-    batch_size: int = 32  # fits 2 CPU cores and small GPUs; the usual BERT NER batch size
+    batch_size: int = 16  # more updates per epoch on small gold sets; measured better than 32 at 1k sentences
     eval_batch_size: int = 64  # inference needs no gradients, so twice the training batch fits
-    learning_rate: float = 5e-5  # the standard BERT fine-tuning rate (Devlin et al.)
+    learning_rate: float = 2e-4  # MiniLM-L6, 1k gold: dev F1 0.705 vs 0.359 at 5e-5; bert-base wants 3e-5..5e-5
     weight_decay: float = 0.01  # the standard AdamW decay for BERT fine-tuning
     warmup_ratio: float = 0.1  # a short warm-up keeps the new classifier head from wrecking the encoder
     epochs: float = 3.0  # per phase; 3 is the usual BERT NER budget on CoNLL

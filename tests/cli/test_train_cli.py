@@ -97,12 +97,11 @@ def test_unreadable_data_source_exits_4(tiny_bert_dir: Path, data_files: dict[st
     assert result.exit_code == ExitCode.DATA
 
 
-def test_bundle_reference_is_a_config_error_until_bundles_are_wired(tiny_bert_dir: Path,
-                                                                   data_files: dict[str, Path],
-                                                                   tmp_path: Path) -> None:
-    files: dict[str, object] = {**data_files, "distilled": "bundle:llm-2024"}
+def test_malformed_bundle_reference_is_a_bundle_format_error(tiny_bert_dir: Path, data_files: dict[str, Path],
+                                                              tmp_path: Path) -> None:
+    files: dict[str, object] = {**data_files, "distilled": "bundle:llm-2024"}  # no "/<path>" part
     result = CliRunner().invoke(cli, train_args(tiny_bert_dir, files, tmp_path / "run"))  # type: ignore[arg-type]
-    assert result.exit_code == ExitCode.CONFIG
+    assert result.exit_code == ExitCode.BUNDLE_FORMAT
 
 
 def test_unknown_config_key_exits_3(tiny_bert_dir: Path, data_files: dict[str, Path], tmp_path: Path) -> None:
