@@ -26,6 +26,7 @@ _LAZY = {
     "TrainResult": "offline_ner.train.trainer",
     "evaluate_model": "offline_ner.train.evaluation",
     "EvalReport": "offline_ner.train.evaluation",
+    "predict_tags": "offline_ner.train.evaluation",
 }
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "TrainResult",
     "blend_share",
     "evaluate_model",
+    "predict_tags",
     "resolve_base_model",
     "train",
 ]

@@ -117,10 +117,24 @@ def evaluate_model(
     unlabelled = [r.id for r in records if r.tags is None]
     if unlabelled:
         raise DataError(f"{len(unlabelled)} record(s) have no tags (first: {unlabelled[0]}); evaluation needs gold")
+    predicted = predict_tags(model_dir, records, batch_size=batch_size, max_length=max_length)
+    return score_tags([list(r.tags or ()) for r in records], predicted, mode=mode)
+
+
+def predict_tags(
+    model_dir: str | os.PathLike[str], records: Sequence[Record], batch_size: int = 64, max_length: int = 128
+) -> list[tuple[str, ...]]:
+    """Per record, the PyTorch model's IOB2 tag for every word (first subword; long records windowed).
+
+    For evaluation and for teacher-student selection on the closed side; batch inference at scale belongs to
+    the ONNX engine (``offline_ner.infer``).
+
+    Raises:
+        ModelNotFoundError: ``model_dir`` is missing or incomplete.
+    """
     from offline_ner.train._model import load_classifier, predict_words  # torch stays out of pure scoring
 
     model, tokenizer = load_classifier(Path(model_dir))
     id2label = {int(i): label for i, label in model.config.id2label.items()}
     word_ids = predict_words(model, tokenizer, records, batch_size=batch_size, max_length=max_length)
-    predicted = [[id2label[i] for i in ids] for ids in word_ids]
-    return score_tags([list(r.tags or ()) for r in records], predicted, mode=mode)
+    return [tuple(id2label[i] for i in ids) for ids in word_ids]

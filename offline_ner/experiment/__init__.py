@@ -1,0 +1,50 @@
+"""Experiments: the paper's regimen and schedule comparisons as one resumable grid, with a table and plots.
+
+An orchestration layer over ``offline_ner.train`` and ``offline_ner.data`` (it imports no other stage; bundle
+sources are resolved by a callable the CLI passes in). Pure parts (config, grid, results, report, selection)
+import no torch.
+
+Example::
+
+    cfg = load_experiment("configs/experiments/paper_cpu.yaml")
+    outcome = run_experiment(cfg)          # skips cells already in results.jsonl
+    print(outcome.table_path.read_text())
+"""
+
+from offline_ner.experiment.config import (
+    ArmConfig,
+    ExperimentConfig,
+    SelectionConfig,
+    SourceConfig,
+    experiment_from_mapping,
+    load_experiment,
+)
+from offline_ner.experiment.grid import Cell, expand_grid
+from offline_ner.experiment.report import Summary, csv_text, markdown_table, summarise
+from offline_ner.experiment.results import ResultStore
+from offline_ner.experiment.runner import ExperimentOutcome, run_experiment, write_report
+from offline_ner.experiment.selection import select_by_agreement, span_agreement
+from offline_ner.experiment.sources import ExperimentData, read_noisebench
+
+__all__ = [
+    "ArmConfig",
+    "Cell",
+    "ExperimentConfig",
+    "ExperimentData",
+    "ExperimentOutcome",
+    "ResultStore",
+    "SelectionConfig",
+    "SourceConfig",
+    "Summary",
+    "csv_text",
+    "expand_grid",
+    "experiment_from_mapping",
+    "load_experiment",
+    "markdown_table",
+    "read_noisebench",
+    "run_experiment",
+    "select_by_agreement",
+    "span_agreement",
+    "summarise",
+    "write_report",
+]

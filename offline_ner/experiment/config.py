@@ -1,0 +1,165 @@
+"""An experiment's settings: data sources, the arms compared, gold-set sizes, seeds and shared train settings.
+
+An *arm* is one training recipe (a regimen, its schedule, which distilled set, an optional selection filter).
+The grid is arms × (schedule parameter lists) × gold sizes × seeds; see :mod:`offline_ner.experiment.grid`.
+``train`` holds keys of the trainer's ``TrainConfig`` that every run shares (step budget, max length, base
+model); an arm's own ``train`` mapping overrides them. This module checks shape only; the trainer validates its
+own keys when a run starts.
+
+Example::
+
+    cfg = load_experiment("configs/experiments/paper_cpu.yaml", overrides=["seeds=[1]"])
+    print([arm.name for arm in cfg.arms], cfg.gold_sizes)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from offline_ner.config import apply_overrides, from_mapping, load_yaml
+from offline_ner.errors import ConfigError
+
+ALL = "all"  # a gold size meaning "every gold sentence in the pool"
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """Where records come from: a CoNLL/JSONL file or text folder, a NoiseBench aligned file, or a bundle."""
+
+    # a path (relative paths resolve against the working directory) or "bundle:<ref>"
+    path: str
+    # "records" = offline_ner.data.read_records; "noisebench" = the aligned NoiseBench JSONL (one label column)
+    format: Literal["records", "noisebench"] = "records"
+    # noisebench only: the label column to use (noise_llm = the LLM's labels, gold_conll2003 = the gold ones)
+    labels: str = "noise_llm"
+    # noisebench only: record ids become "<id_prefix>:<conll_train_sentence_index>", the ids read_conll gives
+    # the sentences of conll2003/train.txt, so a gold pool can exclude exactly the distilled sentences
+    id_prefix: str = "train"
+    # keep the first N records (None = all): e.g. a dev subset keeps per-run evaluation cheap on CPU
+    limit: int | None = None
+
+
+@dataclass(frozen=True)
+class SelectionConfig:
+    """Which distilled sentences to keep before training (the paper's "annotation selection" future work)."""
+
+    # agreement: a teacher model re-labels the distilled sentences; keep those whose LLM spans agree with it
+    kind: Literal["agreement"] = "agreement"
+    # the arm whose model (same seed, same gold size) is the teacher; usually the gold-only arm
+    teacher: str = "gold-only"
+    # keep a sentence when the span F1 between LLM and teacher labels is at least this (1.0 = exact agreement)
+    min_agreement: float = 1.0
+
+
+@dataclass(frozen=True)
+class ArmConfig:
+    """One training recipe compared in the experiment."""
+
+    name: str
+    # one of offline_ner.train.REGIMENS
+    regimen: str
+    # ScheduleConfig keys for blend regimens; a list value is a parameter axis and expands into several runs
+    schedule: Mapping[str, Any] = field(default_factory=dict)
+    # the name of the distilled source this arm trains on
+    distilled: str = "llm"
+    selection: SelectionConfig | None = None
+    # overrides the experiment's gold sizes (e.g. distilled-only does not depend on them)
+    gold_sizes: tuple[int | str, ...] | None = None
+    # TrainConfig overrides for this arm only
+    train: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """The whole grid; see the module docstring."""
+
+    name: str
+    # gold pool: gold subsets of each size are drawn from it (nested, one fixed order per seed)
+    gold: SourceConfig
+    # distilled sources by name -> SourceConfig (an arm picks one); their ids are excluded from the gold pool
+    # (typed Any: config.from_mapping would read a mapping of sources as one source)
+    distilled: Mapping[str, Any]
+    # dev: early stopping and best checkpoint; test: the reported F1
+    dev: SourceConfig
+    test: SourceConfig
+    arms: tuple[ArmConfig, ...]
+    # gold subset sizes; "all" = the whole pool
+    gold_sizes: tuple[int | str, ...] = (1000,)
+    # seeds: each draws its own gold subset and initialisation; mean ± std is over seeds
+    seeds: tuple[int, ...] = (1, 2)
+    # TrainConfig keys shared by every run
+    train: Mapping[str, Any] = field(default_factory=dict)
+    # optimizer steps per run, split equally over a regimen's phases (0 = leave budgets to the train keys):
+    # the same budget for every arm, so no regimen wins by taking more steps
+    step_budget: int = 0
+    # where results.jsonl, run folders, the table and plots go
+    out_dir: str = "runs/experiment"
+    # model folders are large: keep only those other arms need (selection teachers) unless True
+    keep_models: bool = False
+
+
+def _source(value: Any, where: str, key: str) -> SourceConfig:
+    if isinstance(value, str):
+        value = {"path": value}
+    return from_mapping(SourceConfig, value, where=where, prefix=key + ".")
+
+
+def _arm(value: Any, where: str, key: str) -> ArmConfig:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}: {key}: expected a mapping with name and regimen, found {value!r}")
+    return from_mapping(ArmConfig, value, where=where, prefix=key + ".")
+
+
+def experiment_from_mapping(mapping: Mapping[str, Any], *, where: str = "config") -> ExperimentConfig:
+    """Build and cross-check an :class:`ExperimentConfig` (names unique, references resolve, sizes valid)."""
+    values = dict(mapping)
+    for key in ("gold", "dev", "test"):
+        if key in values:
+            values[key] = _source(values[key], where, key)
+    distilled = values.get("distilled", {})
+    if not isinstance(distilled, Mapping) or not distilled:
+        raise ConfigError(f"{where}: distilled: expected a mapping of named sources, e.g. {{llm: {{path: ...}}}}")
+    values["distilled"] = {name: _source(src, where, f"distilled.{name}") for name, src in distilled.items()}
+    arms = values.get("arms")
+    if not isinstance(arms, (list, tuple)) or not arms:
+        raise ConfigError(f"{where}: arms: expected a non-empty list of arms")
+    values["arms"] = tuple(_arm(arm, where, f"arms[{i}]") for i, arm in enumerate(arms))
+    cfg = from_mapping(ExperimentConfig, values, where=where)
+    _check(cfg, where)
+    return cfg
+
+
+def _check(cfg: ExperimentConfig, where: str) -> None:
+    names = [arm.name for arm in cfg.arms]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigError(f"{where}.arms: duplicate arm names {', '.join(duplicates)}")
+    for arm in cfg.arms:
+        if arm.distilled not in cfg.distilled:
+            raise ConfigError(
+                f"{where}: arm {arm.name!r} uses distilled source {arm.distilled!r}; known: {', '.join(cfg.distilled)}"
+            )
+        if arm.selection is not None:
+            teacher = next((a for a in cfg.arms if a.name == arm.selection.teacher), None)
+            if teacher is None or teacher.selection is not None:
+                raise ConfigError(
+                    f"{where}: arm {arm.name!r} selects with teacher {arm.selection.teacher!r}, "
+                    "which must be another arm of this experiment without a selection of its own"
+                )
+    sizes = [*cfg.gold_sizes, *(s for arm in cfg.arms for s in arm.gold_sizes or ())]
+    bad = [s for s in sizes if not (s == ALL or (isinstance(s, int) and s > 0))]
+    if bad:
+        raise ConfigError(f"{where}: gold sizes must be positive integers or {ALL!r}, found {bad}")
+    if cfg.step_budget < 0:
+        raise ConfigError(f"{where}.step_budget: must be >= 0, not {cfg.step_budget}")
+    if not cfg.seeds:
+        raise ConfigError(f"{where}.seeds: at least one seed is needed")
+
+
+def load_experiment(path: str | os.PathLike[str], *, overrides: Iterable[str] = ()) -> ExperimentConfig:
+    """Read an experiment YAML file, apply ``key=value`` overrides, build and cross-check the config."""
+    mapping = apply_overrides(load_yaml(path), overrides)
+    return experiment_from_mapping(mapping, where=str(path))

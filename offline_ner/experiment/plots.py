@@ -1,0 +1,86 @@
+"""PNG plots of an experiment: F1 by arm, F1 against gold size, and the blend schedules the arms used.
+
+Matplotlib with the Agg backend (no display on a closed-network server); each function writes one file.
+
+Example::
+
+    plot_f1_by_arm(summaries, out_dir / "f1_by_arm.png")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+
+from offline_ner.experiment.report import Summary  # noqa: E402
+from offline_ner.train.config import ScheduleConfig  # noqa: E402
+from offline_ner.train.schedules import schedule_curve  # noqa: E402
+
+
+def _save(fig: Any, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_f1_by_arm(summaries: Sequence[Summary], path: Path) -> Path:
+    """Horizontal bars of test F1 (mean ± std over seeds), one panel row per arm, one bar per gold size."""
+    sizes = list(dict.fromkeys(str(s.gold_size) for s in summaries))
+    labels = list(dict.fromkeys(s.label for s in summaries))
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(labels) * max(1, len(sizes)) + 1.2))
+    height = 0.8 / len(sizes)
+    for j, size in enumerate(sizes):
+        rows = {s.label: s for s in summaries if str(s.gold_size) == size}
+        ys = [i + j * height for i, label in enumerate(labels) if label in rows]
+        means = [rows[label].test_f1.mean for label in labels if label in rows]
+        stds = [rows[label].test_f1.std for label in labels if label in rows]
+        ax.barh(ys, means, height=height, xerr=stds, capsize=3, label=f"gold = {size}")
+    ax.set_yticks([i + 0.4 - height / 2 for i in range(len(labels))], labels)
+    ax.invert_yaxis()
+    ax.set_xlabel("test F1 (mean ± std over seeds)")
+    ax.set_xlim(0, 1)
+    ax.grid(axis="x", alpha=0.3)
+    if len(sizes) > 1:
+        ax.legend()
+    return _save(fig, path)
+
+
+def plot_f1_vs_gold_size(summaries: Sequence[Summary], path: Path) -> Path:
+    """Test F1 against the number of gold sentences, one line per arm (sizes in ascending order)."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for label in dict.fromkeys(s.label for s in summaries):
+        points = sorted(((s.gold_size, s) for s in summaries if s.label == label and isinstance(s.gold_size, int)),
+                        key=lambda pair: pair[0])
+        if points:
+            ax.errorbar([p[0] for p in points], [p[1].test_f1.mean for p in points],
+                        yerr=[p[1].test_f1.std for p in points], marker="o", capsize=3, label=label)
+    ax.set_xscale("log")
+    ax.set_xlabel("gold sentences")
+    ax.set_ylabel("test F1")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_schedules(schedules: Mapping[str, Mapping[str, Any]], path: Path) -> Path:
+    """The distilled share over training progress for each blend arm (label -> schedule keys incl. ``kind``)."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    progress = [i / 200 for i in range(201)]
+    for label, schedule in schedules.items():
+        resolved = ScheduleConfig(**schedule)  # the trainer's defaults fill the keys the arm left out
+        curve = schedule_curve(resolved.kind, **resolved.params())
+        ax.plot(progress, [curve(p) for p in progress], label=label)
+    ax.set_xlabel("training progress")
+    ax.set_ylabel("distilled share of each batch")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)

@@ -1,0 +1,119 @@
+"""Aggregate result rows over seeds and render them: a Markdown table and a CSV. Pure functions, no I/O.
+
+Each group is one arm label at one gold size; the table shows test F1 mean ± std over seeds (sample std, n-1),
+per-type F1 means, dev F1, optimizer steps, wall time and how many distilled sentences the run trained on, so a
+regimen's F1 is always read beside what it cost.
+
+Example::
+
+    summaries = summarise(rows)
+    print(markdown_table(summaries))
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from offline_ner.data import CONLL_TYPES
+
+
+@dataclass(frozen=True)
+class Stat:
+    """Mean and sample standard deviation of one quantity over seeds (std is 0.0 for a single seed)."""
+
+    mean: float
+    std: float
+    n: int
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Stat:
+        if not values:
+            return cls(float("nan"), float("nan"), 0)
+        std = statistics.stdev(values) if len(values) > 1 else 0.0
+        return cls(statistics.fmean(values), std, len(values))
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One table row: an arm label at one gold size, over its seeds."""
+
+    label: str
+    regimen: str
+    gold_size: int | str
+    seeds: tuple[int, ...]
+    test_f1: Stat
+    per_type_f1: Mapping[str, Stat]
+    dev_f1: Stat
+    steps: Stat
+    wall_s: Stat
+    n_distilled: Stat
+
+
+def summarise(rows: Iterable[Mapping[str, Any]]) -> list[Summary]:
+    """Group rows by (label, gold size), in first-seen order, and take mean ± std over seeds."""
+    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault((row["label"], str(row["gold_size"])), []).append(row)
+    summaries = []
+    for group in groups.values():
+        first = group[0]
+        per_type = {t: Stat.of([r["test"]["per_type_f1"][t] for r in group if t in r["test"]["per_type_f1"]])
+                    for t in CONLL_TYPES}
+        summaries.append(
+            Summary(
+                label=first["label"],
+                regimen=first["regimen"],
+                gold_size=first["gold_size"],
+                seeds=tuple(sorted(r["seed"] for r in group)),
+                test_f1=Stat.of([r["test"]["f1"] for r in group]),
+                per_type_f1=per_type,
+                dev_f1=Stat.of([r["dev_f1"] for r in group if r.get("dev_f1") is not None]),
+                steps=Stat.of([r["steps"] for r in group]),
+                wall_s=Stat.of([r["wall_s"] for r in group]),
+                n_distilled=Stat.of([r["n_distilled"] for r in group]),
+            )
+        )
+    return summaries
+
+
+def _pm(stat: Stat, digits: int = 3) -> str:
+    if stat.n == 0:
+        return "–"
+    return f"{stat.mean:.{digits}f} ± {stat.std:.{digits}f}" if stat.n > 1 else f"{stat.mean:.{digits}f}"
+
+
+COLUMNS = ["arm", "regimen", "gold", "seeds", "test F1", *CONLL_TYPES, "dev F1", "steps", "wall s", "distilled"]
+
+
+def markdown_table(summaries: Iterable[Summary]) -> str:
+    """A GitHub Markdown table; F1 as mean ± std over the listed seeds."""
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    for s in summaries:
+        cells = [
+            s.label, s.regimen, str(s.gold_size), ",".join(map(str, s.seeds)), _pm(s.test_f1),
+            *(_pm(s.per_type_f1[t], 2) for t in CONLL_TYPES), _pm(s.dev_f1),
+            f"{s.steps.mean:.0f}", f"{s.wall_s.mean:.0f}", f"{s.n_distilled.mean:.0f}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def csv_text(summaries: Iterable[Summary]) -> str:
+    """The same numbers as the table, one column per mean and std."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    header = ["arm", "regimen", "gold_size", "seeds", "test_f1_mean", "test_f1_std"]
+    header += [f"{t}_f1_{k}" for t in CONLL_TYPES for k in ("mean", "std")]
+    header += ["dev_f1_mean", "steps_mean", "wall_s_mean", "n_distilled_mean"]
+    writer.writerow(header)
+    for s in summaries:
+        row: list[Any] = [s.label, s.regimen, s.gold_size, " ".join(map(str, s.seeds)), s.test_f1.mean, s.test_f1.std]
+        row += [v for t in CONLL_TYPES for v in (s.per_type_f1[t].mean, s.per_type_f1[t].std)]
+        row += [s.dev_f1.mean, s.steps.mean, s.wall_s.mean, s.n_distilled.mean]
+        writer.writerow([f"{v:.4f}" if isinstance(v, float) else v for v in row])
+    return out.getvalue()

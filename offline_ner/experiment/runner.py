@@ -1,0 +1,171 @@
+"""Run an experiment's grid: train and evaluate each unfinished cell, append its row, then write the report.
+
+Resumable: a cell whose fingerprint already has a row is skipped, so rerunning the same command after a kill
+(or after adding seeds or arms) trains only what is missing. A run killed mid-cell restarts that cell; the
+trainer's own checkpoint resume picks up inside it. Each row records F1 beside optimizer steps and wall time.
+
+Example::
+
+    outcome = run_experiment(load_experiment("configs/experiments/paper_cpu.yaml"))
+    print(outcome.table_path.read_text())
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from offline_ner._fs import atomic_write_text
+from offline_ner.config import from_mapping
+from offline_ner.errors import TrainError
+from offline_ner.experiment.config import ExperimentConfig
+from offline_ner.experiment.grid import Cell, expand_grid, teacher_cell
+from offline_ner.experiment.report import csv_text, markdown_table, summarise
+from offline_ner.experiment.results import ResultStore
+from offline_ner.experiment.selection import select_by_agreement
+from offline_ner.experiment.sources import BundleResolver, ExperimentData
+
+Log = Callable[[str], None]
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class ExperimentOutcome:
+    """What a call did and where the report files are."""
+
+    out_dir: Path
+    results_path: Path
+    table_path: Path
+    csv_path: Path
+    plot_paths: tuple[Path, ...]
+    ran: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()
+    pending: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "out_dir": str(self.out_dir), "results": str(self.results_path), "table": str(self.table_path),
+            "csv": str(self.csv_path), "plots": [str(p) for p in self.plot_paths], "ran": list(self.ran),
+            "skipped": list(self.skipped), "pending": list(self.pending),
+        }
+
+
+def run_cell(cell: Cell, cells: Sequence[Cell], data: ExperimentData, finished: dict[str, dict[str, Any]],
+             run_dir: Path, *, progress: bool = True) -> dict[str, Any]:
+    """Train and test one cell; returns its result row (the caller stores it)."""
+    from offline_ner.train import TrainConfig, evaluate_model, predict_tags, train
+    from offline_ner.train.regimens import regimen_phases
+
+    gold = data.gold_subset(cell.gold_size, cell.seed)
+    uses_distilled = any(phase.uses_distilled for phase in regimen_phases(cell.regimen))
+    distilled = list(data.distilled[cell.distilled]) if uses_distilled else []
+    n_offered = len(distilled)
+    if cell.selection is not None:
+        teacher = finished.get(teacher_cell(cell, cells).fingerprint)
+        if teacher is None or not Path(teacher["model_dir"]).is_dir():
+            raise TrainError(f"{cell.cell_id}: the teacher model of arm {cell.selection.teacher!r} is missing; "
+                             "rerun with its results row removed (or keep_models: true)")
+        tags = predict_tags(Path(teacher["model_dir"]), distilled)  # the gold-only model of this seed and size
+        distilled = select_by_agreement(distilled, tags, cell.selection.min_agreement)
+        if not distilled:
+            raise TrainError(f"{cell.cell_id}: selection kept none of the {n_offered} distilled sentences; "
+                             "lower selection.min_agreement or train the teacher longer")
+    train_cfg = from_mapping(
+        TrainConfig, {**cell.train, "regimen": cell.regimen, "seed": cell.seed, "schedule": dict(cell.schedule)},
+        where=f"cell {cell.cell_id}",
+    )
+    started = time.perf_counter()
+    result = train(train_cfg, gold=gold, distilled=distilled, dev=list(data.dev), out_dir=run_dir,
+                   progress=progress)
+    wall_s = time.perf_counter() - started
+    started = time.perf_counter()
+    report = evaluate_model(result.model_dir, list(data.test))
+    test_s = time.perf_counter() - started
+    metrics = result.metrics
+    return {
+        "cell_id": cell.cell_id, "fingerprint": cell.fingerprint, "arm": cell.arm, "label": cell.label,
+        "regimen": cell.regimen, "schedule": dict(cell.schedule), "distilled_source": cell.distilled,
+        "selection": None if cell.selection is None else cell.selection.__dict__,
+        "gold_size": cell.gold_size, "seed": cell.seed, "train": dict(cell.train),
+        "n_gold": len(gold), "n_distilled_offered": n_offered, "n_distilled": len(distilled),
+        "steps": metrics.get("steps", metrics.get("global_step")), "wall_s": round(wall_s, 1),
+        "test_eval_s": round(test_s, 1), "dev_f1": metrics.get("best_dev_f1", metrics.get("dev_f1")),
+        "test": {"f1": report.f1, "precision": report.precision, "recall": report.recall,
+                 "per_type_f1": {t: v["f1"] if isinstance(v, dict) else v for t, v in report.per_type.items()}},
+        "model_dir": str(result.model_dir),
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def write_report(cfg: ExperimentConfig, cells: Sequence[Cell], rows: Sequence[dict[str, Any]], out_dir: Path,
+                 plots_dir: Path | None = None) -> tuple[Path, Path, tuple[Path, ...]]:
+    """The table (Markdown), CSV and PNG plots for the rows of the current grid's cells."""
+    from offline_ner.experiment.plots import plot_f1_by_arm, plot_f1_vs_gold_size, plot_schedules
+
+    current = {c.fingerprint for c in cells}
+    rank = {arm.name: i for i, arm in enumerate(cfg.arms)}  # the table follows the config's arm order
+    summaries = summarise(sorted((r for r in rows if r["fingerprint"] in current), key=lambda r: rank[r["arm"]]))
+    table_path, csv_path = out_dir / "results.md", out_dir / "results.csv"
+    atomic_write_text(table_path, markdown_table(summaries))
+    atomic_write_text(csv_path, csv_text(summaries))
+    plots_dir = plots_dir or out_dir
+    plots: list[Path] = []
+    if summaries:
+        plots.append(plot_f1_by_arm(summaries, plots_dir / "f1_by_arm.png"))
+        if len({s.gold_size for s in summaries}) > 1:
+            plots.append(plot_f1_vs_gold_size(summaries, plots_dir / "f1_vs_gold_size.png"))
+    blends = {c.label: c.schedule for c in cells if c.regimen == "blend"}
+    if blends:
+        plots.append(plot_schedules(blends, plots_dir / "schedules.png"))
+    return table_path, csv_path, tuple(plots)
+
+
+def run_experiment(cfg: ExperimentConfig, *, resolve_bundle: BundleResolver | None = None,
+                   only: Collection[str] = (), report_only: bool = False, progress: bool = True,
+                   plots_dir: Path | None = None, log: Log = _stderr) -> ExperimentOutcome:
+    """Run every unfinished cell (of the arms in ``only``, when given), then write the report.
+
+    Raises:
+        ConfigError: a bad grid (e.g. a selection without its teacher run).
+        DataError: a data source cannot be read.
+        TrainError: training failed (the rows of cells finished before stay in the results file).
+    """
+    out_dir = Path(cfg.out_dir)
+    cells = expand_grid(cfg)
+    store = ResultStore(out_dir / "results.jsonl")
+    finished = store.finished()
+    todo = [] if report_only else [c for c in cells if c.fingerprint not in finished and (not only or c.arm in only)]
+    teachers = {teacher_cell(c, cells).fingerprint for c in cells if c.selection is not None}
+    ran, skipped = [], [c.cell_id for c in cells if c.fingerprint in finished]
+    log(f"[experiment] {cfg.name}: {len(cells)} cells, {len(skipped)} finished, {len(todo)} to run -> {out_dir}")
+    data = ExperimentData.load(cfg, resolve_bundle) if todo else None
+    for number, cell in enumerate(todo, start=1):
+        if cell.selection is not None and teacher_cell(cell, cells).fingerprint not in finished:
+            log(f"[experiment] skip {cell.cell_id}: its teacher has not run (not in --only?)")
+            continue
+        log(f"[experiment] cell {number}/{len(todo)}: {cell.cell_id}")
+        if data is None:
+            raise RuntimeError("data is loaded whenever cells are to run")
+        run_dir = out_dir / "runs" / cell.cell_id
+        row = run_cell(cell, cells, data, finished, run_dir, progress=progress)
+        if not cfg.keep_models and cell.fingerprint not in teachers:
+            shutil.rmtree(run_dir)  # ~90 MB per MiniLM run; only selection teachers are needed later
+            row["model_dir"] = None
+        store.append(row)
+        finished[cell.fingerprint] = row
+        ran.append(cell.cell_id)
+        log(f"[experiment] done {cell.cell_id}: test F1 {row['test']['f1']:.3f}, {row['steps']} steps, "
+            f"{row['wall_s']:.0f} s")
+    table_path, csv_path, plots = write_report(cfg, cells, store.rows(), out_dir, plots_dir)
+    pending = [c.cell_id for c in cells if c.fingerprint not in finished]
+    return ExperimentOutcome(out_dir, store.path, table_path, csv_path, plots, tuple(ran), tuple(skipped),
+                             tuple(pending))

@@ -1,0 +1,79 @@
+"""A tiny real grid: random 2-layer BERT, a dozen sentences, every stage of the runner, then resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from offline_ner.data import Record, write_conll
+from offline_ner.experiment import experiment_from_mapping, run_experiment
+
+NAMES = [("Anna", "Berg"), ("Otto", "Lind"), ("Mia", "Holm")]
+
+
+def sentences(n: int, offset: int = 0) -> list[Record]:
+    records = []
+    for i in range(n):
+        first, last = NAMES[(i + offset) % len(NAMES)]
+        records.append(Record(id=f"r:{i}", tokens=(first, last, "visited", "Tarrow", "."),
+                              tags=("B-PER", "I-PER", "O", "B-LOC", "O")))
+    return records
+
+
+@pytest.fixture
+def grid(tmp_path: Path, tiny_bert_dir: Path) -> dict[str, Any]:
+    write_conll(sentences(12), tmp_path / "train.conll")
+    write_conll(sentences(4, 1), tmp_path / "dev.conll")
+    llm_tags = ["B-ORG", "I-ORG", "O", "O", "O"]
+    rows = [{"conll_train_sentence_index": i, "tokens": list(r.tokens), "noise_llm": llm_tags}
+            for i, r in enumerate(sentences(6))]
+    (tmp_path / "nb.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return {
+        "name": "tiny",
+        "out_dir": str(tmp_path / "out"),
+        "gold": str(tmp_path / "train.conll"),
+        "distilled": {"llm": {"path": str(tmp_path / "nb.jsonl"), "format": "noisebench", "id_prefix": "train"}},
+        "dev": str(tmp_path / "dev.conll"),
+        "test": str(tmp_path / "dev.conll"),
+        "gold_sizes": [4],
+        "seeds": [1],
+        "step_budget": 4,
+        "train": {"base_model": str(tiny_bert_dir), "batch_size": 4, "max_length": 16, "eval_every_steps": 2,
+                  "logging_steps": 1, "torch_threads": 1},
+        "arms": [
+            {"name": "gold-only", "regimen": "gold"},
+            {"name": "simple-mix", "regimen": "distilled_then_gold"},
+            {"name": "sigmoid", "regimen": "blend", "schedule": {"kind": "sigmoid", "k": 10}},
+            {"name": "mix+agree", "regimen": "distilled_then_gold",
+             "selection": {"teacher": "gold-only", "min_agreement": 0.0}},
+        ],
+    }
+
+
+def test_tiny_grid_runs_every_cell_writes_the_report_and_resumes_without_rerunning(grid: dict[str, Any]) -> None:
+    logs: list[str] = []
+    first = run_experiment(experiment_from_mapping(grid), progress=False, log=logs.append)
+    assert first.ran == ("gold-only_gold=4_seed=1", "simple-mix_gold=4_seed=1", "sigmoid_gold=4_seed=1",
+                         "mix+agree_gold=4_seed=1")
+    rows = [json.loads(line) for line in first.results_path.read_text().splitlines()]
+    assert [r["steps"] for r in rows] == [4, 4, 4, 4]  # the equal step budget, split over two phases
+    agree = rows[-1]
+    assert agree["n_distilled_offered"] == 6 and 0 <= agree["n_distilled"] <= 6
+    assert all(0.0 <= r["test"]["f1"] <= 1.0 and r["wall_s"] > 0 for r in rows)
+    table = first.table_path.read_text()
+    assert table.count("\n") == 2 + 4 and "| simple-mix | distilled_then_gold | 4 | 1 |" in table
+    assert {p.name for p in first.plot_paths} == {"f1_by_arm.png", "schedules.png"}
+    assert all(p.stat().st_size > 1000 for p in first.plot_paths)
+    # only the selection teacher's model is kept on disk
+    assert sorted(p.name for p in (Path(grid["out_dir"]) / "runs").iterdir()) == ["gold-only_gold=4_seed=1"]
+
+    again = run_experiment(experiment_from_mapping(grid), progress=False, log=logs.append)
+    assert again.ran == () and len(again.skipped) == 4
+    assert len(again.results_path.read_text().splitlines()) == 4
+
+    more = run_experiment(experiment_from_mapping({**grid, "seeds": [1, 2], "arms": grid["arms"][:1]}),
+                          progress=False, log=logs.append)
+    assert more.ran == ("gold-only_gold=4_seed=2",)
