@@ -81,6 +81,27 @@ def load_recordings(path: Path) -> dict[str, tuple[int, Any, str | None]]:
     return table
 
 
+class JSONHandler(BaseHTTPRequestHandler):
+    """An HTTP/1.1 handler that answers JSON and logs nothing; the base of the OpenAI-compatible servers."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # else delayed ACKs add ~40 ms to every small reply
+
+    def log_message(self, *args: object) -> None:
+        return
+
+    def send_json(self, status: int, body: Any, headers: Mapping[str, str] | None = None) -> None:
+        """Send ``body`` (JSON-encoded unless already a string) with ``headers``."""
+        data = (body if isinstance(body, str) else json.dumps(body)).encode("utf-8")
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+
 class ReplayServer:
     """Serves recorded chat completions on 127.0.0.1; use as a context manager or call ``serve_forever``."""
 
@@ -114,38 +135,23 @@ class ReplayServer:
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         replay = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # else delayed ACKs add ~40 ms to every small reply
-
-            def log_message(self, *args: object) -> None:
-                return
-
-            def _send(self, status: int, body: Any, request_id: str | None = None) -> None:
-                data = (body if isinstance(body, str) else json.dumps(body)).encode("utf-8")
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                if request_id:
-                    self.send_header("x-request-id", request_id)
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JSONHandler):
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("content-length") or 0))
                 if not self.path.rstrip("/").endswith("/chat/completions"):
-                    self._send(404, {"error": {"message": f"replay serves chat completions only, not {self.path}"}})
+                    self.send_json(404, {"error": {"message": f"replay serves chat completions only, not {self.path}"}})
                     return
                 try:
                     key = replay_key(json.loads(raw))
                 except ValueError:
-                    self._send(400, {"error": {"message": "request body is not JSON"}})
+                    self.send_json(400, {"error": {"message": "request body is not JSON"}})
                     return
                 if key not in replay.table:
                     replay.misses += 1
                     message = f"no recording for this request (key {key}); record it with annotate run --record"
-                    self._send(404, {"error": {"message": message, "type": "not_found", "code": "no_recording"}})
+                    self.send_json(404, {"error": {"message": message, "type": "not_found", "code": "no_recording"}})
                     return
-                self._send(*replay.table[key])
+                status, body, request_id = replay.table[key]
+                self.send_json(status, body, {"x-request-id": request_id} if request_id else {})
 
         return Handler

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from offline_ner.annotate.replay import JSONHandler
+
 LEXICON = {
     "EU": "ORG", "Reuters": "ORG", "Acme": "ORG", "German": "MISC", "British": "MISC", "Peter": "PER",
     "Blackburn": "PER", "Anne": "PER", "Murray": "PER", "BRUSSELS": "LOC", "London": "LOC", "Paris": "LOC",
@@ -154,22 +156,9 @@ class LLMServer:
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # else delayed ACKs add ~40 ms to every small reply
-
-            def log_message(self, *args: object) -> None:
-                return
-
+        class Handler(JSONHandler):
             def _send(self, reply: Reply) -> None:
-                data = (reply.raw if reply.raw is not None else json.dumps(reply.body)).encode()
-                self.send_response(reply.status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                for key, value in reply.headers.items():
-                    self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(data)
+                self.send_json(reply.status, reply.raw if reply.raw is not None else reply.body, reply.headers)
 
             def _body(self) -> bytes:
                 return self.rfile.read(int(self.headers.get("content-length") or 0))

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from offline_ner.annotate import AnnotateConfig, Journal, annotate, load_inputs, load_prices, load_template, plan_run
-from offline_ner.annotate.client import LLMClient
+from offline_ner.annotate import AnnotateConfig
 from offline_ner.annotate.replay import Recorder, ReplayServer
+from tests.annotate.flows import annotate_file
 from offline_ner.data import iob2_violations, read_jsonl
 
 pytestmark = pytest.mark.llm
@@ -44,16 +44,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def run(cfg: AnnotateConfig, conll_file: Path, out: Path, recorder: Recorder | None = None) -> dict:
-    plan = plan_run(load_inputs([conll_file]), cfg, load_template("fewshot_conll"))
-    journal = Journal(out.parent / f"{out.name}.sqlite")
-    try:
-        client = LLMClient(cfg, recorder=recorder)
-        return annotate(plan, out=out, journal=journal, client=client, prices=load_prices(None))
-    finally:
-        journal.close()
-
-
 def test_small_real_model_gives_valid_iob2_and_replays_byte_for_byte(conll_file: Path, tmp_path: Path) -> None:
     model = smollm2_gguf()
     port = free_port()
@@ -72,7 +62,7 @@ def test_small_real_model_gives_valid_iob2_and_replays_byte_for_byte(conll_file:
                 time.sleep(0.5)
         cfg = AnnotateConfig(base_url=base_url, model="smollm2", concurrency=1, max_tokens=256, timeout_s=120)
         recorder = Recorder(tmp_path / "recordings.jsonl")
-        summary = run(cfg, conll_file, tmp_path / "live", recorder)
+        summary = annotate_file(cfg, conll_file, tmp_path / "live", recorder)
         recorder.close()
     finally:
         server.terminate()
@@ -82,6 +72,6 @@ def test_small_real_model_gives_valid_iob2_and_replays_byte_for_byte(conll_file:
         assert len(record.tags) == len(record.tokens) and not iob2_violations(record.tags)
         assert record.provenance["model"]
     with ReplayServer(tmp_path / "recordings.jsonl") as replay:
-        run(AnnotateConfig(**{**cfg.__dict__, "base_url": replay.base_url}), conll_file, tmp_path / "replayed")
+        annotate_file(AnnotateConfig(**{**cfg.__dict__, "base_url": replay.base_url}), conll_file, tmp_path / "replayed")
     live = (tmp_path / "live" / "records.jsonl").read_bytes()
     assert (tmp_path / "replayed" / "records.jsonl").read_bytes() == live

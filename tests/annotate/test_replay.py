@@ -7,21 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from offline_ner.annotate import AnnotateConfig, Journal, annotate, load_inputs, load_prices, load_template, plan_run
-from offline_ner.annotate.client import LLMClient
+from offline_ner.annotate import AnnotateConfig
 from offline_ner.annotate.replay import Recorder, ReplayServer
+from tests.annotate.flows import annotate_file
 from offline_ner.errors import DataError, LLMTransportError
 from tests.annotate.llm_server import LLMServer, Reply, error_body
-
-
-def run(cfg: AnnotateConfig, conll_file: Path, out: Path, recorder: Recorder | None = None) -> dict:
-    plan = plan_run(load_inputs([conll_file]), cfg, load_template("fewshot_conll"))
-    journal = Journal(out.parent / f"{out.name}.sqlite")
-    try:
-        client = LLMClient(cfg, recorder=recorder)
-        return annotate(plan, out=out, journal=journal, client=client, prices=load_prices(None))
-    finally:
-        journal.close()
 
 
 def test_replayed_run_gives_the_recorded_run_byte_for_byte(
@@ -32,10 +22,10 @@ def test_replayed_run_gives_the_recorded_run_byte_for_byte(
     # depends on timing, so a replay could ask for a body that was never recorded (the demo also records with 1)
     cfg = dataclasses.replace(cfg, concurrency=1)
     recorder = Recorder(tmp_path / "recordings.jsonl")
-    live_summary = run(cfg, conll_file, tmp_path / "live", recorder)
+    live_summary = annotate_file(cfg, conll_file, tmp_path / "live", recorder)
     recorder.close()
     with ReplayServer(tmp_path / "recordings.jsonl") as replay:
-        summary = run(dataclasses.replace(cfg, base_url=replay.base_url), conll_file, tmp_path / "replayed")
+        summary = annotate_file(dataclasses.replace(cfg, base_url=replay.base_url), conll_file, tmp_path / "replayed")
         assert replay.misses == 0
     assert "json_object" in summary["response_formats"]
     assert summary["response_formats"] == live_summary["response_formats"]
@@ -48,12 +38,12 @@ def test_unrecorded_request_is_a_clear_404(
     llm_server: LLMServer, cfg: AnnotateConfig, conll_file: Path, tmp_path: Path
 ) -> None:
     recorder = Recorder(tmp_path / "recordings.jsonl")
-    run(cfg, conll_file, tmp_path / "live", recorder)
+    annotate_file(cfg, conll_file, tmp_path / "live", recorder)
     recorder.close()
     with ReplayServer(tmp_path / "recordings.jsonl") as replay:
         other = dataclasses.replace(cfg, base_url=replay.base_url, temperature=0.5, max_attempts=1)
         with pytest.raises(LLMTransportError, match="no recording"):
-            run(other, conll_file, tmp_path / "other")
+            annotate_file(other, conll_file, tmp_path / "other")
 
 
 def test_recordings_file_with_a_bad_line_is_a_data_error(tmp_path: Path) -> None:
