@@ -41,6 +41,7 @@ from transformers import (
     EarlyStoppingCallback,
     EvalPrediction,
     PrinterCallback,
+    ProgressCallback,
     Trainer,
     TrainerCallback,
     TrainingArguments,
@@ -173,6 +174,13 @@ class _DevScorer:
 def _argmax_logits(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     # keep label ids, not logits, between eval batches: 9x less memory on a large dev set
     return logits.argmax(-1)
+
+
+class _QuietProgress(ProgressCallback):
+    """HF's progress bar without the dict it writes under the bar at every log step."""
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
+        return
 
 
 class _PhaseLog(TrainerCallback):
@@ -402,8 +410,11 @@ def _train_phase(
         plan_sampler=sampler,
         counter=counter,
     )
-    if not progress:
-        trainer.remove_callback(PrinterCallback)  # it prints every log dict to stdout; the JSONL log has them
+    # both print every log dict; train_log.jsonl keeps them, so the console shows only the progress bar
+    trainer.remove_callback(PrinterCallback)
+    if progress:
+        trainer.remove_callback(ProgressCallback)
+        trainer.add_callback(_QuietProgress)
     last = _last_checkpoint(phase_dir)
     if last is not None:
         counter.load(last / SHARE_FILE)
