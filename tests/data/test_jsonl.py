@@ -83,3 +83,36 @@ def test_write_then_read_gives_back_the_same_records(tmp_path_factory, items) ->
     assert read_jsonl(path) == records
     # no stray line breaks inside a record, whichever line-splitting rule a reader uses
     assert all(json.loads(line) for line in path.read_text(encoding="utf-8").splitlines())
+
+
+@given(st.binary(max_size=300))
+def test_any_bytes_give_records_or_one_data_error(tmp_path_factory, raw: bytes) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path_factory.mktemp("fuzz") / "x.jsonl"
+    path.write_bytes(raw)
+    try:
+        records = read_jsonl(path)
+    except DataError:
+        return
+    assert all(r.tokens for r in records)
+
+
+json_value = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5) | st.sampled_from(["O", "B-PER", "I-PER"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=8,
+)
+record_fields = st.dictionaries(
+    st.sampled_from(["id", "tokens", "tags", "text", "offsets", "source", "provenance"]), json_value, max_size=7
+)
+
+
+@given(record_fields)
+def test_any_json_object_is_a_valid_record_or_one_data_error(obj: dict) -> None:  # type: ignore[type-arg]
+    from offline_ner.data import parse_record
+
+    try:
+        record = parse_record(obj, path="x.jsonl", line=1)
+    except DataError as err:
+        assert str(err).startswith("x.jsonl:1: ")
+        return
+    assert record.tokens and (record.tags is None or len(record.tags) == len(record.tokens))
