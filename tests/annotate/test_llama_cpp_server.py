@@ -72,6 +72,7 @@ def test_small_real_model_gives_valid_iob2_and_replays_byte_for_byte(conll_file:
         assert len(record.tags) == len(record.tokens) and not iob2_violations(record.tags)
         assert record.provenance["model"]
     with ReplayServer(tmp_path / "recordings.jsonl") as replay:
-        annotate_file(AnnotateConfig(**{**cfg.__dict__, "base_url": replay.base_url}), conll_file, tmp_path / "replayed")
+        replayed = AnnotateConfig(**{**cfg.__dict__, "base_url": replay.base_url})
+        annotate_file(replayed, conll_file, tmp_path / "replayed")
     live = (tmp_path / "live" / "records.jsonl").read_bytes()
     assert (tmp_path / "replayed" / "records.jsonl").read_bytes() == live

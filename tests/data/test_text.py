@@ -34,7 +34,9 @@ def test_sentences_split_at_final_punctuation_but_not_after_titles_or_initials()
 def test_sentence_records_map_back_to_the_document() -> None:
     doc = Document("d1", "Title\n\nAlice Moor left Paris. She went home.")
     records = sentence_records(doc)
-    assert [r.tokens for r in records] == [("Title",), ("Alice", "Moor", "left", "Paris", "."), ("She", "went", "home", ".")]
+    assert [r.tokens for r in records] == [
+        ("Title",), ("Alice", "Moor", "left", "Paris", "."), ("She", "went", "home", "."),
+    ]
     for record in records:
         base = record.provenance["char_start"]
         for token, (start, end) in zip(record.tokens, record.offsets or ()):
