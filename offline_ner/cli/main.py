@@ -14,6 +14,20 @@ import click
 from offline_ner import __version__
 from offline_ner.cli._common import EXIT_CODES_EPILOG
 
+# one line per command for the top-level --help, which must not import the stages to get their docstrings
+SUMMARIES = {
+    "annotate": "Connected side: label text with an LLM (plan, run, batch, import, replay).",
+    "bundle": "Create, inspect, verify and import signed bundles.",
+    "evaluate": "Score a trained model on labelled data (seqeval P/R/F1 per type).",
+    "experiment": "Run a grid of regimens, schedules, gold sizes and seeds; write tables and plots.",
+    "export": "Export a trained model to ONNX, validated against PyTorch (fp32, fp16, int8).",
+    "keys": "Generate Ed25519 signing keys (private key encrypted at rest).",
+    "predict": "Batch NER over text, JSONL or CoNLL with ONNX Runtime (GPU, else CPU).",
+    "schedules": "Show or plot the blend schedules (share of distilled data over training).",
+    "train": "Train a token classifier from gold and distilled records with a regimen.",
+    "trust": "Manage the closed side's trust store (keys, roles, thresholds).",
+}
+
 # command name -> "module:attribute", one module per stage
 COMMANDS = {
     "annotate": "offline_ner.cli.annotate:annotate",
@@ -46,7 +60,7 @@ class LazyGroup(click.Group):
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # list names without importing every stage (their help text would pull in torch)
         with formatter.section("Commands"):
-            formatter.write_dl([(name, "") for name in sorted(COMMANDS)])
+            formatter.write_dl([(name, SUMMARIES[name]) for name in sorted(COMMANDS)])
 
 
 @click.group(cls=LazyGroup, epilog=EXIT_CODES_EPILOG)

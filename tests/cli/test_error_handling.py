@@ -62,3 +62,9 @@ def test_every_command_has_help(name: str) -> None:
     result = CliRunner().invoke(cli, [name, "--help"])
     assert result.exit_code == 0, result.output
     assert "Usage:" in result.stdout
+
+
+def test_every_command_has_a_one_line_summary() -> None:
+    from offline_ner.cli.main import SUMMARIES
+
+    assert sorted(SUMMARIES) == sorted(COMMANDS)
