@@ -85,16 +85,6 @@ def test_write_then_read_gives_back_the_same_records(tmp_path_factory, items) ->
     assert all(json.loads(line) for line in path.read_text(encoding="utf-8").splitlines())
 
 
-@given(st.binary(max_size=300))
-def test_any_bytes_give_records_or_one_data_error(tmp_path_factory, raw: bytes) -> None:  # type: ignore[no-untyped-def]
-    path = tmp_path_factory.mktemp("fuzz") / "x.jsonl"
-    path.write_bytes(raw)
-    try:
-        records = read_jsonl(path)
-    except DataError:
-        return
-    assert all(r.tokens for r in records)
-
 
 json_value = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=5) | st.sampled_from(["O", "B-PER", "I-PER"]),
