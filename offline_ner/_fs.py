@@ -1,14 +1,18 @@
 """Crash-safe file writing: a reader sees either the old file or the complete new one, never half of it.
 
+Also the one way to hash a file, so every stage's digests (manifests, provenance) agree byte for byte.
+
 Example::
 
     with atomic_writer(out_path, "w") as handle:
         handle.write(text)
+    digest = sha256_file(out_path)
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -59,3 +63,12 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Replace ``path`` with ``data`` atomically."""
     with atomic_writer(path, "wb") as handle:
         handle.write(data)
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks so memory stays flat on multi-GB files."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -12,11 +12,11 @@ Example::
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from offline_ner._fs import sha256_file
 from offline_ner.data import Record, iter_text_folder, read_records, sentence_records
 from offline_ner.errors import DataError
 
@@ -30,23 +30,15 @@ class Inputs:
     digests: tuple[dict[str, str], ...]
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def input_digests(path: Path) -> list[dict[str, str]]:
     """``{"path", "sha256"}`` for a file, or for every ``.txt`` file of a folder (relative names)."""
     if path.is_dir():
         return [
-            {"path": f"{path.name}/{p.relative_to(path).as_posix()}", "sha256": file_sha256(p)}
+            {"path": f"{path.name}/{p.relative_to(path).as_posix()}", "sha256": sha256_file(p)}
             for p in sorted(path.glob("**/*.txt"))
             if p.is_file()
         ]
-    return [{"path": path.name, "sha256": file_sha256(path)}]
+    return [{"path": path.name, "sha256": sha256_file(path)}]
 
 
 def _read(path: Path, max_tokens: int) -> list[Record]:

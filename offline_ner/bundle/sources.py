@@ -15,14 +15,15 @@ Example::
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from offline_ner._fs import sha256_file
 from offline_ner.bundle import runtime
 from offline_ner.data import dumps_record, iter_jsonl, read_records
+from offline_ner.data.formats import JSONL_SUFFIXES
 from offline_ner.errors import BundleError, DataError
 
 ANNOTATION_FILES = ("records.jsonl", "provenance.json", "qa.json")
@@ -55,8 +56,8 @@ def _annotations(source: Path) -> tuple[list[PayloadFile], dict[str, Any]]:
         text = "".join(dumps_record(record) for record in records).encode("utf-8")
         imported = {
             "file": source.name,
-            "sha256": hashlib.sha256(source.read_bytes()).hexdigest(),
-            "format": "jsonl" if source.suffix.lower() in (".jsonl", ".ndjson") else "conll",
+            "sha256": sha256_file(source),
+            "format": "jsonl" if source.suffix.lower() in JSONL_SUFFIXES else "conll",
         }
         provenance = {"imported_from": imported}
         files = [
@@ -111,14 +112,6 @@ def _runtime(source: Path) -> tuple[list[PayloadFile], dict[str, Any]]:
     files.append(PayloadFile("requirements.lock", data=runtime.lock_text(hashes).encode()))
     files.append(PayloadFile("install.sh", data=runtime.install_script()))
     return files, runtime.runtime_summary(hashes)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def collect_sources(kind: str, source: Path) -> tuple[list[PayloadFile], dict[str, Any]]:

@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from offline_ner._fs import atomic_write_text, fsync_dir
+from offline_ner._fs import atomic_write_text, fsync_dir, sha256_file
 from offline_ner.data import is_valid_tag
 from offline_ner.errors import ExportError, ModelNotFoundError
 from offline_ner.export import _graphs
 from offline_ner.export._sentences import VALIDATION_SENTENCES
 from offline_ner.export.config import ExportConfig
-from offline_ner.export.manifest import MANIFEST_NAME, build_manifest, sha256_file
+from offline_ner.export.manifest import MANIFEST_NAME, build_manifest
 from offline_ner.export.validate import load_pytorch, raise_if_failed, reference_logits, validate_graphs
 
 LABELS_NAME = "labels.json"

@@ -17,7 +17,8 @@ from offline_ner.cli.main import cli
 from offline_ner.errors import ExitCode, ExportError, ExportValidationError
 from offline_ner.export import MANIFEST_NAME, ExportConfig, export_onnx, read_manifest
 from offline_ner.export._graphs import cpu_needs_reduce_range, fusion_problems
-from offline_ner.export.manifest import describe_files, hash_mismatches, sha256_file
+from offline_ner._fs import sha256_file
+from offline_ner.export.manifest import describe_files, hash_mismatches
 
 pytestmark = pytest.mark.usefixtures("no_network")
 
