@@ -19,7 +19,6 @@ Example::
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Any
 
 from offline_ner.annotate.inputs import input_digests
 from offline_ner.annotate.run import AnnotationResult, qa_with_selection
-from offline_ner.data import Record, is_valid_tag, repair_iob2
+from offline_ner.data import Record, is_valid_tag, iter_json_lines, repair_iob2
 from offline_ner.errors import DataError
 
 
@@ -56,28 +55,18 @@ def _tags(value: Any, n_tokens: int, what: str, where: dict[str, Any]) -> tuple[
 
 
 def _jsonl_rows(path: Path, spec: ImportSpec) -> Iterator[tuple[str, int, list[str], Any, Any, dict[str, Any]]]:
-    with open(path, "rb") as handle:
-        index = 0
-        for line_no, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            where = {"path": path, "line": line_no}
-            try:
-                obj = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError) as err:
-                raise DataError(f"invalid JSON ({err})", **where) from err
-            if not isinstance(obj, dict) or spec.llm_field not in obj or spec.tokens_field not in obj:
-                raise DataError(f"expected an object with {spec.tokens_field!r} and {spec.llm_field!r}", **where)
-            tokens = obj[spec.tokens_field]
-            if not isinstance(tokens, list) or not tokens or not all(isinstance(t, str) for t in tokens):
-                raise DataError(f"{spec.tokens_field!r} must be a non-empty list of strings", **where)
-            record_id = str(obj[spec.id_field]) if spec.id_field else f"{path.stem}:{index}"
-            gold = obj.get(spec.gold_field) if spec.gold_field else None
-            if spec.gold_field and gold is None:
-                raise DataError(f"missing gold field {spec.gold_field!r}", **where)
-            scalars = {k: v for k, v in obj.items() if isinstance(v, (str, int, float, bool)) and k != spec.id_field}
-            yield record_id, line_no, tokens, obj[spec.llm_field], gold, scalars
-            index += 1
+    for index, (obj, where) in enumerate(iter_json_lines(path)):
+        if not isinstance(obj, dict) or spec.llm_field not in obj or spec.tokens_field not in obj:
+            raise DataError(f"expected an object with {spec.tokens_field!r} and {spec.llm_field!r}", **where)
+        tokens = obj[spec.tokens_field]
+        if not isinstance(tokens, list) or not tokens or not all(isinstance(t, str) for t in tokens):
+            raise DataError(f"{spec.tokens_field!r} must be a non-empty list of strings", **where)
+        record_id = str(obj[spec.id_field]) if spec.id_field else f"{path.stem}:{index}"
+        gold = obj.get(spec.gold_field) if spec.gold_field else None
+        if spec.gold_field and gold is None:
+            raise DataError(f"missing gold field {spec.gold_field!r}", **where)
+        scalars = {k: v for k, v in obj.items() if isinstance(v, (str, int, float, bool)) and k != spec.id_field}
+        yield record_id, where["line"], tokens, obj[spec.llm_field], gold, scalars
 
 
 def _conll_rows(path: Path, spec: ImportSpec) -> Iterator[tuple[str, int, list[str], Any, Any, dict[str, Any]]]:

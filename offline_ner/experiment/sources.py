@@ -16,13 +16,12 @@ Example::
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from offline_ner.data import Record, read_records, repair_iob2
+from offline_ner.data import Record, iter_json_lines, read_records, repair_iob2
 from offline_ner.errors import ConfigError, DataError
 from offline_ner.experiment.config import ALL, ExperimentConfig, SourceConfig
 
@@ -33,20 +32,13 @@ BundleResolver = Callable[[str], list[Record]]
 def read_noisebench(path: Path, labels: str, id_prefix: str) -> list[Record]:
     """Records from the aligned NoiseBench JSONL, tagged with one of its label columns (IOB2-repaired)."""
     records = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError as err:
-        raise DataError("file not found", path=path) from err
-    for line_no, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    for row, where in iter_json_lines(path):
         try:
-            row = json.loads(line)
             tokens, tags = row["tokens"], row[labels]
             index = row["conll_train_sentence_index"]
-        except (json.JSONDecodeError, KeyError, TypeError) as err:
+        except (KeyError, TypeError) as err:
             raise DataError(f"not a NoiseBench row with tokens, {labels} and conll_train_sentence_index: {err}",
-                            path=path, line=line_no) from err
+                            **where) from err
         repaired, _ = repair_iob2(tags)
         records.append(Record(id=f"{id_prefix}:{index}", tokens=tuple(tokens), tags=repaired, source=path.name,
                               provenance={"labels": labels}))
