@@ -12,34 +12,21 @@ Example::
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
-
-from offline_ner.data import Record, Span, iter_text_folder, read_conll, sentence_records, tags_from_spans
+from offline_ner.data import (
+    Record,
+    Span,
+    iter_json_lines,
+    iter_text_folder,
+    read_conll,
+    sentence_records,
+    tags_from_spans,
+)
 from offline_ner.errors import DataError
-
-
-@dataclass(frozen=True)
-class DemoScore:
-    """Entity-level precision, recall and F1 over the held-out articles, overall and per type."""
-
-    precision: float
-    recall: float
-    f1: float
-    per_type: Mapping[str, Mapping[str, float]]
-
-    def table(self) -> str:
-        rows = [f"{'type':<6} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>7}"]
-        for name, s in sorted(self.per_type.items()):
-            rows.append(f"{name:<6} {s['precision']:>9.3f} {s['recall']:>7.3f} {s['f1-score']:>6.3f} "
-                        f"{int(s['support']):>7}")
-        rows.append(f"{'all':<6} {self.precision:>9.3f} {self.recall:>7.3f} {self.f1:>6.3f}")
-        return "\n".join(rows)
+from offline_ner.train.evaluation import EvalReport, score_tags
 
 
 def tags_for_entities(record: Record, entities: Sequence[Mapping[str, Any]], char_start: int) -> tuple[str, ...]:
@@ -59,19 +46,16 @@ def tags_for_entities(record: Record, entities: Sequence[Mapping[str, Any]], cha
 
 def _predictions(path: Path) -> dict[str, list[Mapping[str, Any]]]:
     by_document: dict[str, list[Mapping[str, Any]]] = {}
-    for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
+    for row, where in iter_json_lines(path):
         try:
-            row = json.loads(line)
             name = str(row.get("id") or row.get("document") or row.get("source"))
             by_document[Path(name).name.removesuffix(".txt")] = list(row["entities"])
-        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
-            raise DataError(f"not a prediction row with an id and entities: {err}", path=path, line=line_no) from err
+        except (KeyError, TypeError, AttributeError) as err:
+            raise DataError(f"not a prediction row with an id and entities: {err}", **where) from err
     return by_document
 
 
-def score_predictions(predictions: Path, texts: Path, gold_conll: Path) -> DemoScore:
+def score_predictions(predictions: Path, texts: Path, gold_conll: Path) -> EvalReport:
     """Score ``predictions`` (JSONL, one row per article) for the articles in ``texts`` against ``gold_conll``.
 
     Raises:
@@ -90,10 +74,4 @@ def score_predictions(predictions: Path, texts: Path, gold_conll: Path) -> DemoS
                 raise DataError(f"sentence {len(y_true)} does not match article {name!r}", path=gold_conll)
             y_true.append(list(gold[len(y_true)].tags or ()))
             y_pred.append(list(tags_for_entities(record, predicted[name], record.provenance["char_start"])))
-    report = classification_report(y_true, y_pred, output_dict=True, zero_division=0)
-    return DemoScore(
-        precision=float(precision_score(y_true, y_pred, zero_division=0)),
-        recall=float(recall_score(y_true, y_pred, zero_division=0)),
-        f1=float(f1_score(y_true, y_pred, zero_division=0)),
-        per_type={k: v for k, v in report.items() if not k.endswith(" avg")},
-    )
+    return score_tags(y_true, y_pred)

@@ -61,7 +61,7 @@ def test_missing_type_lowers_recall_only(tmp_path: Path) -> None:
     gold_predictions(tmp_path / "p.jsonl", drop_type="ORG")
     report = score_predictions(tmp_path / "p.jsonl", CORPUS / "test", CORPUS / "test.conll")
     assert report.precision == pytest.approx(1.0) and report.recall < 0.8
-    assert report.per_type["ORG"]["recall"] == 0.0
+    assert report.per_type["ORG"]["r"] == 0.0
 
 
 def test_article_without_a_prediction_row_is_named(tmp_path: Path) -> None:
