@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from offline_ner.annotate.journal import canonical_json
+from offline_ner.data import iter_json_lines
 from offline_ner.errors import DataError
 
 
@@ -63,19 +64,11 @@ def load_recordings(path: Path) -> dict[str, tuple[int, Any, str | None]]:
         DataError: the file is missing or a line is not a recording.
     """
     table: dict[str, tuple[int, Any, str | None]] = {}
-    try:
-        handle = open(path, "rb")
-    except FileNotFoundError as err:
-        raise DataError("recordings file not found", path=path) from err
-    with handle:
-        for line_no, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            try:
-                item = json.loads(raw)
-                table[replay_key(item["request"])] = (int(item["status"]), item["response"], item.get("request_id"))
-            except (ValueError, KeyError, TypeError) as err:
-                raise DataError(f"not a recording line ({err})", path=path, line=line_no) from err
+    for item, where in iter_json_lines(path):
+        try:
+            table[replay_key(item["request"])] = (int(item["status"]), item["response"], item.get("request_id"))
+        except (ValueError, KeyError, TypeError) as err:
+            raise DataError(f"not a recording line ({err})", **where) from err
     if not table:
         raise DataError("no recordings in the file", path=path)
     return table
