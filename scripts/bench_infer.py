@@ -9,13 +9,16 @@ ratios of wall time. F1 (seqeval, entity level) maps each system's character spa
     python scripts/bench_infer.py                       # trains a quick MiniLM-L6 model under /tmp first
     python scripts/bench_infer.py --model runs/model    # a trained model folder (e.g. from `offline-ner train`)
 
-The machine is shared, so only ratios within one run mean anything; the load average is printed with them.
+The machine is shared, so only ratios within one run mean anything; the load average is printed with them, and
+``--repeats N`` measures every system N times round robin (each keeps its best round), so that a noisy stretch of
+the machine does not land on one system only.
 Outputs (model, export, results.json) go under --work (default /tmp/bench_infer), never into the repository.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import time
@@ -23,16 +26,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import offline_ner.offline  # noqa: F401  (before transformers/optimum)
-
 import numpy as np
 
+import offline_ner.offline  # noqa: F401  (before transformers/optimum)
 from offline_ner.data import iter_conll, read_conll
 from offline_ner.infer.session import physical_cores
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "conll2003"
 QUICK_TRAIN_SENTENCES = 2000  # enough for a usable model in ~1 minute on 2 cores; F1 is for the int8 delta
 Entities = list[tuple[str, int, int]]  # (type, start, end) character spans
+Measured = tuple[float, list[Entities], dict[str, Any]]  # seconds, outputs, extra fields of the row
 
 
 def load_test(path: Path) -> tuple[list[str], list[list[tuple[int, int]]], list[list[str]]]:
@@ -159,6 +162,49 @@ def flop_per_token(config: dict[str, Any]) -> float:
     return 2.0 * layers * (4 * hidden * hidden + 2 * hidden * inter) + 2.0 * hidden * len(config["id2label"])
 
 
+def time_split(onnx_dir: Path, texts: Sequence[str], threads: int, per_token: float, work: Path) -> dict[str, Any]:
+    """Where the fp32 engine's wall time goes, from ONNX Runtime's own profile of one run over ``texts``.
+
+    Splits the wall time into MatMul kernels, all other kernels, ORT's per-run overhead and the engine's Python
+    (tokenising, batching, decoding). The MatMul share bounds what any engine on this graph can reach here: with
+    every other cost at zero, throughput would be at most ``tokens/s / matmul_share``.
+    """
+    import onnxruntime as ort
+
+    from offline_ner.infer import NerEngine, Throughput
+    from offline_ner.infer.session import Runner
+
+    engine = NerEngine(onnx_dir, device="cpu", precision="fp32", threads=threads)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # as the engine's sessions
+    options.enable_profiling = True
+    options.profile_file_prefix = str(work / "ort_profile")
+    session = ort.InferenceSession(str(onnx_dir / engine.variant["file"]), options, providers=["CPUExecutionProvider"])
+    engine.runner = Runner(session=session, device="cpu", input_names=engine.runner.input_names)
+    list(engine.predict(texts[:64]))  # warm-up, left out below by its time stamps
+    engine.stats = Throughput()
+    timed_from = (time.time_ns() - session.get_profiling_start_time_ns()) / 1e3  # profile times are in us
+    started = time.perf_counter()
+    for _ in engine.predict(texts):
+        pass
+    seconds = time.perf_counter() - started
+    events = [e for e in json.loads(Path(session.end_profiling()).read_text()) if e.get("ts", 0) >= timed_from]
+    kernels = [e for e in events if e.get("cat") == "Node" and e["name"].endswith("_kernel_time")]
+    in_run = sum(e["dur"] for e in events if e.get("cat") == "Session" and e["name"] == "model_run") / 1e6
+    matmul = sum(e["dur"] for e in kernels if e["args"]["op_name"] in ("MatMul", "FusedMatMul", "Gemm")) / 1e6
+    other = sum(e["dur"] for e in kernels) / 1e6 - matmul
+    return {
+        "seconds": seconds,
+        "matmul_s": matmul,
+        "other_kernels_s": other,
+        "ort_overhead_s": in_run - matmul - other,
+        "python_s": seconds - in_run,
+        "matmul_share": matmul / seconds,
+        "matmul_gflops": engine.stats.padded_tokens * per_token / matmul / 1e9,
+    }
+
+
 def run_pipeline(pipe: Any, texts: Sequence[str], batch_size: int) -> tuple[float, list[Entities]]:
     pipe(list(texts[:64]), batch_size=batch_size)  # warm-up
     started = time.perf_counter()
@@ -187,6 +233,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--torch-batch-sizes", default="8,32", help="PyTorch pipeline batch sizes to try")
     parser.add_argument("--ort-batch-sizes", default="1,32", help="optimum-ORT pipeline batch sizes to try")
     parser.add_argument("--limit", type=int, default=None, help="first N test sentences only (smoke runs)")
+    parser.add_argument("--repeats", type=int, default=1, help="rounds over all systems; each keeps its best")
     parser.add_argument("--sweep", action="store_true", help="also time engine settings (graph level, budget)")
     args = parser.parse_args(argv)
 
@@ -231,9 +278,6 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     torch_model = AutoModelForTokenClassification.from_pretrained(model_dir, local_files_only=True).eval()
     eager = pipeline("token-classification", model=torch_model, tokenizer=tokenizer,
                      aggregation_strategy="simple", device=-1)
-    for size in map(int, args.torch_batch_sizes.split(",")):
-        with torch.inference_mode():
-            record("hf-pipeline-pytorch", f"batch {size}", *run_pipeline(eager, texts, size))
 
     import onnxruntime as ort
     from optimum.onnxruntime import ORTModelForTokenClassification
@@ -244,28 +288,53 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         onnx_dir, file_name="model.onnx", local_files_only=True, session_options=options
     )
     ort_pipe = pipeline("token-classification", model=ort_model, tokenizer=tokenizer, aggregation_strategy="simple")
-    for size in map(int, args.ort_batch_sizes.split(",")):
-        record("hf-pipeline-optimum-ort", f"batch {size}", *run_pipeline(ort_pipe, texts, size))
 
-    print(f"load average before the engines: {os.getloadavg()}")
+    def torch_run(size: int) -> Measured:
+        with torch.inference_mode():
+            return (*run_pipeline(eager, texts, size), {})
+
+    def engine_run(precision: str, settings: dict[str, Any]) -> Measured:
+        engine = NerEngine(onnx_dir, device="cpu", precision=precision, threads=args.threads, **settings)
+        seconds, outputs = run_engine(engine, texts)
+        return seconds, outputs, {"padding_efficiency": engine.stats.padding_efficiency, "engine": engine.describe()}
+
+    systems: list[tuple[str, str, Callable[[], Measured]]] = [
+        *(("hf-pipeline-pytorch", f"batch {size}", functools.partial(torch_run, size))
+          for size in map(int, args.torch_batch_sizes.split(","))),
+        *(("hf-pipeline-optimum-ort", f"batch {size}", lambda size=size: (*run_pipeline(ort_pipe, texts, size), {}))
+          for size in map(int, args.ort_batch_sizes.split(","))),
+    ]
     engines = [("fp32", {}), ("int8", {})]
     if args.sweep:
         engines += [(p, {"graph_optimization": level}) for p in ("fp32", "int8") for level in ("extended", "basic")]
         engines += [(p, {"max_batch_tokens": budget}) for p in ("fp32", "int8") for budget in (2048, 8192)]
         engines += [(p, {"spin_wait": True}) for p in ("fp32", "int8")]
     for precision, settings in engines:
-        engine = NerEngine(onnx_dir, device="cpu", precision=precision, threads=args.threads, **settings)
-        seconds, outputs = run_engine(engine, texts)
         setting = ", ".join(f"{k}={v}" for k, v in settings.items()) or "default"
-        record(f"engine-{precision}", setting, seconds, outputs,
-               padding_efficiency=engine.stats.padding_efficiency, engine=engine.describe())
+        systems.append((f"engine-{precision}", setting, functools.partial(engine_run, precision, settings)))
+    # round robin: every system sees each stretch of the shared machine's load; each keeps its best round
+    for round_ in range(1, args.repeats + 1):
+        print(f"round {round_}/{args.repeats}, load average {os.getloadavg()}")
+        for system, setting, measure in systems:
+            seconds, outputs, extra = measure()
+            record(system, setting, seconds, outputs, round=round_, **extra)
 
     def best(system: str) -> dict[str, Any]:
-        """A pipeline at its best batch size; an engine at its default settings (sweep rows are information)."""
+        """A pipeline at its best batch size and round; an engine at its default settings, best round (sweep rows
+        are information)."""
         candidates = [
             r for r in rows if r["system"] == system and (system.startswith("hf") or r["setting"] == "default")
         ]
         return max(candidates, key=lambda r: r["tokens_per_s"])
+
+    split = time_split(onnx_dir, texts, args.threads, per_token, args.work)
+    matmul_bound = tokens / split["matmul_s"]  # MatMul kernels last milliseconds: profiling barely moves them
+    print(
+        f"fp32 engine time split (ORT profile, {split['seconds']:.2f} s): MatMul kernels "
+        f"{split['matmul_s']:.2f} s ({100 * split['matmul_share']:.0f}%, {split['matmul_gflops']:.0f} GFLOP/s), "
+        f"other kernels {split['other_kernels_s']:.2f} s, ORT per-run overhead {split['ort_overhead_s']:.2f} s, "
+        f"Python (tokenise, batch, decode) {split['python_s']:.2f} s; {tokens / split['seconds']:.0f} tokens/s"
+    )
 
     torch_best, ort_best = best("hf-pipeline-pytorch"), best("hf-pipeline-optimum-ort")
     fp32, int8 = best("engine-fp32"), best("engine-int8")
@@ -276,6 +345,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "int8_vs_pytorch_pipeline": int8["tokens_per_s"] / torch_best["tokens_per_s"],
         "int8_f1_change_points": 100 * (int8["f1"] - fp32["f1"]),
         "engine_padding_efficiency": fp32["padding_efficiency"],
+        "fp32_time_split": split,
+        "fp32_matmul_only_bound_tokens_per_s": matmul_bound,
+        "matmul_bound_vs_pytorch_pipeline": matmul_bound / torch_best["tokens_per_s"],
+        "matmul_bound_vs_ort_pipeline": matmul_bound / ort_best["tokens_per_s"],
         "load_average": os.getloadavg(),
     }
     print(f"\nmodel {model_dir}; {args.threads} threads; load average {os.getloadavg()}")
@@ -287,6 +360,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     print(f"engine int8 {int8['tokens_per_s']:.0f} tokens/s = {summary['int8_vs_pytorch_pipeline']:.2f}x PyTorch "
           f"pipeline; F1 {int8['f1']:.4f} vs fp32 {fp32['f1']:.4f} ({summary['int8_f1_change_points']:+.2f} points)")
     print(f"padding efficiency {summary['engine_padding_efficiency']:.3f}")
+    print(f"MatMul-only bound (every other cost zero) {matmul_bound:.0f} tokens/s = "
+          f"{summary['matmul_bound_vs_pytorch_pipeline']:.2f}x PyTorch pipeline, "
+          f"{summary['matmul_bound_vs_ort_pipeline']:.2f}x ORT pipeline; fp32 engine at "
+          f"{100 * fp32['tokens_per_s'] / matmul_bound:.0f}% of it")
     results = {"tokens": tokens, "sentences": len(texts), "flop_per_token": per_token, "gemm": gemm,
                "ceiling_tokens_per_s": ceiling, "rows": rows, "summary": summary, "model": str(model_dir)}
     (args.work / "results.json").write_text(json.dumps(results, indent=2, default=str))
