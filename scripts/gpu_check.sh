@@ -8,5 +8,7 @@ cd "$(dirname "$0")/.."
 if [ -f .venv/bin/activate ]; then . .venv/bin/activate; fi
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || echo "nvidia-smi: not found"
-python -c "import onnxruntime as o; print('onnxruntime', o.__version__, o.get_available_providers())"
+python -c "import onnxruntime as o; from offline_ner.infer.session import cuda_build, preload_cuda_libraries as p
+print('onnxruntime', o.__version__, 'built for CUDA', cuda_build() or '-', o.get_available_providers())
+print('CUDA libraries from pip wheels:', p() or 'loaded (or none installed: system libraries are used)')"
 exec python scripts/gpu_check.py "$@"

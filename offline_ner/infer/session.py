@@ -13,6 +13,10 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import importlib.util
+import io
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -64,6 +68,34 @@ def nvidia_driver_present() -> bool:
     if not Path("/proc").is_dir():
         return True  # not Linux: let onnxruntime decide
     return Path("/proc/driver/nvidia/version").exists() or any(Path("/dev").glob("nvidia[0-9]*"))
+
+
+def cuda_build() -> str:
+    """The CUDA version this onnxruntime build links against (e.g. "13.0"), or "" for CPU-only builds."""
+    try:
+        from onnxruntime.capi import build_and_package_info
+    except ImportError:
+        return ""
+    return str(getattr(build_and_package_info, "cuda_version", "") or "")
+
+
+@functools.cache
+def preload_cuda_libraries() -> str:
+    """Load the CUDA and cuDNN libraries of the ``nvidia-*`` pip wheels (``pip install 'offline-ner[gpu]'``), if
+    installed, so that the CUDA provider finds them without LD_LIBRARY_PATH; returns what onnxruntime reported.
+
+    A wheelhouse carries CUDA as those wheels into a closed network, where no system CUDA toolkit may exist. Once
+    per process; a machine without them keeps the system libraries and nothing is loaded.
+    """
+    if importlib.util.find_spec("nvidia") is None or not hasattr(ort, "preload_dlls"):
+        return ""
+    report = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(report):  # it prints each library it cannot load
+            ort.preload_dlls()
+    except (OSError, RuntimeError) as err:
+        return str(err)
+    return report.getvalue().strip()
 
 
 def cuda_unavailable_reason() -> str | None:
@@ -132,6 +164,7 @@ def open_runner(
             providers.insert(0, (TENSORRT, {"trt_fp16_enable": True}))
     else:
         providers = [CPU]
+    preload_report = preload_cuda_libraries() if device == "cuda" else ""
     if device == "cuda":
         ort.set_default_logger_severity(4)  # a failed CUDA load logs errors, then falls back; we report it ourselves
     try:
@@ -142,9 +175,12 @@ def open_runner(
         if device == "cuda":
             ort.set_default_logger_severity(2)  # ORT's default: warnings
     if device == "cuda" and CUDA not in session.get_providers():
+        loader = f"; library loader said: {preload_report.splitlines()[0]}" if preload_report else ""
         raise InferError(
-            "CUDA was requested but onnxruntime could not create the CUDA provider (CUDA/cuDNN libraries or "
-            "GPU missing); use --device cpu or --device auto to fall back to the CPU"
+            f"CUDA was requested but onnxruntime could not create the CUDA provider: this onnxruntime-gpu needs "
+            f"CUDA {cuda_build() or '?'} and cuDNN 9 libraries (system-wide, or pip install 'offline-ner[gpu]') "
+            f"and an NVIDIA driver new enough for them{loader}; use --device cpu or --device auto to fall back to "
+            f"the CPU"
         )
     names = frozenset(node.name for node in session.get_inputs())
     return Runner(session=session, device=device, input_names=names)
