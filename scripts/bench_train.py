@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 
 import offline_ner.offline  # noqa: F401  (before transformers)
+
+# isort: split
 import torch
 from transformers import (
     AutoModelForTokenClassification,

@@ -63,7 +63,7 @@ def _timed_child(argv: list[str]) -> tuple[float, int]:
     """Wall seconds and peak RSS (KiB) of one child, from GNU time's %M (the child's own peak after exec)."""
     start = time.perf_counter()
     proc = subprocess.run(
-        ["/usr/bin/time", "-f", "%M", *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        ["/usr/bin/time", "-f", "%M", *argv], check=False, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:

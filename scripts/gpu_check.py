@@ -24,6 +24,7 @@ from typing import Any
 
 import offline_ner.offline  # noqa: F401  (before transformers)
 
+# isort: split
 import numpy as np
 
 MIN_AGREEMENT = 0.99  # fp16 vs fp32 tags on the same words; a broken fp16 graph or binding falls far below

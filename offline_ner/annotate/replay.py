@@ -22,11 +22,14 @@ import threading
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from offline_ner.annotate.journal import canonical_json
 from offline_ner.data import iter_json_lines
 from offline_ner.errors import DataError
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self from Python 3.11
 
 
 def replay_key(request: Any) -> str:
@@ -40,7 +43,8 @@ class Recorder:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._handle = open(path, "a", encoding="utf-8")
+        # held open for the recorder's whole life; close() closes it
+        self._handle = open(path, "a", encoding="utf-8")  # noqa: SIM115
         self._lock = threading.Lock()
 
     def __call__(self, request: Mapping[str, Any], status: int, response: Any, request_id: str | None) -> None:
@@ -112,7 +116,7 @@ class ReplayServer:
     def serve_forever(self) -> None:
         self._server.serve_forever()
 
-    def __enter__(self) -> ReplayServer:
+    def __enter__(self) -> Self:
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from offline_ner.bundle._tar import Member, TarReader, TruncatedError
 from offline_ner.bundle.envelope import loads_envelope
@@ -66,6 +66,9 @@ from offline_ner.errors import (
     UnknownKeyError,
     UnsafePathError,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self from Python 3.11
 
 Progress = Callable[[int], object]
 
@@ -155,7 +158,7 @@ class VerifiedBundle:
         """Remove the staging folder (``import_bundle`` moves it away first)."""
         self._finalizer()
 
-    def __enter__(self) -> VerifiedBundle:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

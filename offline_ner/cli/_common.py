@@ -69,7 +69,7 @@ def handles_errors(command: F) -> F:
             fail(err, err.exit_code, as_json, getattr(err, "report", None))
         except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
             raise
-        except Exception as err:  # the one place that catches everything: exit 1, never a silent pass
+        except Exception as err:  # noqa: BLE001  (the one place that catches everything: exit 1, never a silent pass)
             ctx = click.get_current_context(silent=True)
             if ctx is not None and (ctx.find_root().obj or {}).get("debug"):
                 traceback.print_exc()

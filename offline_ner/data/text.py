@@ -28,10 +28,11 @@ TOKEN_PATTERN = re.compile(
     r"|[^\w\s]",  # any other single symbol
 )
 # words after which a full stop does not end a sentence
-ABBREVIATIONS = frozenset(
-    "mr mrs ms dr prof st jr sr vs etc inc ltd co corp gen col lt sgt rev gov sen rep no jan feb mar apr "
-    "jun jul aug sep sept oct nov dec mt ft".split()
-)
+ABBREVIATIONS = frozenset({
+    "mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "vs", "etc", "inc", "ltd", "co", "corp", "gen", "col", "lt",
+    "sgt", "rev", "gov", "sen", "rep", "no", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct",
+    "nov", "dec", "mt", "ft",
+})
 SENTENCE_END = re.compile(r"[.!?]+[\"'’”)\]]*(?=\s)")
 MAX_SENTENCE_TOKENS = 128  # longer sentences become several records: keeps LLM prompts and model windows short
 

@@ -73,7 +73,7 @@ class Demo:
         """Run ``offline-ner ARGS``; stderr (progress) streams to the terminal; returns the --json document."""
         argv = [sys.executable, "-m", "offline_ner", *map(str, args), *(["--json"] if as_json else [])]
         _say("[demo] $ offline-ner " + " ".join(map(str, args)))
-        result = subprocess.run(argv, env=self.env, stdout=subprocess.PIPE if as_json else None, text=True)
+        result = subprocess.run(argv, check=False, env=self.env, stdout=subprocess.PIPE if as_json else None, text=True)
         if result.returncode != 0:
             raise DemoError(f"'offline-ner {args[0]} {args[1] if len(args) > 1 else ''}' exited {result.returncode}")
         return json.loads(result.stdout) if as_json else {}

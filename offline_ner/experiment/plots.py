@@ -16,11 +16,11 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+import matplotlib.pyplot as plt  # after matplotlib.use(): the backend must be chosen first
 
-from offline_ner.experiment.report import Summary  # noqa: E402
-from offline_ner.train.config import ScheduleConfig  # noqa: E402
-from offline_ner.train.schedules import schedule_curve  # noqa: E402
+from offline_ner.experiment.report import Summary
+from offline_ner.train.config import ScheduleConfig
+from offline_ner.train.schedules import schedule_curve
 
 
 def _save(fig: Any, path: Path) -> Path:

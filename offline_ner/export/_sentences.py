@@ -25,9 +25,11 @@ VALIDATION_SENTENCES: tuple[str, ...] = (
     "reuters reported that microsoft bought github for $7.5 billion.",
     "Nothing happened here.",
     "Yes.",
-    "In a statement released late on Wednesday, the Ministry of Finance in Athens said Greece would repay "
-    "its loans from the International Monetary Fund ahead of schedule, a move welcomed by the European "
-    "Central Bank in Frankfurt and by investors in London, New York and Hong Kong, who had long doubted "
-    "that the country could return to the bond markets before the end of the decade.",
+    (
+        "In a statement released late on Wednesday, the Ministry of Finance in Athens said Greece would repay "
+        "its loans from the International Monetary Fund ahead of schedule, a move welcomed by the European "
+        "Central Bank in Frankfurt and by investors in London, New York and Hong Kong, who had long doubted "
+        "that the country could return to the bond markets before the end of the decade."
+    ),
     "Mr. O'Neill, the chief executive of AT&T, told CNN that the deal with Time Warner would close soon.",
 )

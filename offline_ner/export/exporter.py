@@ -118,7 +118,7 @@ def _replace_folder(staging: Path, out_dir: Path, overwrite: bool) -> None:
 def export_onnx(
     model_dir: str | Path,
     out_dir: str | Path,
-    cfg: ExportConfig = ExportConfig(),
+    cfg: ExportConfig | None = None,
     sentences: Sequence[str] | None = None,
 ) -> OnnxDir:
     """Export, derive the requested graphs, validate them all against PyTorch, then publish ``out_dir``.
@@ -138,10 +138,12 @@ def export_onnx(
         ExportValidationError: a graph disagrees with PyTorch or lacks its fused nodes; nothing is published.
     """
     import offline_ner.offline  # noqa: F401  (before optimum/transformers)
+    # isort: split
     from optimum.exporters.onnx import onnx_export_from_model
 
     model_dir, out_dir = Path(model_dir), Path(out_dir)
     labels = read_labels(model_dir)
+    cfg = cfg or ExportConfig()
     _check_target(out_dir, cfg.overwrite)
     model, tokenizer = load_pytorch(model_dir)
     if not getattr(tokenizer, "is_fast", False):

@@ -68,6 +68,7 @@ class Reference:
 def load_pytorch(model_dir: Path) -> tuple[Any, Any]:
     """The HF token classifier (eval mode) and its fast tokenizer, from disk only."""
     import offline_ner.offline  # noqa: F401  (before transformers: never reach for the hub)
+    # isort: split
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True, use_fast=True)
@@ -148,7 +149,7 @@ def raise_if_failed(checks: Sequence[GraphCheck], extra_problems: Sequence[str] 
 
 
 def validate_export(
-    onnx_dir: Path, model_dir: Path, cfg: ExportConfig = ExportConfig(), sentences: Sequence[str] | None = None
+    onnx_dir: Path, model_dir: Path, cfg: ExportConfig | None = None, sentences: Sequence[str] | None = None
 ) -> list[GraphCheck]:
     """Re-validate an existing export folder against its PyTorch model: hashes, then every graph.
 
@@ -169,6 +170,6 @@ def validate_export(
     manifest = read_manifest(onnx_dir)
     mismatches = hash_mismatches(onnx_dir, manifest)
     reference = reference_logits(*load_pytorch(model_dir), sentences or VALIDATION_SENTENCES)
-    checks = validate_graphs(onnx_dir, manifest["variants"], reference, cfg)
+    checks = validate_graphs(onnx_dir, manifest["variants"], reference, cfg or ExportConfig())
     raise_if_failed(checks, mismatches)
     return checks

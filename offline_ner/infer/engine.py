@@ -196,7 +196,7 @@ class NerEngine:
 
     def predict_tokens(self, sentences: Iterable[Sequence[str]]) -> Iterator[list[str]]:
         """IOB2 tags for pre-tokenised sentences (e.g. CoNLL input), one tag per given word."""
-        size = lambda words: sum(len(word) + 1 for word in words)  # noqa: E731
+        size = lambda words: sum(len(word) + 1 for word in words)
         for chunk in _chunks(sentences, self.config.chunk_chars, size):
             started = time.perf_counter()
             word_lists = [list(words) for words in chunk]

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import offline_ner.offline  # noqa: F401  (before transformers: never try the Hub)
+
+# isort: split
 import torch
 from transformers import AutoModelForTokenClassification, AutoTokenizer
 

@@ -35,6 +35,8 @@ from pathlib import Path
 from typing import Any
 
 import offline_ner.offline  # noqa: F401  (before transformers: never try the Hub)
+
+# isort: split
 import torch
 from transformers import (
     DataCollatorForTokenClassification,
@@ -316,7 +318,7 @@ def _prepare_run_dir(run_dir: Path, fingerprint: str, resume: bool) -> bool:
 def _plan(
     cfg: TrainConfig, phase: Phase, index: int, n_gold: int, n_distilled: int, lengths: Sequence[int]
 ) -> SamplingPlan:
-    gold = range(0, n_gold) if phase.uses_gold else range(0)
+    gold = range(n_gold) if phase.uses_gold else range(0)
     distilled = range(n_gold, n_gold + n_distilled) if phase.uses_distilled else range(0)
     epoch_size = len(gold) + len(distilled)
     share = None

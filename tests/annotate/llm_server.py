@@ -18,9 +18,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from offline_ner.annotate.replay import JSONHandler
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self from Python 3.11
 
 LEXICON = {
     "EU": "ORG", "Reuters": "ORG", "Acme": "ORG", "German": "MISC", "British": "MISC", "Peter": "PER",
@@ -112,7 +115,7 @@ class LLMServer:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
 
-    def __enter__(self) -> LLMServer:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 

@@ -87,7 +87,7 @@ def test_downloaded_batch_output_merges_offline(cfg: AnnotateConfig, conll_file:
                     "error": None,
                 }
             )
-        )  # noqa: E501
+        )
     output.append(json.dumps({"id": "bx", "custom_id": "not-ours", "response": {"status_code": 200, "body": {}}}))
     report = merge_batch_output(plan, journal, ("\n".join(output) + "\n").encode())
     assert report.merged == 3 and report.unknown == 1

@@ -19,8 +19,8 @@ import pytest
 
 from offline_ner.annotate import AnnotateConfig
 from offline_ner.annotate.replay import Recorder, ReplayServer
-from tests.annotate.flows import annotate_file
 from offline_ner.data import iob2_violations, read_jsonl
+from tests.annotate.flows import annotate_file
 
 pytestmark = pytest.mark.llm
 

@@ -77,7 +77,7 @@ json_values = st.recursive(
         | st.dictionaries(
             st.sampled_from(["first", "last", "text", "type", "entities", "label", "PER"]), inner, max_size=4
         )
-    ),  # noqa: E501
+    ),
     max_leaves=20,
 )
 

@@ -55,7 +55,7 @@ def test_template_with_unknown_placeholder_is_a_config_error(tmp_path: Path) -> 
                 "response_schema": {},
             }
         )
-    )  # noqa: E501
+    )
     with pytest.raises(ConfigError, match="placeholder"):
         load_template(path)
 
@@ -99,7 +99,7 @@ def test_annotate_imports_no_other_stage() -> None:
                 else [node.module or ""]
                 if isinstance(node, ast.ImportFrom)
                 else []
-            )  # noqa: E501
+            )
             for name in names:
                 if name.startswith("offline_ner"):
                     assert name.startswith(allowed), f"{module.name} imports {name}"

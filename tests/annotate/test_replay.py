@@ -9,8 +9,8 @@ import pytest
 
 from offline_ner.annotate import AnnotateConfig
 from offline_ner.annotate.replay import Recorder, ReplayServer
-from tests.annotate.flows import annotate_file
 from offline_ner.errors import DataError, LLMTransportError
+from tests.annotate.flows import annotate_file
 from tests.annotate.llm_server import LLMServer, Reply, error_body
 
 

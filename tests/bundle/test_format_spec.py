@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-import offline_ner.errors as errors
+from offline_ner import errors
 from offline_ner.bundle import manifest
 from offline_ner.bundle.envelope import PAYLOAD_TYPE
 from offline_ner.bundle.runtime import install_script

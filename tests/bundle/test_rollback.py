@@ -11,7 +11,7 @@ from offline_ner.errors import ExitCode, RollbackError
 from tests.bundle.simulator import NOW, BundleSimulator, Verifier, snapshot
 
 
-def _import(bundle: Path, trust: TrustStore, store: Path):  # noqa: ANN202
+def _import(bundle: Path, trust: TrustStore, store: Path):
     return import_bundle(bundle, trust, store, now=NOW)
 
 

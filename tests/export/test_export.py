@@ -13,11 +13,11 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
+from offline_ner._fs import sha256_file
 from offline_ner.cli.main import cli
 from offline_ner.errors import ExitCode, ExportError, ExportValidationError
 from offline_ner.export import MANIFEST_NAME, ExportConfig, export_onnx, read_manifest
 from offline_ner.export._graphs import cpu_needs_reduce_range, fusion_problems
-from offline_ner._fs import sha256_file
 from offline_ner.export.manifest import describe_files, hash_mismatches
 
 pytestmark = pytest.mark.usefixtures("no_network")
@@ -133,7 +133,7 @@ def test_every_failure_is_collected_before_raising(tiny_bert_dir: Path, tmp_path
 def test_folder_without_weights_is_model_not_found(tmp_path: Path) -> None:
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "config.json").write_text("{}")
-    code, doc = run_cli("export", "--model", str(tmp_path / "model"), "-o", str(tmp_path / "onnx"))
+    code, _ = run_cli("export", "--model", str(tmp_path / "model"), "-o", str(tmp_path / "onnx"))
     assert code == ExitCode.MODEL_NOT_FOUND
     assert not (tmp_path / "onnx").exists()
 

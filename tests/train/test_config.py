@@ -23,7 +23,7 @@ def test_a_config_ships_for_every_regimen_and_schedule() -> None:
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
 def test_every_key_in_a_shipped_config_says_why(path: Path) -> None:
     for line in path.read_text(encoding="utf-8").splitlines():
-        key, sep, value = line.partition(":")
+        _, sep, value = line.partition(":")
         if sep and value.strip() and not line.lstrip().startswith("#") and value.strip() != "null":
             assert "#" in value, f"{path.name}: {line!r} has no reason comment"
 
