@@ -166,18 +166,16 @@ def time_split(onnx_dir: Path, texts: Sequence[str], threads: int, per_token: fl
     """Where the fp32 engine's wall time goes, from ONNX Runtime's own profile of one run over ``texts``.
 
     Splits the wall time into MatMul kernels, all other kernels, ORT's per-run overhead and the engine's Python
-    (tokenising, batching, decoding). The MatMul share bounds what any engine on this graph can reach here: with
-    every other cost at zero, throughput would be at most ``tokens/s / matmul_share``.
+    (tokenising, batching, decoding). The MatMul time bounds what any engine on this graph can reach here: with
+    every other cost at zero, throughput would be at most ``tokens / matmul_s``.
     """
     import onnxruntime as ort
 
     from offline_ner.infer import NerEngine, Throughput
-    from offline_ner.infer.session import Runner
+    from offline_ner.infer.session import Runner, session_options
 
     engine = NerEngine(onnx_dir, device="cpu", precision="fp32", threads=threads)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # as the engine's sessions
+    options = session_options(threads)  # the engine's own settings, plus the profiler
     options.enable_profiling = True
     options.profile_file_prefix = str(work / "ort_profile")
     session = ort.InferenceSession(str(onnx_dir / engine.variant["file"]), options, providers=["CPUExecutionProvider"])
@@ -293,6 +291,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         with torch.inference_mode():
             return (*run_pipeline(eager, texts, size), {})
 
+    def ort_run(size: int) -> Measured:
+        return (*run_pipeline(ort_pipe, texts, size), {})
+
     def engine_run(precision: str, settings: dict[str, Any]) -> Measured:
         engine = NerEngine(onnx_dir, device="cpu", precision=precision, threads=args.threads, **settings)
         seconds, outputs = run_engine(engine, texts)
@@ -301,7 +302,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     systems: list[tuple[str, str, Callable[[], Measured]]] = [
         *(("hf-pipeline-pytorch", f"batch {size}", functools.partial(torch_run, size))
           for size in map(int, args.torch_batch_sizes.split(","))),
-        *(("hf-pipeline-optimum-ort", f"batch {size}", lambda size=size: (*run_pipeline(ort_pipe, texts, size), {}))
+        *(("hf-pipeline-optimum-ort", f"batch {size}", functools.partial(ort_run, size))
           for size in map(int, args.ort_batch_sizes.split(","))),
     ]
     engines = [("fp32", {}), ("int8", {})]

@@ -133,7 +133,8 @@ class Runner:
         return np.asarray(logits, dtype=np.float32)
 
 
-def _options(threads: int, graph_level: str, spin_wait: bool) -> ort.SessionOptions:
+def session_options(threads: int, graph_level: str = "all", spin_wait: bool = False) -> ort.SessionOptions:
+    """The CPU settings every engine session uses (benchmarks profile the same settings)."""
     options = ort.SessionOptions()
     options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin_wait else "0")
     options.intra_op_num_threads = threads
@@ -164,11 +165,12 @@ def open_runner(
             providers.insert(0, (TENSORRT, {"trt_fp16_enable": True}))
     else:
         providers = [CPU]
-    preload_report = preload_cuda_libraries() if device == "cuda" else ""
+    preload_report = ""
     if device == "cuda":
+        preload_report = preload_cuda_libraries()
         ort.set_default_logger_severity(4)  # a failed CUDA load logs errors, then falls back; we report it ourselves
     try:
-        session = ort.InferenceSession(str(path), _options(threads, graph_level, spin_wait), providers=providers)
+        session = ort.InferenceSession(str(path), session_options(threads, graph_level, spin_wait), providers=providers)
     except ORT_ERRORS as err:
         raise InferError(f"cannot load {path}: {err}") from err
     finally:
