@@ -72,6 +72,7 @@ class TrainConfig:
     carry_over: str = "best"  # a later phase starts from the earlier phase's best dev checkpoint, not its last
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)  # used by the blend regimen only
     blend_epoch_size: int = 0  # records per blend epoch; 0 = gold + distilled, one pass's worth of data
+    freeze_word_embeddings: bool = False  # keep the pre-trained word vectors fixed (fewer weights to update)
     length_group_batches: int = 16  # batches per length-sorted group: less padding, share barely shifts
     labels: tuple[str, ...] = ()  # empty = the CoNLL labels plus any other type found in the data
     logging_steps: int = 50  # loss/lr lines in the training log; ~1-2 per minute on 2 CPU cores

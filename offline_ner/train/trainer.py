@@ -173,6 +173,61 @@ class _DevScorer:
         return {"f1": report.f1, "precision": report.precision, "recall": report.recall}
 
 
+class _TimeSplit(TrainerCallback):
+    """Where a phase's wall time goes, from the model's forward hooks, the optimizer's step hooks and Trainer events.
+
+    forward: the training forward pass (loss included); backward: from its end to the optimizer step (gradient
+    clipping included); optimizer: the step, the scheduler and zeroing the gradients; data: from the end of one step
+    to the next forward pass (batch sampling, collation); evaluation: dev prediction and scoring; checkpoint: saving.
+    """
+
+    PARTS = ("forward", "backward", "optimizer", "data", "evaluation", "checkpoint")
+
+    def __init__(self) -> None:
+        self.seconds = dict.fromkeys(self.PARTS, 0.0)
+        self._mark = time.perf_counter()
+        self._training_forward = False
+        self._handles: list[Any] = []
+
+    def _add(self, part: str) -> None:
+        now = time.perf_counter()
+        self.seconds[part] += now - self._mark
+        self._mark = now
+
+    def _forward_start(self, module: torch.nn.Module, args: Any) -> None:
+        self._training_forward = module.training
+        if module.training:
+            self._add("data")
+
+    def _forward_end(self, module: torch.nn.Module, args: Any, output: Any) -> None:
+        if self._training_forward:
+            self._add("forward")
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, optimizer: Any = None,
+                       **kwargs: Any) -> None:
+        inner = getattr(optimizer, "optimizer", optimizer)  # accelerate wraps the torch optimizer
+        self._handles = [model.register_forward_pre_hook(self._forward_start),
+                         model.register_forward_hook(self._forward_end),
+                         inner.register_step_pre_hook(lambda *_: self._add("backward"))]
+        self._mark = time.perf_counter()
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self._add("optimizer")
+
+    def on_evaluate(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self._add("evaluation")
+
+    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        self._add("checkpoint")
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        for handle in self._handles:
+            handle.remove()
+
+    def to_json(self) -> dict[str, float]:
+        return {part: round(seconds, 3) for part, seconds in self.seconds.items()}
+
+
 def _argmax_logits(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     # keep label ids, not logits, between eval batches: 9x less memory on a large dev set
     return logits.argmax(-1)
@@ -392,11 +447,15 @@ def _train_phase(
 ) -> dict[str, Any]:
     set_seed(cfg.seed + index)  # the new classifier head's initial weights
     model, _ = load_classifier(init, data.labels)
+    if cfg.freeze_word_embeddings:
+        # half of MiniLM-L6's 22.7M weights: no gradient, no AdamW state, no clipping pass over them
+        model.get_input_embeddings().weight.requires_grad_(False)
     items = [f.as_item(False) for f in data.gold] + [f.as_item(True) for f in data.distilled]
     plan = _plan(cfg, phase, index, len(data.gold), len(data.distilled), [len(i["input_ids"]) for i in items])
     sampler, counter = _PlanSampler(plan), _ShareCounter()
     phase_log = _PhaseLog(log, phase.name, sampler, counter)
-    callbacks: list[TrainerCallback] = [phase_log]
+    time_split = _TimeSplit()
+    callbacks: list[TrainerCallback] = [phase_log, time_split]
     if cfg.patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.patience))
     trainer = _PhaseTrainer(
@@ -441,6 +500,7 @@ def _train_phase(
         "last_dir": str(_last_checkpoint(phase_dir)),
         "train_s": round(train_s, 3),
         "eval_s": round(phase_log.eval_s, 3),
+        "time_split": time_split.to_json(),
         "train_tokens": counter.tokens_this_run,
         "train_tokens_per_s": counter.tokens_this_run / loop_s,
         "epochs": [_epoch_share(plan, e, counter.epochs[e]) for e in sorted(counter.epochs)],

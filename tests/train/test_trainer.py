@@ -60,6 +60,16 @@ def test_training_writes_a_loadable_model_with_metrics_and_log(simple_mix: Train
     assert not (simple_mix.model_dir / "optimizer.pt").exists()  # the published folder holds no trainer state
 
 
+def test_each_phase_splits_its_time_into_forward_backward_optimizer_data_eval_and_checkpoint(
+    simple_mix: TrainResult,
+) -> None:
+    for phase in simple_mix.metrics["phases"]:
+        split = phase["time_split"]
+        assert set(split) == {"forward", "backward", "optimizer", "data", "evaluation", "checkpoint"}
+        assert all(seconds > 0 for seconds in split.values()), split  # every part ran: 6 steps, 2 evals, 2 saves
+        assert sum(split.values()) <= phase["train_s"] + 0.05
+
+
 def test_blend_realised_share_per_epoch_tracks_the_schedule(
     tiny_bert_dir: Path, toy_data: Data, tmp_path: Path
 ) -> None:
@@ -96,6 +106,18 @@ def test_same_seed_gives_identical_weights(tiny_bert_dir: Path, toy_data: Data, 
     first, second = run(cfg, toy_data, tmp_path / "a"), run(cfg, toy_data, tmp_path / "b")
     a, b = (load_file(r.model_dir / "model.safetensors") for r in (first, second))
     assert a.keys() == b.keys() and all(bool((a[k] == b[k]).all()) for k in a)
+
+
+def test_frozen_word_embeddings_stay_as_loaded_while_the_encoder_learns(
+    tiny_bert_dir: Path, toy_data: Data, tmp_path: Path
+) -> None:
+    cfg = tiny_config(tiny_bert_dir, regimen="gold", max_steps=3, freeze_word_embeddings=True)
+    before = load_file(tiny_bert_dir / "model.safetensors")
+    after = load_file(run(cfg, toy_data, tmp_path).model_dir / "model.safetensors")
+    word = "bert.embeddings.word_embeddings.weight"
+    assert bool((before[word] == after[word]).all())
+    layer = "bert.encoder.layer.0.attention.self.query.weight"
+    assert not bool((before[layer] == after[layer]).all())
 
 
 def test_rerun_with_another_config_in_the_same_folder_is_refused(simple_mix: TrainResult, tiny_bert_dir: Path,
