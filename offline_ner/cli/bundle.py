@@ -196,9 +196,9 @@ def import_(path: Path, store: Path, trust_store: Path, as_json: bool) -> None:
     """
     from offline_ner.bundle import TrustStore, import_bundle
 
-    trust = TrustStore.load(trust_store.expanduser())
+    # import_bundle reads the trust store under its lock: loading it here first would check a stale ratchet
     with _progressbar(path, "verifying and importing") as bar:
-        result = import_bundle(path, trust, store.expanduser(), progress=bar.update)
+        result = import_bundle(path, TrustStore(path=trust_store.expanduser()), store.expanduser(), progress=bar.update)
     state = "already imported" if result.already_imported else "imported"
     emit(
         {

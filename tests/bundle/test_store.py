@@ -58,6 +58,7 @@ def test_model_bundle_resolves_to_a_folder_transformers_loads_offline(
     trust = TrustStore(path=tmp_path / "trust.json")
     trust.set_role("release", threshold=1, kinds=["model"])
     trust.add_key(alice.public_key(), roles=["release"])
+    trust.save()  # import_bundle re-reads the store under its lock
     bundle = create_bundle(
         tiny_bert_dir,
         kind="model",
