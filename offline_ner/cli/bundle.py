@@ -20,7 +20,7 @@ from offline_ner.cli.trust import trust_store_option
 BUNDLE_EPILOG = (
     "Bundle exit codes: 20 malformed bundle, 21 bad signature, 22 unknown key, 23 threshold not met, "
     "24 role not allowed (kind or path), 25 expired, 26 rollback/replay, 27 hash or size mismatch, "
-    "28 missing file, 29 extra member or trailing data, 30 unsafe path or member type, 31 limit exceeded, "
+    "28 missing file, 29 extra or out-of-order member or trailing data, 30 unsafe path or member type, 31 limit exceeded, "
     "32 key file, 33 trust store. " + EXIT_CODES_EPILOG
 )
 
