@@ -1,4 +1,5 @@
-"""Shared fixtures: the research data (skip when absent), a network-less sandbox, and a tiny random BERT."""
+"""Shared fixtures: the research data (skip when absent), a network-less sandbox (applied to every closed-side
+stage's tests), and a tiny random BERT."""
 
 from __future__ import annotations
 
@@ -42,6 +43,17 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
     yield
+
+
+TESTS = Path(__file__).resolve().parent
+CLOSED_SIDE = ("bundle", "train", "export", "infer", "experiment")  # test folders of closed-network stages
+
+
+@pytest.fixture(autouse=True)
+def _closed_side_has_no_network(request: pytest.FixtureRequest) -> None:
+    """Every test of a closed-side stage runs with the network blocked, as on the closed network itself."""
+    if Path(request.node.path).resolve().relative_to(TESTS).parts[0] in CLOSED_SIDE:
+        request.getfixturevalue("no_network")
 
 
 def minilm_dir() -> Path:
