@@ -71,7 +71,7 @@ def test_training_from_imported_bundles_needs_no_network(
 
 def test_reference_to_a_stream_that_was_never_imported_is_a_missing_file(tmp_path: Path, no_network: None) -> None:
     result = CliRunner().invoke(cli, ["train", "--gold", "bundle:nothing/records.jsonl", "--store", str(tmp_path),
-                                      "--out", str(tmp_path / "run"), "--json"])
+                                      "--dev", "bundle:nothing/dev.jsonl", "--out", str(tmp_path / "run"), "--json"])
     assert result.exit_code == ExitCode.MISSING_FILE
     assert "bundle import" in json.loads(result.stdout)["error"]["message"]
 
