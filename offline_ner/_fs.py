@@ -35,8 +35,11 @@ def fsync_dir(directory: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_writer(path: str | os.PathLike[str], mode: str = "w", *, encoding: str = "utf-8") -> Iterator[IO[Any]]:
-    """Write to a temp file beside ``path``, fsync it, then rename over ``path``.
+def atomic_writer(
+    path: str | os.PathLike[str], mode: str = "w", *, encoding: str = "utf-8", permissions: int | None = None
+) -> Iterator[IO[Any]]:
+    """Write to a temp file beside ``path``, fsync it, then rename over ``path`` (``permissions``: the new file's
+    mode bits; the temp file is created 0600).
 
     On any exception the temp file is removed and ``path`` is left untouched. ``-`` means stdout. A target that
     exists but is not a regular file (``/dev/stdout``, ``/dev/null``, a FIFO) is written straight through, since a
@@ -65,6 +68,8 @@ def atomic_writer(path: str | os.PathLike[str], mode: str = "w", *, encoding: st
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
+        if permissions is not None:
+            os.fchmod(fd, permissions)
         with os.fdopen(fd, mode, **_text_args(mode, encoding)) as handle:
             yield handle
             handle.flush()

@@ -85,7 +85,9 @@ def bundle() -> None:
     type=click.DateTime(["%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S"]),
     help="Creation time, UTC (default: SOURCE_DATE_EPOCH or now); fixes the output bytes.",
 )
-@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Bundle file.")
+@click.option(
+    "-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Bundle file ('-': stdout)."
+)
 @json_option
 @handles_errors
 def create(
@@ -119,7 +121,9 @@ def create(
     path = create_bundle(
         source, kind=kind, stream=stream, sequence=sequence, keys=keys, out=out, created=created_at, expires=expires
     )
-    emit({"bundle": str(path), "bytes": path.stat().st_size}, as_json, human=f"wrote {path}")
+    to_stdout = str(path) == "-"
+    size = None if to_stdout else path.stat().st_size
+    emit({"bundle": str(path), "bytes": size}, as_json, human=f"wrote {path}", err=to_stdout)
 
 
 @bundle.command("verify", epilog=BUNDLE_EPILOG)
