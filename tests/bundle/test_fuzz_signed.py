@@ -120,7 +120,7 @@ ORDERED = [("a", b"1"), ("b", b"2")]
 @example(Layout(ORDERED[::-1], [Member("payload/b", b"2"), Member("payload/a", b"1")]))  # manifest not sorted
 @example(Layout([("a", b"1")], [Member("payload/a", type=tarfile.SYMTYPE, linkname="../outside/x")]))
 @example(Layout([("A", b"1"), ("a", b"1")], [Member("payload/A", b"1"), Member("payload/a", b"1")]))
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_validly_signed_bundle_is_refused_with_a_documented_code_or_accepted_as_the_spec_allows(
     trust: TrustStore, layout: Layout
 ) -> None:
