@@ -224,7 +224,7 @@ class MissingFileError(BundleError):
 
 
 class ExtraFileError(BundleError):
-    """The bundle holds a member the manifest does not list, or trailing data."""
+    """The bundle holds a member the manifest does not list, a member out of manifest order, or trailing data."""
 
     exit_code = ExitCode.EXTRA_FILE
 

@@ -27,7 +27,11 @@ from typing import Any
 from offline_ner.annotate.inputs import input_digests
 from offline_ner.annotate.run import AnnotationResult, qa_with_selection
 from offline_ner.data import Record, is_valid_tag, iter_json_lines, repair_iob2
+from offline_ner.data.lines import excerpt, iter_utf8_lines
 from offline_ner.errors import DataError
+
+# one sentence or JSONL row: id, the line of each token (JSONL: of the row), tokens, LLM tags, gold tags, fields
+Row = tuple[str, list[int], list[str], Any, Any, dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -43,18 +47,20 @@ class ImportSpec:
     model: str = "unknown"
 
 
-def _tags(value: Any, n_tokens: int, what: str, where: dict[str, Any]) -> tuple[str, ...]:
+def _tags(value: Any, n_tokens: int, what: str, path: Path, lines: list[int]) -> tuple[str, ...]:
+    """Check one sentence's tags; ``lines`` holds the line of each token (one line for a JSONL row)."""
     if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
-        raise DataError(f"{what} must be a list of tag strings", **where)
+        raise DataError(f"{what} must be a list of tag strings", path=path, line=lines[0])
     if len(value) != n_tokens:
-        raise DataError(f"{n_tokens} tokens but {len(value)} {what} tags", **where)
-    bad = [t for t in value if not is_valid_tag(t)]
-    if bad:
-        raise DataError(f"unknown {what} tag {bad[0]!r}; expected O, B-TYPE or I-TYPE", **where)
+        raise DataError(f"{n_tokens} tokens but {len(value)} {what} tags", path=path, line=lines[0])
+    for index, tag in enumerate(value):
+        if not is_valid_tag(tag):
+            line = lines[index] if len(lines) == len(value) else lines[0]
+            raise DataError(f"unknown {what} tag {excerpt(tag)}; expected O, B-TYPE or I-TYPE", path=path, line=line)
     return tuple(value)
 
 
-def _jsonl_rows(path: Path, spec: ImportSpec) -> Iterator[tuple[str, int, list[str], Any, Any, dict[str, Any]]]:
+def _jsonl_rows(path: Path, spec: ImportSpec) -> Iterator[Row]:
     for index, (obj, where) in enumerate(iter_json_lines(path)):
         if not isinstance(obj, dict) or spec.llm_field not in obj or spec.tokens_field not in obj:
             raise DataError(f"expected an object with {spec.tokens_field!r} and {spec.llm_field!r}", **where)
@@ -66,35 +72,33 @@ def _jsonl_rows(path: Path, spec: ImportSpec) -> Iterator[tuple[str, int, list[s
         if spec.gold_field and gold is None:
             raise DataError(f"missing gold field {spec.gold_field!r}", **where)
         scalars = {k: v for k, v in obj.items() if isinstance(v, (str, int, float, bool)) and k != spec.id_field}
-        yield record_id, where["line"], tokens, obj[spec.llm_field], gold, scalars
+        yield record_id, [where["line"]], tokens, obj[spec.llm_field], gold, scalars
 
 
-def _conll_rows(path: Path, spec: ImportSpec) -> Iterator[tuple[str, int, list[str], Any, Any, dict[str, Any]]]:
+def _conll_rows(path: Path, spec: ImportSpec) -> Iterator[Row]:
     rows: list[list[str]] = []
-    start_line = 1
+    lines: list[int] = []
     index = 0
 
-    def sentence() -> tuple[str, int, list[str], Any, Any, dict[str, Any]]:
+    def sentence() -> Row:
         gold = [r[spec.gold_column] for r in rows] if spec.gold_column is not None else None
-        return f"{path.stem}:{index}", start_line, [r[0] for r in rows], [r[spec.llm_column] for r in rows], gold, {}
+        return f"{path.stem}:{index}", lines, [r[0] for r in rows], [r[spec.llm_column] for r in rows], gold, {}
 
-    with open(path, encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            fields = line.split()
-            if not fields or fields[0] == "-DOCSTART-":
-                if rows:
-                    yield sentence()
-                    index += 1
-                    rows = []
-                continue
-            for column in (spec.llm_column, spec.gold_column):
-                if column is not None and not -len(fields) <= column < len(fields) or len(fields) < 2:
-                    raise DataError(
-                        f"column {column} missing: the line has {len(fields)} columns", path=path, line=line_no
-                    )
-            if not rows:
-                start_line = line_no
-            rows.append(fields)
+    for line_no, line in iter_utf8_lines(path):
+        fields = line.split()
+        if not fields or fields[0] == "-DOCSTART-":
+            if rows:
+                yield sentence()
+                index += 1
+                rows, lines = [], []
+            continue
+        for column in (spec.llm_column, spec.gold_column):
+            if column is not None and not -len(fields) <= column < len(fields) or len(fields) < 2:
+                raise DataError(
+                    f"column {column} missing: the line has {len(fields)} columns", path=path, line=line_no
+                )
+        rows.append(fields)
+        lines.append(line_no)
     if rows:
         yield sentence()
 
@@ -112,17 +116,16 @@ def import_labels(path: Path, spec: ImportSpec) -> AnnotationResult:
     records: list[Record] = []
     gold: dict[str, tuple[str, ...]] = {}
     repaired_total = 0
-    for record_id, line_no, tokens, llm_tags, gold_tags, scalars in rows:
-        where = {"path": path, "line": line_no}
-        tags, repaired = repair_iob2(_tags(llm_tags, len(tokens), "LLM", where))
+    for record_id, lines, tokens, llm_tags, gold_tags, scalars in rows:
+        tags, repaired = repair_iob2(_tags(llm_tags, len(tokens), "LLM", path, lines))
         repaired_total += repaired
         if gold_tags is not None:
-            gold[record_id] = _tags(gold_tags, len(tokens), "gold", where)
+            gold[record_id] = _tags(gold_tags, len(tokens), "gold", path, lines)
         provenance: dict[str, Any] = {
             "annotator": "llm-import",
             "model": spec.model,
             "source_file": path.name,
-            "line": line_no,
+            "line": lines[0],
             "iob2_repaired": repaired,
         }
         if scalars:

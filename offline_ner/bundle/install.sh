@@ -86,7 +86,7 @@ done < "$work/pubkeys"
 [ "$valid" -gt 0 ] || die 21 "no signature by any of the given trusted keys"
 [ "$valid" -ge "$threshold" ] || die 23 "$valid trusted key(s) signed; $threshold required"
 
-# 5. the manifest (now authenticated): kind, expiry, and the exact member list
+# 5. the manifest (now authenticated): kind, expiry, files sorted, and the exact member list in that order
 grep -q '"format":"offline-ner-bundle/1","kind":"runtime"' "$work/manifest.json" || die 24 "not a runtime bundle"
 expires=$(sed -n 's/^{"created":"[^"]*","expires":"\([^"]*\)".*/\1/p' "$work/manifest.json")
 now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
@@ -95,6 +95,7 @@ if [ -n "$expires" ] && [ "$(printf '%s\n%s\n' "$expires" "$now" | sort | tail -
 fi
 grep -o '{"path":"[^"\\]*","sha256":"[0-9a-f]\{64\}","size":[0-9]*}' "$work/manifest.json" \
     | sed 's|{"path":"\([^"]*\)","sha256":"\([0-9a-f]*\)","size":[0-9]*}|\2  payload/\1|' > "$work/SHA256SUMS"
+sed 's/^[0-9a-f]*  //' "$work/SHA256SUMS" | sort -cu 2> /dev/null || die 20 "the manifest's files are not sorted by path"
 { echo offline-ner-bundle; echo envelope.json; sed 's/^[0-9a-f]*  //' "$work/SHA256SUMS"; } > "$work/expected"
 cmp -s "$work/expected" "$work/names" || die 29 "the bundle's members differ from its signed manifest"
 

@@ -45,6 +45,8 @@ def _json_object(path: Path) -> dict[str, Any]:
         value = json.loads(path.read_bytes())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise DataError(f"not readable JSON: {err}", path=path) from err
+    except RecursionError as err:
+        raise DataError("JSON nested too deeply", path=path) from err
     if not isinstance(value, dict):
         raise DataError("expected a JSON object", path=path)
     return value

@@ -20,7 +20,7 @@ from offline_ner.cli.trust import trust_store_option
 BUNDLE_EPILOG = (
     "Bundle exit codes: 20 malformed bundle, 21 bad signature, 22 unknown key, 23 threshold not met, "
     "24 role not allowed (kind or path), 25 expired, 26 rollback/replay, 27 hash or size mismatch, "
-    "28 missing file, 29 extra member or trailing data, 30 unsafe path or member type, 31 limit exceeded, "
+    "28 missing file, 29 extra or out-of-order member or trailing data, 30 unsafe path or member type, 31 limit exceeded, "
     "32 key file, 33 trust store. " + EXIT_CODES_EPILOG
 )
 
@@ -85,7 +85,9 @@ def bundle() -> None:
     type=click.DateTime(["%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S"]),
     help="Creation time, UTC (default: SOURCE_DATE_EPOCH or now); fixes the output bytes.",
 )
-@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Bundle file.")
+@click.option(
+    "-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Bundle file ('-': stdout)."
+)
 @json_option
 @handles_errors
 def create(
@@ -119,7 +121,9 @@ def create(
     path = create_bundle(
         source, kind=kind, stream=stream, sequence=sequence, keys=keys, out=out, created=created_at, expires=expires
     )
-    emit({"bundle": str(path), "bytes": path.stat().st_size}, as_json, human=f"wrote {path}")
+    to_stdout = str(path) == "-"
+    size = None if to_stdout else path.stat().st_size
+    emit({"bundle": str(path), "bytes": size}, as_json, human=f"wrote {path}", err=to_stdout)
 
 
 @bundle.command("verify", epilog=BUNDLE_EPILOG)
@@ -196,9 +200,9 @@ def import_(path: Path, store: Path, trust_store: Path, as_json: bool) -> None:
     """
     from offline_ner.bundle import TrustStore, import_bundle
 
-    trust = TrustStore.load(trust_store.expanduser())
+    # import_bundle reads the trust store under its lock: loading it here first would check a stale ratchet
     with _progressbar(path, "verifying and importing") as bar:
-        result = import_bundle(path, trust, store.expanduser(), progress=bar.update)
+        result = import_bundle(path, TrustStore(path=trust_store.expanduser()), store.expanduser(), progress=bar.update)
     state = "already imported" if result.already_imported else "imported"
     emit(
         {

@@ -89,12 +89,16 @@ def train(config_path: Path | None, overrides: tuple[str, ...], out_dir: Path, q
             --dev dev.conll --store /srv/offline-ner/store --out runs/from-bundles
     """
     from offline_ner.config import load_config
+    from offline_ner.errors import ConfigError
     from offline_ner.train import TrainConfig
     from offline_ner.train import train as run_training
 
     # JSON is YAML: a path like "on" or "123" stays a string
     flags = [f"{SHORTHANDS[name]}={json.dumps(value)}" for name, value in shorthands.items() if value is not None]
     cfg = load_config(config_path, TrainConfig, overrides=[*overrides, *flags])
+    if cfg.dev is None:  # a config error, found before any data is read or a model loaded
+        where = config_path or "the command line"
+        raise ConfigError(f"{where}: no dev data: pass --dev (or set 'dev:'); it picks the best checkpoint")
     gold, distilled, dev = (_read_source(ref, store) for ref in (cfg.gold, cfg.distilled, cfg.dev))
     if is_bundle_reference(cfg.base_model):  # e.g. bundle:bert-base-cased/ from an imported model bundle
         cfg = dataclasses.replace(cfg, base_model=str(resolve_source(cfg.base_model, store)))

@@ -13,6 +13,7 @@ Example::
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 from collections.abc import Iterator
@@ -40,8 +41,10 @@ MAX_SENTENCE_TOKENS = 128  # longer sentences become several records: keeps LLM 
 def decode_text(raw: bytes) -> tuple[str, str]:
     """Decode bytes as UTF-8, falling back to Windows-1252 then Latin-1; returns ``(text, encoding_used)``.
 
-    Old news archives mix encodings: one stray Latin-1 byte must not make an article unreadable.
+    Old news archives mix encodings: one stray Latin-1 byte must not make an article unreadable. A leading UTF-8
+    byte-order mark is dropped, as by every reader (:mod:`offline_ner.data.lines`).
     """
+    raw = raw.removeprefix(codecs.BOM_UTF8)
     for encoding in ("utf-8", "cp1252"):
         try:
             return raw.decode(encoding), encoding

@@ -3,6 +3,7 @@ and installs with no network into a fresh virtual environment, on a machine with
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -13,10 +14,12 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from offline_ner.bundle import TrustStore, create_bundle, verify_bundle
+from offline_ner.bundle.envelope import loads_envelope
 from offline_ner.bundle.keys import public_key_pem
+from offline_ner.bundle.manifest import MAGIC, canonical_json
 from offline_ner.bundle.runtime import lock_text
 from offline_ner.errors import BundleError, ExitCode
-from tests.bundle.simulator import CREATED, NOW, fixed_key
+from tests.bundle.simulator import CREATED, NOW, BundleSimulator, Member, fixed_key
 from tests.bundle.wheels import build_wheel
 
 TOOLS = ("openssl", "sha256sum", "tar", "base64")
@@ -158,3 +161,43 @@ def test_install_sh_refuses_an_appended_member(runtime_bundle: Path, tmp_path: P
     runtime_bundle.write_bytes(data + extra + END_OF_ARCHIVE)
     result = _install(runtime_bundle, tmp_path, "--pubkey", str(tmp_path / "alice.pub.pem"))
     assert result.returncode == ExitCode.EXTRA_FILE, result.stderr
+
+
+def _reordered(bundle: Path, alice: Ed25519PrivateKey, *, manifest_reversed: bool) -> Path:
+    """The runtime bundle validly re-signed with its payload members in reverse order (and the manifest's list)."""
+    with tarfile.open(bundle) as archive:
+        payload = {
+            m.name: archive.extractfile(m).read()  # type: ignore[union-attr]
+            for m in archive.getmembers()
+            if m.name.startswith("payload/")
+        }
+        envelope = loads_envelope(archive.extractfile("envelope.json").read(), max_bytes=1 << 20)  # type: ignore[union-attr]
+    manifest = json.loads(envelope.payload)
+    if manifest_reversed:
+        manifest["files"].reverse()
+    sim = BundleSimulator(root=bundle.parent, signers=[alice])
+    members = [Member("offline-ner-bundle", MAGIC), Member("envelope.json", sim.envelope_bytes(canonical_json(manifest)))]
+    members += [Member(name, payload[name]) for name in sorted(payload, reverse=True)]
+    return sim.write(members, name="reordered.bundle")
+
+
+@needs_tools
+@pytest.mark.parametrize(
+    ("manifest_reversed", "exit_code"),
+    [(False, ExitCode.EXTRA_FILE), (True, ExitCode.BUNDLE_FORMAT)],
+    ids=["members-out-of-manifest-order", "manifest-not-sorted"],
+)
+def test_python_verifier_and_install_sh_refuse_a_reordered_bundle_alike(
+    runtime_bundle: Path, tmp_path: Path, alice: Ed25519PrivateKey, manifest_reversed: bool, exit_code: int
+) -> None:
+    bundle = _reordered(runtime_bundle, alice, manifest_reversed=manifest_reversed)
+    trust = TrustStore()
+    trust.set_role("release", threshold=1, kinds=["runtime"], paths=["wheels/*", "requirements.lock", "install.sh"])
+    trust.add_key(alice.public_key(), roles=["release"])
+    with pytest.raises(BundleError) as info:
+        verify_bundle(bundle, trust, now=NOW)
+    assert info.value.exit_code == exit_code, info.value
+    venv = tmp_path / "venv"
+    result = _install(bundle, tmp_path, "--pubkey", str(tmp_path / "alice.pub.pem"), "--venv", str(venv))
+    assert result.returncode == exit_code, result.stderr
+    assert not venv.exists()
