@@ -54,7 +54,8 @@ def _summary(metrics: dict[str, Any], model_dir: Path) -> str:
 
 @click.command(epilog=EXIT_CODES_EPILOG)
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="YAML training config (see configs/); defaults apply when omitted.")
+              help="YAML training config file, or a packaged one by name (simple_mix, gold, union, blend_sigmoid, ...); "
+                   "defaults apply when omitted.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a config key, e.g. --set schedule.k=5 (repeatable).")
 @click.option("--regimen", type=click.Choice(REGIMENS), help="Shorthand for --set regimen=...")
@@ -81,10 +82,10 @@ def train(config_path: Path | None, overrides: tuple[str, ...], out_dir: Path, q
 
     Example:
 
-        offline-ner train --config configs/simple_mix.yaml --gold train.conll \\
+        offline-ner train --config simple_mix --gold train.conll \\
             --distilled llm.jsonl --dev dev.conll --epochs 2 --out runs/simple-mix
 
-        offline-ner train --config configs/simple_mix.yaml --gold gold.conll \
+        offline-ner train --config simple_mix --gold gold.conll \
             --distilled bundle:conll-llm/records.jsonl --base-model bundle:bert-base-cased/ \
             --dev dev.conll --store /srv/offline-ner/store --out runs/from-bundles
     """
