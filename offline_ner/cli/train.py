@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from offline_ner.cli._common import EXIT_CODES_EPILOG, emit, handles_errors, json_option
-from offline_ner.cli._sources import is_bundle_reference, resolve_source
+from offline_ner.cli._sources import resolve_base_model_source, resolve_source
 from offline_ner.cli.bundle import store_option
 from offline_ner.train.regimens import REGIMENS
 
@@ -62,7 +62,8 @@ def _summary(metrics: dict[str, Any], model_dir: Path) -> str:
 @click.option("--gold", help="Gold data source: CoNLL/JSONL path or bundle:<stream>/<file>.")
 @click.option("--distilled", help="Distilled (LLM-labelled) data source.")
 @click.option("--dev", help="Dev data source: picks the best checkpoint.")
-@click.option("--base-model", help="minilm-l6-uncased, a local HF model folder, or bundle:<stream>/.")
+@click.option("--base-model", help="minilm-l6-uncased (its package, else its imported model bundle), a local HF "
+              "model folder, or bundle:<stream>/.")
 @click.option("--epochs", type=float, help="Epochs per phase.")
 @click.option("--max-steps", type=int, help="Step budget per phase (replaces epochs).")
 @click.option("--batch-size", type=int)
@@ -97,8 +98,8 @@ def train(config_path: Path | None, overrides: tuple[str, ...], out_dir: Path, q
     flags = [f"{SHORTHANDS[name]}={json.dumps(value)}" for name, value in shorthands.items() if value is not None]
     cfg = load_config(config_path, TrainConfig, overrides=[*overrides, *flags])
     gold, distilled, dev = (_read_source(ref, store) for ref in (cfg.gold, cfg.distilled, cfg.dev))
-    if is_bundle_reference(cfg.base_model):  # e.g. bundle:bert-base-cased/ from an imported model bundle
-        cfg = dataclasses.replace(cfg, base_model=str(resolve_source(cfg.base_model, store)))
+    # bundle:bert-base-cased/, or a packaged name served by its imported model bundle on a closed host
+    cfg = dataclasses.replace(cfg, base_model=resolve_base_model_source(cfg.base_model, store))
     # the Trainer prints its log dicts to stdout; keep stdout for the one --json document
     with contextlib.redirect_stdout(sys.stderr):
         result = run_training(cfg, gold=gold, distilled=distilled, dev=dev, out_dir=out_dir, progress=not quiet)
