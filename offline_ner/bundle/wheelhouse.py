@@ -106,7 +106,8 @@ def build_wheelhouse(
     if sdist_only:
         _pip(["wheel", "--no-deps", "--wheel-dir", str(out), *source_args, *sdist_only], log)
     wanted = sorted({*extras, *([GPU_EXTRA] if target.device == "cuda" else [])})
-    torch = f"torch=={torch_version}" + ("+cpu" if target.device == "cpu" else "")
+    # "==2.13.0" alone also matches "2.13.0+cpu", which pip prefers wherever its sources offer both (PEP 440)
+    torch = f"torch=={torch_version}+cpu" if target.device == "cpu" else f"torch=={torch_version},!={torch_version}+cpu"
     platforms = [arg for tag in target.platform_tags() for arg in ("--platform", tag)]
     _pip(
         [
