@@ -44,9 +44,13 @@ GPU_EXTRA = "gpu"  # pyproject's extra with the CUDA and cuDNN wheels
 def _pip(args: Sequence[str], log: Callable[[str], None]) -> None:
     command = [sys.executable, "-m", "pip", *args]
     log("$ " + " ".join(command))
-    result = subprocess.run(command, check=False, stdout=sys.stderr)  # pip's progress stays on stderr
-    if result.returncode != 0:
-        raise BundleError(f"pip {args[0]} failed (exit {result.returncode}); its output is above")
+    # pip's output goes line by line to ``log`` (stderr): progress on a long download, and stdout stays free
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as pip:
+        assert pip.stdout is not None
+        for line in pip.stdout:
+            log(line.rstrip("\n"))
+    if pip.returncode != 0:
+        raise BundleError(f"pip {args[0]} failed (exit {pip.returncode}); its output is above")
 
 
 def _own_wheel(out: Path, project: Path, source_args: list[str], log: Callable[[str], None]) -> Path:
