@@ -65,7 +65,8 @@ def _own_wheel(out: Path, project: Path, source_args: list[str], log: Callable[[
     return built[0]
 
 
-def _requirements(wheel: Path) -> list[Requirement]:
+def wheel_requirements(wheel: Path) -> list[Requirement]:
+    """The ``Requires-Dist`` requirements in a wheel's metadata (markers and extras kept)."""
     with zipfile.ZipFile(wheel) as archive:
         name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
         metadata = HeaderParser().parsestr(archive.read(name).decode("utf-8"))
@@ -105,7 +106,7 @@ def build_wheelhouse(
     out.mkdir(parents=True, exist_ok=True)
     source_args = [*(f"--find-links={path}" for path in find_links), *(["--no-index"] if no_index else [])]
     own = _own_wheel(out, Path(project), source_args, log)
-    pins = {canonicalize_name(r.name): r for r in _requirements(own)}
+    pins = {canonicalize_name(r.name): r for r in wheel_requirements(own)}
     sdist_only = [str(pins[name]) for name in SDIST_ONLY if name in pins]
     if sdist_only:
         _pip(["wheel", "--no-deps", "--wheel-dir", str(out), *source_args, *sdist_only], log)

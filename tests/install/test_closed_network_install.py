@@ -20,13 +20,11 @@ import platform
 import shutil
 import subprocess
 import sys
-import zipfile
-from email.parser import HeaderParser
 from pathlib import Path
 
 import pytest
-from packaging.requirements import Requirement
 
+from offline_ner.bundle.wheelhouse import wheel_requirements
 from offline_ner.data import write_conll, write_jsonl
 from tests.install.local_wheels import repack_closure
 from tests.train.conftest import toy_records
@@ -65,13 +63,6 @@ def own_wheel(out: Path) -> Path:
     return wheel
 
 
-def requirements_of(wheel: Path) -> list[Requirement]:
-    with zipfile.ZipFile(wheel) as archive:
-        name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
-        metadata = HeaderParser().parsestr(archive.read(name).decode())
-    return [Requirement(text) for text in metadata.get_all("Requires-Dist") or []]
-
-
 # README, "Install in a closed network", closed side (paths are this test's; train stops after 2 steps per phase)
 CLOSED_SIDE = """
 set -eu
@@ -105,7 +96,7 @@ def test_operator_installs_trains_exports_and_predicts_in_a_closed_network(tmp_p
     offline_ner("keys", "generate", "--out", "keys", "--name", "annotator", cwd=connected)
     wheel = own_wheel(tmp_path / "dist")
     mirror = tmp_path / "local-mirror"
-    repack_closure(requirements_of(wheel), mirror)
+    repack_closure(wheel_requirements(wheel), mirror)
     built = offline_ner("bundle", "runtime", "--python", py, "--glibc", platform.libc_ver()[1], "--device", "cpu",
                         "--torch-index", "none", "--no-index", "--find-links", str(mirror), "--project", str(wheel),
                         "--sequence", "1", "--key", "keys/release.key", "-o", f"runtime-py{py_tag}-cpu-1.bundle",
