@@ -57,9 +57,13 @@ def offline_ner(*args: str, cwd: Path) -> dict[str, object]:
 
 
 def own_wheel(out: Path) -> Path:
-    """offline-ner's wheel from this checkout (no build isolation: its build backend would need an index)."""
+    """offline-ner's wheel from a copy of this checkout (setuptools writes build/ beside the sources; no build
+    isolation, whose build backend would come from an index)."""
+    source = out / "source"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".*", "build", "dist", "*.egg-info", "__pycache__",
+                                                                 "runs", "demo-out", "work"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--wheel-dir", str(out), str(REPO)], check=True, timeout=600)
+                    "--wheel-dir", str(out), str(source)], check=True, timeout=600)
     (wheel,) = out.glob("offline_ner-*.whl")
     return wheel
 
