@@ -9,7 +9,7 @@
 #                install fails (default: install into --python's env)
 #   --python     the interpreter to use (default python3); must be the bundle's target Python version
 # Needs: GNU tar, openssl >= 3.0 (Ed25519 with -rawin), sha256sum, base64, sed, grep, getconf, python3 with pip
-# and venv; disk: about twice the bundle in $TMPDIR while it runs, plus the installed size (README).
+# and venv; disk: about the bundle's size in $TMPDIR while it runs, plus the installed size (README).
 #
 # Order (bundle/FORMAT.md): list the members and refuse anything but the expected regular files; read the
 # envelope alone; verify signatures over the DSSE pre-authentication bytes with openssl; only then read the
@@ -131,18 +131,22 @@ grep -o '{"path":"[^"\\]*","sha256":"[0-9a-f]\{64\}","size":[0-9]*}' "$work/mani
 cmp -s "$work/expected" "$work/names" || die 29 "the bundle's members differ from its signed manifest"
 
 # --- issue 16: this host must be the target the wheels were chosen for, checked before anything is installed ---
-target_re='.*"target":{"arch":"\([a-z0-9_]*\)","device":"[a-z]*","glibc":"\([0-9]*\.[0-9]*\)","platform_tags":\[[^]]*\],"python":"\([0-9]*\.[0-9]*\)"}.*'
+target_re='.*"target":{"arch":"\([a-z0-9_]*\)","device":"[a-z]*","glibc":"\([0-9]*\.[0-9]*\)",'
+target_re=$target_re'"platform_tags":\[[^]]*\],"python":"\([0-9]*\.[0-9]*\)"}.*'
 want_arch=$(sed -n "s/$target_re/\1/p" "$work/manifest.json")
 want_glibc=$(sed -n "s/$target_re/\2/p" "$work/manifest.json")
 want_python=$(sed -n "s/$target_re/\3/p" "$work/manifest.json")
-[ -n "$want_python" ] || die 20 "the manifest names no target (Python, glibc, CPU); rebuild with 'offline-ner bundle runtime'"
+[ -n "$want_python" ] \
+    || die 20 "the manifest names no target (Python, glibc, CPU); rebuild with 'offline-ner bundle runtime'"
 [ "$(uname -m)" = "$want_arch" ] || die 34 "this host's CPU is $(uname -m); the bundle's wheels are for $want_arch"
 have_python=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2> /dev/null) \
     || die 34 "cannot run $python; the bundle needs Python $want_python (give --python /path/to/python$want_python)"
 [ "$have_python" = "$want_python" ] \
-    || die 34 "$python is Python $have_python; the bundle's wheels are for Python $want_python (give --python python$want_python)"
+    || die 34 "$python is Python $have_python; the bundle's wheels are for Python $want_python" \
+        "(give --python python$want_python)"
 have_glibc=$(getconf GNU_LIBC_VERSION 2> /dev/null | sed -n 's/^glibc \([0-9]*\.[0-9]*\).*/\1/p')
-[ -n "$have_glibc" ] || die 34 "this host has no glibc (getconf GNU_LIBC_VERSION); the bundle needs glibc $want_glibc or newer"
+[ -n "$have_glibc" ] \
+    || die 34 "this host has no glibc (getconf GNU_LIBC_VERSION); the bundle needs glibc $want_glibc or newer"
 if [ "${have_glibc%.*}" -lt "${want_glibc%.*}" ] || { [ "${have_glibc%.*}" -eq "${want_glibc%.*}" ] \
     && [ "${have_glibc#*.}" -lt "${want_glibc#*.}" ]; }; then
     die 34 "this host has glibc $have_glibc; the bundle's wheels need glibc $want_glibc or newer"
