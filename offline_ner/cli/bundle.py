@@ -191,10 +191,14 @@ def runtime(python_version: str, glibc: str, arch: str, device: str, torch_versi
     from offline_ner.bundle.create import default_created
     from offline_ner.bundle.runtime import Target
     from offline_ner.bundle.wheelhouse import build_wheelhouse
+    from offline_ner.errors import BundleError
 
     if not torch_version:
         raise click.UsageError("torch is not installed here: give --torch-version (e.g. 2.13.0)")
-    target = Target(python=python_version, glibc=glibc, arch=arch, device=device)
+    try:
+        target = Target(python=python_version, glibc=glibc, arch=arch, device=device)
+    except BundleError as err:  # a mistyped target is a usage error (2), not a malformed bundle
+        raise click.UsageError(str(err)) from err
     stream = stream or f"runtime-py{python_version.replace('.', '')}-{device}"
     keys = [load_private_key(path, read_passphrase(f"Passphrase for {path}")) for path in key_paths]
     created_at = default_created()

@@ -113,3 +113,9 @@ def test_the_packaged_base_model_becomes_a_model_bundle_by_name(
     assert base_model.resolve_base_model(folder) == folder
     with pytest.raises(ModelNotFoundError, match="bundle create --kind model --stream minilm-l6-uncased"):
         resolve_base_model_source("minilm-l6-uncased", tmp_path / "empty-store")
+
+
+def test_a_mistyped_target_is_a_usage_error(tmp_path: Path, env: dict[str, str], mirror: Path,
+                                             release_key: Path) -> None:
+    result = build_runtime(env, tmp_path, mirror, release_key, "--python", "3", "--glibc", "2.28")
+    assert result.exit_code == 2 and "major.minor" in result.output
