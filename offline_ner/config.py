@@ -5,15 +5,20 @@ one, rejecting unknown keys and wrong types with a :class:`ConfigError` that nam
 dataclass fields are built recursively; ``--set key.sub=value`` overrides from the CLI go through
 :func:`apply_overrides`.
 
+Shipped configs live in ``offline_ner/configs/`` (package data, so an installed wheel has them) and are named
+without folder or suffix: ``simple_mix``, ``experiments/paper``. A path to any YAML file works everywhere too.
+
 Example::
 
-    cfg = load_config("configs/simple_mix.yaml", TrainConfig, overrides=["epochs=2"])
+    cfg = load_config("simple_mix", TrainConfig, overrides=["epochs=2"])   # or "my/own.yaml"
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib.resources
 import os
+import re
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -26,14 +31,46 @@ from offline_ner.errors import ConfigError
 
 T = TypeVar("T")
 
+# a packaged config's name: its path under offline_ner/configs/ without ".yaml" (simple_mix, experiments/paper)
+PACKAGED_NAME_RE = re.compile(r"[A-Za-z0-9_]+(/[A-Za-z0-9_]+)*")
+
+
+def packaged_configs_dir() -> Path:
+    """The folder of the configs shipped inside the package (``offline_ner/configs``)."""
+    return Path(str(importlib.resources.files("offline_ner") / "configs"))
+
+
+def packaged_config_names() -> list[str]:
+    """Every shipped config by name, e.g. ``["blend_linear", ..., "experiments/paper", ...]``."""
+    root = packaged_configs_dir()
+    return sorted(path.relative_to(root).with_suffix("").as_posix() for path in root.rglob("*.yaml"))
+
+
+def find_config(name_or_path: str | os.PathLike[str]) -> Path:
+    """An existing YAML file, else the packaged config of that name (``simple_mix``).
+
+    Raises:
+        ConfigError: neither a file nor a packaged name; the message lists the packaged names.
+    """
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    if PACKAGED_NAME_RE.fullmatch(os.fspath(name_or_path)):
+        packaged = packaged_configs_dir() / f"{os.fspath(name_or_path)}.yaml"
+        if packaged.is_file():
+            return packaged
+    raise ConfigError(
+        f"{path}: config file not found, and not a packaged config name ({', '.join(packaged_config_names())})"
+    )
+
 
 def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Parse a YAML file whose top level is a mapping."""
-    path = Path(path)
+    """Parse a YAML file (or packaged config, by name: :func:`find_config`) whose top level is a mapping."""
+    path = find_config(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as err:
-        raise ConfigError(f"{path}: config file not found") from err
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read the config file: {err}") from err
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)

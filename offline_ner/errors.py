@@ -69,6 +69,7 @@ class ExitCode(IntEnum):
     LIMIT_EXCEEDED = 31
     KEY_FILE = 32
     TRUST_STORE = 33
+    TARGET = 34  # install.sh only: this host is not the runtime bundle's target (Python version, glibc, CPU)
 
 
 class OfflineNerError(Exception):

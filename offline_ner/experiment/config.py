@@ -8,7 +8,7 @@ own keys when a run starts.
 
 Example::
 
-    cfg = load_experiment("configs/experiments/paper_cpu.yaml", overrides=["seeds=[1]"])
+    cfg = load_experiment("experiments/paper", overrides=["seeds=[1]"])
     print([arm.name for arm in cfg.arms], cfg.gold_sizes)
 """
 
