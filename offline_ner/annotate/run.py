@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -353,19 +353,44 @@ class AnnotationResult:
 
 
 def _qa(records: Sequence[Record], gold: Mapping[str, Sequence[str]]) -> dict[str, Any] | None:
-    pairs = [(r.tags, gold[r.id]) for r in records if r.id in gold and r.tags is not None]
-    return qa_report([p for p, _ in pairs], [g for _, g in pairs]) if pairs else None
+    """QA over every gold record: a record without LLM tags (failed, skipped) is scored as all ``O``, i.e. its
+    gold entities count as misses; scoring only the labelled records would flatter the LLM."""
+    if not gold:
+        return None
+    labelled = {r.id: r.tags for r in records if r.tags is not None}
+    ids = list(gold)
+    report = qa_report([labelled.get(i) or ("O",) * len(gold[i]) for i in ids], [gold[i] for i in ids])
+    scored = [i for i in ids if i in labelled]
+    if scored:
+        report["labelled_only"] = qa_report([labelled[i] for i in scored], [gold[i] for i in scored])["overall"]
+    return report
+
+
+def coverage(kept: Sequence[Record], gold: Mapping[str, Sequence[str]], failed: Collection[str]) -> dict[str, Any]:
+    """How many gold records the final labels cover; the others are ``failed`` (no usable reply or row) or
+    ``skipped`` (dropped by a selection filter or an import's --on-error skip)."""
+    labelled = {r.id for r in kept} & set(gold)
+    missing = [i for i in gold if i not in labelled]
+    n_failed = sum(i in set(failed) for i in missing)
+    return {
+        "gold_records": len(gold),
+        "labelled": len(labelled),
+        "failed": n_failed,
+        "skipped": len(missing) - n_failed,
+        "fraction": round(len(labelled) / len(gold), 4) if gold else 0.0,
+    }
 
 
 def qa_with_selection(
-    kept: Sequence[Record], before: Sequence[Record], gold: Mapping[str, Sequence[str]]
+    kept: Sequence[Record], before: Sequence[Record], gold: Mapping[str, Sequence[str]], failed: Collection[str] = ()
 ) -> dict[str, Any] | None:
-    """QA of the final records vs gold, and of the records before selection when selection changed anything."""
+    """QA of the final records vs all gold, the coverage, and QA of the records before selection when selection
+    changed anything. Gold records missing from ``kept`` count as misses; ``failed`` names those that failed."""
     final = _qa(kept, gold)
     if final is None:
         return None
-    report: dict[str, Any] = {"final": final}
-    if [r.tags for r in before] != [r.tags for r in kept]:
+    report: dict[str, Any] = {"final": final, "coverage": coverage(kept, gold, failed)}
+    if [(r.id, r.tags) for r in before] != [(r.id, r.tags) for r in kept]:
         report["before_selection"] = _qa(before, gold)
     return report
 
@@ -400,7 +425,7 @@ def assemble(
         usage["prompt_tokens"] += int((body.get("usage") or {}).get("prompt_tokens") or 0)
         usage["completion_tokens"] += int((body.get("usage") or {}).get("completion_tokens") or 0)
         cost += _usage_cost(body, prices, cfg.model, batch=batch)
-    qa = qa_with_selection(kept, before_agreement, plan.inputs.gold)
+    qa = qa_with_selection(kept, before_agreement, plan.inputs.gold, [f["id"] for f in totals.failed])
     provenance: dict[str, Any] = {
         "kind": "annotations",
         "mode": mode,
@@ -426,6 +451,7 @@ def assemble(
         "cost_usd": round(cost, 6),
         "prices": prices.describe(),
         "qa": qa["final"]["overall"] if qa else None,
+        "coverage": qa["coverage"] if qa else None,
     }
     return AnnotationResult(tuple(kept), provenance, qa)
 

@@ -222,3 +222,38 @@ def test_run_keeps_at_most_concurrency_requests_in_flight(cfg: AnnotateConfig, t
         elapsed = time.monotonic() - started
     assert server.max_active == 3
     assert elapsed < 9 * 0.3  # three waves, not nine sequential requests
+
+
+def test_failed_record_counts_its_gold_entities_as_misses_and_lowers_coverage(
+    llm_server: LLMServer, cfg: AnnotateConfig, conll_file: Path, tmp_path: Path
+) -> None:
+    def refuses_peter(request: dict, n: int) -> Reply:
+        if "Peter" in tokens_of(request):
+            return Reply(body=completion("I cannot help with that.", request, n))
+        return perfect_reply(request, n)
+
+    llm_server.responder = refuses_peter
+    summary = run(cfg, [conll_file], tmp_path / "ann")
+    qa = json.loads((tmp_path / "ann" / "qa.json").read_text())
+    assert qa["final"]["overall"]["recall"] == pytest.approx(5 / 6, abs=1e-4)  # Peter Blackburn missed
+    assert qa["final"]["entity_agreement"]["PER"]["missed"] == 1
+    assert qa["final"]["labelled_only"]["f1"] == 1.0
+    assert qa["coverage"] == {"gold_records": 4, "labelled": 3, "failed": 1, "skipped": 0, "fraction": 0.75}
+    assert summary["qa"]["f1"] < 1.0 and summary["coverage"]["fraction"] == 0.75
+
+
+def test_records_dropped_by_selection_are_skipped_misses_in_qa(
+    llm_server: LLMServer, cfg: AnnotateConfig, conll_file: Path, tmp_path: Path
+) -> None:
+    def wrong_for_peter(request: dict, n: int) -> Reply:
+        if "Peter" in tokens_of(request):
+            entities = [{"first": 0, "last": 1, "text": "Nowhere", "type": "PER"}]
+            return Reply(body=completion(json.dumps({"entities": entities}), request, n))
+        return perfect_reply(request, n)
+
+    llm_server.responder = wrong_for_peter
+    run(dataclasses.replace(cfg, drop_alignment_problems=True), [conll_file], tmp_path / "ann")
+    qa = json.loads((tmp_path / "ann" / "qa.json").read_text())
+    assert qa["coverage"]["skipped"] == 1 and qa["coverage"]["failed"] == 0
+    assert qa["final"]["entity_agreement"]["PER"]["missed"] == 1
+    assert qa["before_selection"]["overall"]["f1"] == 1.0
