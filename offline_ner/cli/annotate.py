@@ -121,9 +121,17 @@ def _summary_text(result: dict[str, Any]) -> str:
         lines.append(f"usage {result['usage']['total_tokens']} tokens, cost ${result['cost_usd']:.4f}")
     if result.get("failed"):
         lines.append(f"failed records: {len(result['failed'])} (listed in provenance.json)")
+    if result.get("on_error", {}).get("skipped_rows") or result.get("on_error", {}).get("repaired_tags"):
+        skipped = result["on_error"]
+        lines.append(f"bad rows skipped {skipped['skipped_rows']}, tags replaced with O {skipped['repaired_tags']}")
     if result.get("qa"):
-        qa = result["qa"]
+        qa, covered = result["qa"], result.get("coverage") or {}
         lines.append(f"QA vs gold: P {qa['precision']:.3f} R {qa['recall']:.3f} F1 {qa['f1']:.3f}")
+        if covered:
+            lines.append(
+                f"coverage {covered['labelled']}/{covered['gold_records']} gold records ({covered['failed']} failed, "
+                f"{covered['skipped']} skipped, counted as misses)"
+            )
     if result.get("bundle"):
         lines.append(f"signed bundle: {result['bundle']}")
     return "\n".join(lines)
@@ -343,6 +351,10 @@ def batch_merge(as_json: bool, output_file: Path, error_file: Path | None, **opt
 @click.option("--llm-column", type=int, default=-1, show_default=True, help="CoNLL column of the LLM tags.")
 @click.option("--gold-column", type=int, help="CoNLL column of the gold tags.")
 @click.option("--model", default="unknown", show_default=True, help="Model that produced the labels, for provenance.")
+@click.option("--on-error", type=click.Choice(["raise", "skip", "repair"]), default="raise", show_default=True,
+              help="What one bad row does: stop (raise), drop it (skip), or replace malformed LLM tags with O and "
+              "drop only unrepairable rows (repair). Counts and lines go to provenance.json; QA counts skipped "
+              "rows' gold entities as misses.")  # fmt: skip
 @bundle_options
 @json_option
 @handles_errors

@@ -72,8 +72,13 @@ def parse_record(obj: object, **where: Any) -> Record:
     )
 
 
-def iter_json_lines(path: str | os.PathLike[str]) -> Iterator[tuple[Any, dict[str, Any]]]:
+def iter_json_lines(
+    path: str | os.PathLike[str], *, bad_lines: list[DataError] | None = None
+) -> Iterator[tuple[Any, dict[str, Any]]]:
     """Yield ``(decoded_object, where)`` per non-blank line; ``where`` (path, line) is for the caller's errors.
+
+    With ``bad_lines``, a line that is not UTF-8 or not JSON is appended there as its DataError and reading goes
+    on (an import that skips bad rows); without it, the first one is raised.
 
     Raises:
         DataError: a missing file, invalid UTF-8 or invalid JSON, naming the file and line.
@@ -84,15 +89,22 @@ def iter_json_lines(path: str | os.PathLike[str]) -> Iterator[tuple[Any, dict[st
             for line_no, raw in enumerate(handle, start=1):
                 where = {"path": path, "line": line_no}
                 try:
-                    line = raw.decode("utf-8")
-                except UnicodeDecodeError as err:
-                    raise DataError("not valid UTF-8; re-encode the file as UTF-8", **where) from err
-                if not line.strip():
+                    try:
+                        line = raw.decode("utf-8")
+                    except UnicodeDecodeError as err:
+                        raise DataError("not valid UTF-8; re-encode the file as UTF-8", **where) from err
+                    if not line.strip():
+                        continue
+                    try:
+                        obj = json.loads(line)
+                    except json.JSONDecodeError as err:
+                        raise DataError(f"invalid JSON ({err.msg} at column {err.colno})", **where) from err
+                except DataError as err:
+                    if bad_lines is None:
+                        raise
+                    bad_lines.append(err)
                     continue
-                try:
-                    yield json.loads(line), where
-                except json.JSONDecodeError as err:
-                    raise DataError(f"invalid JSON ({err.msg} at column {err.colno})", **where) from err
+                yield obj, where
     except FileNotFoundError as err:
         raise DataError("file not found", path=path) from err
 

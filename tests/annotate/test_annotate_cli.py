@@ -142,3 +142,19 @@ def test_sign_key_without_stream_is_a_usage_error_before_any_request(
     )
     assert result.exit_code == 2
     assert llm_server.chat_requests() == []
+
+
+def test_import_on_error_skip_imports_a_file_with_bad_rows_and_reports_the_count(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    path = tmp_path / "labels.jsonl"
+    path.write_text(
+        '{"tokens": ["Anne"], "llm": ["B-PER"]}\n{"tokens": [], "llm": []}\n{"tokens": ["x"], "llm": ["B-maybe x"]}\n'
+    )
+    failed = invoke(runner, "import", path, "--out", tmp_path / "a", "--json")
+    assert failed.exit_code == 4 and "labels.jsonl:2" in json.loads(failed.stdout)["error"]["message"]
+    result = invoke(runner, "import", path, "--on-error", "skip", "--out", tmp_path / "b")
+    assert result.exit_code == 0, result.output
+    assert "bad rows skipped 2" in result.output
+    provenance = json.loads((tmp_path / "b" / "provenance.json").read_text())
+    assert provenance["records_out"] == 1 and provenance["on_error"]["skipped_rows"] == 2
