@@ -20,6 +20,7 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
+import math
 import threading
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from offline_ner.annotate.align import COUNT_KEYS, PROBLEM_KEYS, align_mentions
 from offline_ner.annotate.config import AnnotateConfig
-from offline_ner.annotate.cost import PriceTable, count_message_tokens
+from offline_ner.annotate.cost import INPUT_TOKEN_MARGIN, PriceTable, count_request_tokens
 from offline_ner.annotate.folder import write_annotation_folder
 from offline_ner.annotate.inputs import Inputs
 from offline_ner.annotate.journal import Journal, request_key
@@ -91,6 +92,7 @@ def plan_run(inputs: Inputs, cfg: AnnotateConfig, template: PromptTemplate, demo
     unique: dict[str, PlannedRequest] = {}
     keys_by_record = []
     params = request_parameters(cfg)
+    schema = json_schema_format(template) if cfg.response_format == "json_schema" else None
     for record in inputs.records:
         messages = build_messages(template, record, demos)
         body = {"model": cfg.model, "messages": messages, **params}
@@ -99,7 +101,7 @@ def plan_run(inputs: Inputs, cfg: AnnotateConfig, template: PromptTemplate, demo
             material = {**body, "response_format_preference": cfg.response_format}
             key = request_key(material, template_sha256=template.sha256, sample=sample)
             if key not in unique:
-                unique[key] = PlannedRequest(key, body, count_message_tokens(messages))
+                unique[key] = PlannedRequest(key, body, count_request_tokens(messages, schema))
             keys.append(key)
         keys_by_record.append(tuple(keys))
     return RunPlan(cfg, template, tuple(demos), inputs, tuple(unique.values()), tuple(keys_by_record))
@@ -131,7 +133,12 @@ def estimate_cost(plan: RunPlan, prices: PriceTable, *, batch: bool = False) -> 
 
 
 class Budget:
-    """Thread-safe spend tracking: reserve the worst case before a request, settle the actual cost after."""
+    """Thread-safe spend tracking: reserve the worst case before a request, settle the actual cost after.
+
+    The worst case is the request's prompt tokens (with INPUT_TOKEN_MARGIN) plus all of ``max_tokens``, and a
+    reservation is swapped for the actual cost in one step, so however many requests run at once the spend never
+    passes the limit while the endpoint bills no more than that.
+    """
 
     def __init__(self, limit_usd: float | None, prices: PriceTable, model: str) -> None:
         if limit_usd is not None and prices.price(model) is None:
@@ -142,7 +149,13 @@ class Budget:
         self._lock = threading.Lock()
 
     def reserve(self, input_tokens: int, max_output_tokens: int) -> float:
-        cost = self.prices.cost_usd(self.model, input_tokens=input_tokens, output_tokens=max_output_tokens) or 0.0
+        """Hold the worst-case cost of one request; returns the amount to pass to :meth:`settle`.
+
+        Raises:
+            BudgetExceededError: the request could take the spend past the limit.
+        """
+        worst_input = math.ceil(input_tokens * INPUT_TOKEN_MARGIN)
+        cost = self.prices.cost_usd(self.model, input_tokens=worst_input, output_tokens=max_output_tokens) or 0.0
         with self._lock:
             if self.limit_usd is not None and self.spent_usd + self._reserved + cost > self.limit_usd:
                 raise BudgetExceededError(
@@ -153,6 +166,7 @@ class Budget:
         return cost
 
     def settle(self, reserved: float, actual: float) -> None:
+        """Release a reservation and book the actual cost together (0.0 when the request failed)."""
         with self._lock:
             self._reserved -= reserved
             self.spent_usd += actual
@@ -215,15 +229,16 @@ def execute(
                 reply = client.complete(
                     request.body, response_format=plan.response_format, estimated_tokens=request.estimated_tokens
                 )
-            finally:
+            except BaseException:
                 budget.settle(reserved, 0.0)
+                raise
         except AnnotateError as err:
             stop.set()
             with lock:
                 errors.append(err)
             return
-        cost = _usage_cost(reply.body, prices, plan.cfg.model)
-        budget.settle(0.0, cost)
+        # one step: releasing the reservation before booking the cost let another thread reserve the same room
+        budget.settle(reserved, _usage_cost(reply.body, prices, plan.cfg.model))
         journal.put(
             request.key,
             {

@@ -11,8 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from offline_ner.annotate import AnnotateConfig, Journal, annotate, load_inputs, load_prices, load_template, plan_run
+from offline_ner.annotate import (
+    AnnotateConfig,
+    Journal,
+    annotate,
+    count_message_tokens,
+    load_inputs,
+    load_prices,
+    load_template,
+    plan_run,
+)
 from offline_ner.annotate.client import LLMClient
+from offline_ner.annotate.cost import count_tokens
 from offline_ner.data import Record, iob2_violations, read_jsonl
 from offline_ner.errors import AnnotateError, BudgetExceededError, ConfigError, LLMAuthError
 from tests.annotate.llm_server import LLMServer, Reply, completion, perfect_reply, tokens_of
@@ -257,3 +267,33 @@ def test_records_dropped_by_selection_are_skipped_misses_in_qa(
     assert qa["coverage"]["skipped"] == 1 and qa["coverage"]["failed"] == 0
     assert qa["final"]["entity_agreement"]["PER"]["missed"] == 1
     assert qa["before_selection"]["overall"]["f1"] == 1.0
+
+
+def test_budget_is_never_exceeded_under_16_way_concurrency(cfg: AnnotateConfig, tmp_path: Path) -> None:
+    # the server bills like OpenAI: the prompt includes the json_schema response_format (145 tokens here, which the
+    # reservation used to leave out), and every reply uses all of max_tokens, the worst case the budget reserves
+    path = tmp_path / "many.jsonl"
+    path.write_text("".join(f'{{"id": "s{i}", "tokens": ["item{i}", "EU"]}}\n' for i in range(120)), encoding="utf-8")
+    small = dataclasses.replace(cfg, concurrency=16, max_tokens=64)
+
+    def bills_usage(request: dict, n: int) -> Reply:
+        reply = perfect_reply(request, n)
+        prompt = count_message_tokens(request["messages"]) + count_tokens(json.dumps(request["response_format"]))
+        reply.body["usage"] = {"prompt_tokens": prompt, "completion_tokens": 64, "total_tokens": prompt + 64}
+        return reply
+
+    prices = load_prices(None)
+    plan = plan_run(load_inputs([path]), small, load_template(small.template))
+    budget = 0.05
+    for trial in range(3):
+        with LLMServer(latency_s=0.2) as server:
+            server.responder = bills_usage
+            with pytest.raises(BudgetExceededError):
+                run(dataclasses.replace(small, base_url=server.base_url), [path], tmp_path / f"ann{trial}",
+                    budget_usd=budget)  # fmt: skip
+            provenance = json.loads((tmp_path / f"ann{trial}" / "provenance.json").read_text())
+            assert server.max_active >= 12  # 16 threads; on 2 busy cores not all are always in flight at once
+        assert 0 < provenance["cost_usd"] <= budget, (trial, provenance["replies"])
+        # and it used the budget: it stopped less than two requests short of the limit
+        assert provenance["cost_usd"] + 2 * prices.cost_usd(small.model, input_tokens=400, output_tokens=64) > budget
+    assert len(plan.requests) == 120
