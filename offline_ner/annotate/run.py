@@ -61,10 +61,17 @@ class RunPlan:
 
     cfg: AnnotateConfig
     template: PromptTemplate
-    demos: tuple[Record, ...]
+    demos_by_record: tuple[tuple[Record, ...], ...]
     inputs: Inputs
     requests: tuple[PlannedRequest, ...]
     keys_by_record: tuple[tuple[str, ...], ...]
+
+    def demonstrations(self) -> list[str] | dict[str, Any]:
+        """What the run's provenance says about demonstrations: the ids when every input shares them."""
+        unique = list(dict.fromkeys(d.id for demos in self.demos_by_record for d in demos))
+        if self.cfg.demos_select == "first":
+            return unique
+        return {"select": self.cfg.demos_select, "k": self.cfg.n_demos, "unique": len(unique)}
 
     @property
     def response_format(self) -> dict[str, Any]:
@@ -79,8 +86,20 @@ def request_parameters(cfg: AnnotateConfig) -> dict[str, Any]:
     return params
 
 
-def plan_run(inputs: Inputs, cfg: AnnotateConfig, template: PromptTemplate, demos: Sequence[Record] = ()) -> RunPlan:
+def plan_run(
+    inputs: Inputs,
+    cfg: AnnotateConfig,
+    template: PromptTemplate,
+    demos: Sequence[Record] = (),
+    *,
+    demos_by_record: Sequence[Sequence[Record]] | None = None,
+) -> RunPlan:
     """One request per record and sample; identical requests (same sentence, same everything) share a key.
+
+    Args:
+        demos: demonstrations shown before every input (``demos_select="first"``).
+        demos_by_record: per input record its own demonstrations (``retrieve.knn_demonstrations``); replaces
+            ``demos``.
 
     Raises:
         AnnotateError: a demonstration overlaps the input.
@@ -88,13 +107,18 @@ def plan_run(inputs: Inputs, cfg: AnnotateConfig, template: PromptTemplate, demo
     """
     if cfg.samples < 1 or (cfg.agree_k is not None and not 1 <= cfg.agree_k <= cfg.samples):
         raise ConfigError(f"samples={cfg.samples}, agree_k={cfg.agree_k}: need 1 <= agree_k <= samples")
-    check_demonstrations(demos, inputs.records)
+    if demos_by_record is None:
+        demos_by_record = [tuple(demos)] * len(inputs.records)
+    elif len(demos_by_record) != len(inputs.records):
+        raise ValueError(f"{len(demos_by_record)} demonstration lists for {len(inputs.records)} records")
+    unique_demos = {d.id: d for chosen in demos_by_record for d in chosen}
+    check_demonstrations(list(unique_demos.values()), inputs.records)
     unique: dict[str, PlannedRequest] = {}
     keys_by_record = []
     params = request_parameters(cfg)
     schema = json_schema_format(template) if cfg.response_format == "json_schema" else None
-    for record in inputs.records:
-        messages = build_messages(template, record, demos)
+    for record, record_demos in zip(inputs.records, demos_by_record):
+        messages = build_messages(template, record, record_demos)
         body = {"model": cfg.model, "messages": messages, **params}
         keys = []
         for sample in range(cfg.samples):
@@ -104,7 +128,9 @@ def plan_run(inputs: Inputs, cfg: AnnotateConfig, template: PromptTemplate, demo
                 unique[key] = PlannedRequest(key, body, count_request_tokens(messages, schema))
             keys.append(key)
         keys_by_record.append(tuple(keys))
-    return RunPlan(cfg, template, tuple(demos), inputs, tuple(unique.values()), tuple(keys_by_record))
+    return RunPlan(
+        cfg, template, tuple(map(tuple, demos_by_record)), inputs, tuple(unique.values()), tuple(keys_by_record)
+    )
 
 
 def estimate_cost(plan: RunPlan, prices: PriceTable, *, batch: bool = False) -> dict[str, Any]:
@@ -308,7 +334,12 @@ def _sample_provenance(key: str, stored: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _label_record(
-    record: Record, keys: Sequence[str], plan: RunPlan, stored: Mapping[str, Mapping[str, Any]], totals: _Totals
+    record: Record,
+    keys: Sequence[str],
+    demos: Sequence[Record],
+    plan: RunPlan,
+    stored: Mapping[str, Mapping[str, Any]],
+    totals: _Totals,
 ) -> tuple[Record | None, list[Span]]:
     """The record with LLM tags (None if it failed), and sample 0's spans before agreement."""
     cfg, types = plan.cfg, plan.template.types
@@ -335,6 +366,7 @@ def _label_record(
         **{k: v for k, v in first.items() if k != "request_key"},
         "parameters": request_parameters(cfg),
         "template": plan.template.describe(),
+        "demonstrations": [d.id for d in demos],
         "parse_mode": modes[0],
         "alignment": dict(counts),
         "request_key": first["request_key"],
@@ -419,8 +451,8 @@ def assemble(
     totals = _Totals()
     labelled: list[Record] = []
     before_agreement: list[Record] = []
-    for record, keys in zip(plan.inputs.records, plan.keys_by_record):
-        result, first_spans = _label_record(record, keys, plan, stored, totals)
+    for record, keys, demos in zip(plan.inputs.records, plan.keys_by_record, plan.demos_by_record):
+        result, first_spans = _label_record(record, keys, demos, plan, stored, totals)
         if result is not None:
             labelled.append(result)
             before_agreement.append(result.with_tags(tags_from_spans(first_spans, len(record.tokens))))
@@ -451,7 +483,7 @@ def assemble(
         "template": plan.template.describe(),
         "parameters": request_parameters(cfg),
         "samples": cfg.samples,
-        "demonstrations": [d.id for d in plan.demos],
+        "demonstrations": plan.demonstrations(),
         "inputs": list(plan.inputs.digests),
         "records_in": len(plan.inputs.records),
         "records_out": len(kept),
