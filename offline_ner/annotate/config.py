@@ -55,6 +55,9 @@ class AnnotateConfig:
     # n samples per sentence (repeated calls); with agree_k, keep entities that k of n samples agree on
     samples: int = 1
     agree_k: int | None = None
+    # self-verification (GPT-NER): one more request per sentence with entities; the model confirms each entity's
+    # type and rejected entities are dropped (fewer false positives, about 1.4x the requests on CoNLL)
+    verify: bool = False
     # drop records whose reply disagreed with the tokens (not found, overlaps, unknown types)
     drop_alignment_problems: bool = False
     # planning only: expected output tokens per request for the cost estimate (the bound is max_tokens)

@@ -19,6 +19,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import threading
@@ -39,6 +40,9 @@ from offline_ner.annotate.parse import parse_reply
 from offline_ner.annotate.prompts import PromptTemplate, build_messages, check_demonstrations, json_schema_format
 from offline_ner.annotate.qa import qa_report
 from offline_ner.annotate.select import agree_spans
+from offline_ner.annotate.verify import PROMPT_SHA256 as VERIFY_PROMPT_SHA256
+from offline_ner.annotate.verify import RESPONSE_FORMAT as VERIFY_RESPONSE_FORMAT
+from offline_ner.annotate.verify import parse_verdicts, verification_body
 from offline_ner.data import Record, Span, tags_from_spans
 from offline_ner.errors import AnnotateError, BudgetExceededError, ConfigError, LLMReplyError
 
@@ -219,6 +223,14 @@ class ExecutionStats:
     retries: int = 0
     spent_usd: float = 0.0
 
+    def __add__(self, other: ExecutionStats) -> ExecutionStats:
+        return ExecutionStats(
+            self.sent + other.sent,
+            self.journal_hits + other.journal_hits,
+            self.retries + other.retries,
+            self.spent_usd + other.spent_usd,
+        )
+
 
 def execute(
     plan: RunPlan,
@@ -235,13 +247,30 @@ def execute(
         BudgetExceededError: the next request could exceed the budget (requests in flight finish first).
         LLMAuthError, LLMQuotaError, LLMContextLengthError, LLMTransportError: from the client; the run stops.
     """
+    budget = Budget(budget_usd, prices, plan.cfg.model)
+    return execute_requests(
+        plan.requests, plan.cfg, plan.response_format, client, journal, prices=prices, budget=budget, progress=progress
+    )
+
+
+def execute_requests(
+    requests: Sequence[PlannedRequest],
+    cfg: AnnotateConfig,
+    response_format: Mapping[str, Any] | None,
+    client: LLMClient,
+    journal: Journal,
+    *,
+    prices: PriceTable,
+    budget: Budget,
+    progress: Progress | None = None,
+) -> ExecutionStats:
+    """:func:`execute` for any list of requests sharing one response format and one budget."""
     stats = ExecutionStats()
     done = journal.keys()
-    todo = [r for r in plan.requests if r.key not in done]
-    stats.journal_hits = len(plan.requests) - len(todo)
+    todo = [r for r in requests if r.key not in done]
+    stats.journal_hits = len(requests) - len(todo)
     if progress is not None and stats.journal_hits:
         progress(stats.journal_hits)
-    budget = Budget(budget_usd, prices, plan.cfg.model)
     stop = threading.Event()
     errors: list[BaseException] = []
     lock = threading.Lock()
@@ -250,10 +279,10 @@ def execute(
         if stop.is_set():
             return
         try:
-            reserved = budget.reserve(request.estimated_tokens, plan.cfg.max_tokens)
+            reserved = budget.reserve(request.estimated_tokens, int(request.body["max_tokens"]))
             try:
                 reply = client.complete(
-                    request.body, response_format=plan.response_format, estimated_tokens=request.estimated_tokens
+                    request.body, response_format=response_format, estimated_tokens=request.estimated_tokens
                 )
             except BaseException:
                 budget.settle(reserved, 0.0)
@@ -264,7 +293,7 @@ def execute(
                 errors.append(err)
             return
         # one step: releasing the reservation before booking the cost let another thread reserve the same room
-        budget.settle(reserved, _usage_cost(reply.body, prices, plan.cfg.model))
+        budget.settle(reserved, _usage_cost(reply.body, prices, cfg.model))
         journal.put(
             request.key,
             {
@@ -287,10 +316,11 @@ def execute(
             stop.set()
             raise
 
-    with ThreadPoolExecutor(max_workers=max(1, plan.cfg.concurrency), thread_name_prefix="annotate") as pool:
+    spent_before = budget.spent_usd
+    with ThreadPoolExecutor(max_workers=max(1, cfg.concurrency), thread_name_prefix="annotate") as pool:
         for future in [pool.submit(send, request) for request in todo]:
             future.result()
-    stats.spent_usd = budget.spent_usd
+    stats.spent_usd = budget.spent_usd - spent_before
     if errors:
         # fail-fast errors outrank a budget stop: they say what the user must fix first
         errors.sort(key=lambda e: isinstance(e, BudgetExceededError))
@@ -442,13 +472,14 @@ def qa_with_selection(
     return report
 
 
-def assemble(
-    plan: RunPlan, journal: Journal, prices: PriceTable, *, mode: str = "run", batch: bool = False
-) -> AnnotationResult:
-    """Parse, align and select from the journal's replies alone; the same journal always gives the same result."""
-    cfg = plan.cfg
-    stored = {r.key: entry for r in plan.requests if (entry := journal.get(r.key)) is not None}
-    totals = _Totals()
+def _stored(requests: Sequence[PlannedRequest], journal: Journal) -> dict[str, dict[str, Any]]:
+    return {r.key: entry for r in requests if (entry := journal.get(r.key)) is not None}
+
+
+def _label_all(
+    plan: RunPlan, stored: Mapping[str, Mapping[str, Any]], totals: _Totals
+) -> tuple[list[Record], list[Record]]:
+    """The labelled records (after agreement), and the same records with sample 0's tags (before agreement)."""
     labelled: list[Record] = []
     before_agreement: list[Record] = []
     for record, keys, demos in zip(plan.inputs.records, plan.keys_by_record, plan.demos_by_record):
@@ -456,8 +487,101 @@ def assemble(
         if result is not None:
             labelled.append(result)
             before_agreement.append(result.with_tags(tags_from_spans(first_spans, len(record.tokens))))
-    kept = labelled
+    return labelled, before_agreement
+
+
+def verification_requests(plan: RunPlan, labelled: Sequence[Record]) -> dict[str, PlannedRequest]:
+    """Per labelled record with entities (by id), the request that verifies them; derived from the replies
+    alone, so a resumed run plans exactly the same verification requests."""
+    schema = VERIFY_RESPONSE_FORMAT if plan.cfg.response_format == "json_schema" else None
+    requests: dict[str, PlannedRequest] = {}
+    for record in labelled:
+        spans = record.spans()
+        if not spans:
+            continue
+        body = verification_body(plan.cfg, plan.template, record, spans)
+        material = {**body, "response_format_preference": plan.cfg.response_format}
+        key = request_key(material, template_sha256=VERIFY_PROMPT_SHA256)
+        requests[record.id] = PlannedRequest(key, body, count_request_tokens(body["messages"], schema))
+    return requests
+
+
+def verify(
+    plan: RunPlan,
+    client: LLMClient,
+    journal: Journal,
+    *,
+    prices: PriceTable,
+    budget: Budget,
+    progress: Progress | None = None,
+) -> ExecutionStats:
+    """Send the verification requests for the extraction replies in the journal (``cfg.verify``).
+
+    Raises:
+        BudgetExceededError, LLMAuthError, LLMQuotaError, LLMContextLengthError, LLMTransportError: as execute.
+    """
+    labelled, _ = _label_all(plan, _stored(plan.requests, journal), _Totals())
+    requests = list({r.key: r for r in verification_requests(plan, labelled).values()}.values())
+    schema = VERIFY_RESPONSE_FORMAT if plan.cfg.response_format == "json_schema" else None
+    return execute_requests(
+        requests, plan.cfg, schema, client, journal, prices=prices, budget=budget, progress=progress
+    )
+
+
+def _apply_verdicts(
+    record: Record, request: PlannedRequest | None, stored: Mapping[str, Mapping[str, Any]], counts: Counter[str]
+) -> Record:
+    """The record without the entities its verification reply rejected; missing verdicts keep entities."""
+    if request is None:
+        return record
+    spans = record.spans()
+    counts["entities"] += len(spans)
+    entry = stored.get(request.key)
+    verdicts: list[bool | None] = [None] * len(spans)
+    status = "missing"
+    if entry is not None:
+        try:
+            verdicts = parse_verdicts(_content(entry["body"]), len(spans))
+            status = "answered"
+        except LLMReplyError:
+            status = "unreadable"
+    rejected = [s for s, v in zip(spans, verdicts) if v is False]
+    counts["rejected"] += len(rejected)
+    counts["unverified"] += sum(v is None for v in verdicts)
+    provenance = {
+        **dict(record.provenance),
+        "verification": {
+            "status": status,
+            "request_key": request.key,
+            "request_id": (entry.get("request_id") or entry["body"].get("id")) if entry else None,
+            "entities": len(spans),
+            "rejected": [{"text": " ".join(record.tokens[s.start : s.end]), "type": s.label} for s in rejected],
+            "unverified": sum(v is None for v in verdicts),
+        },
+    }
+    kept = [s for s, v in zip(spans, verdicts) if v is not False]
+    return dataclasses.replace(record, tags=tags_from_spans(kept, len(record.tokens)), provenance=provenance)
+
+
+def assemble(
+    plan: RunPlan, journal: Journal, prices: PriceTable, *, mode: str = "run", batch: bool = False
+) -> AnnotationResult:
+    """Parse, align and select from the journal's replies alone; the same journal always gives the same result."""
+    cfg = plan.cfg
+    stored = _stored(plan.requests, journal)
+    totals = _Totals()
+    labelled, before_agreement = _label_all(plan, stored, totals)
     selection: dict[str, Any] = {}
+    before_verification = labelled
+    if cfg.verify:
+        requests = verification_requests(plan, labelled)
+        unique = list({r.key: r for r in requests.values()}.values())  # identical sentences share one request
+        verify_stored = _stored(unique, journal)
+        counts: Counter[str] = Counter({k: 0 for k in ("entities", "rejected", "unverified")})
+        labelled = [_apply_verdicts(r, requests.get(r.id), verify_stored, counts) for r in labelled]
+        selection["verification"] = {"requests": len(unique), "replies": len(verify_stored), **counts}
+        stored = {**stored, **verify_stored}
+    kept = labelled
     if cfg.drop_alignment_problems:
         kept = [r for r in labelled if not _has_problems(r)]
         selection["drop_alignment_problems"] = {"dropped_records": len(labelled) - len(kept)}
@@ -473,10 +597,13 @@ def assemble(
         usage["completion_tokens"] += int((body.get("usage") or {}).get("completion_tokens") or 0)
         cost += _usage_cost(body, prices, cfg.model, batch=batch)
     qa = qa_with_selection(kept, before_agreement, plan.inputs.gold, [f["id"] for f in totals.failed])
+    if qa is not None and cfg.verify:
+        qa["before_verification"] = _qa(before_verification, plan.inputs.gold)
+    all_requests = len(plan.requests) + selection.get("verification", {}).get("requests", 0)
     provenance: dict[str, Any] = {
         "kind": "annotations",
         "mode": mode,
-        "complete": len(stored) == len(plan.requests),
+        "complete": len(stored) == all_requests,
         "requested_model": cfg.model,
         "models": sorted(totals.models),
         "base_url": cfg.base_url or "https://api.openai.com/v1",
@@ -487,7 +614,7 @@ def assemble(
         "inputs": list(plan.inputs.digests),
         "records_in": len(plan.inputs.records),
         "records_out": len(kept),
-        "requests": len(plan.requests),
+        "requests": all_requests,
         "replies": len(stored),
         "failed": totals.failed,
         "response_formats": dict(sorted(totals.response_formats.items())),
@@ -527,8 +654,14 @@ def annotate(
         BudgetExceededError: after writing the partial folder.
         LLMAuthError, LLMQuotaError, LLMContextLengthError, LLMTransportError: nothing is written.
     """
+    budget = Budget(budget_usd, prices, plan.cfg.model)
     try:
-        stats = execute(plan, client, journal, prices=prices, budget_usd=budget_usd, progress=progress)
+        stats = execute_requests(
+            plan.requests, plan.cfg, plan.response_format, client, journal,
+            prices=prices, budget=budget, progress=progress,
+        )  # fmt: skip
+        if plan.cfg.verify:
+            stats = stats + verify(plan, client, journal, prices=prices, budget=budget, progress=progress)
     except BudgetExceededError as err:
         result = assemble(plan, journal, prices)
         write_annotation_folder(out, result.records, result.provenance, result.qa)
