@@ -31,6 +31,7 @@ from offline_ner.errors import LLMReplyError
 VERIFY_VERSION = "1"
 VERIFY_MAX_TOKENS = 256  # {"verdicts": [...]} for ~20 entities; a CoNLL sentence has 1.7 on average
 EXPECTED_VERIFY_OUTPUT_TOKENS = 40  # planning: the verdicts of two entities
+VERIFY_PLANNED_ENTITIES = 2  # planning: entities listed per verified sentence (CoNLL-2003 averages 1.7)
 SYSTEM = (
     "You check named-entity labels. Entity types:\n{definitions}\n"
     "For each numbered entity, decide whether the text is really an entity of the given type in this sentence. "

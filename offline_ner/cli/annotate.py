@@ -53,6 +53,11 @@ request_options = _stack(
         "--encoder-cache", type=click.Path(file_okay=False, path_type=Path),
         help="Folder for the encoder's one-time ONNX export (default ~/.cache/offline_ner).",
     ),
+    click.option(
+        "--verify", is_flag=True, default=None,
+        help="Self-verification (GPT-NER): one more request per sentence with entities asks the model to confirm "
+        "each entity's type; rejected entities are dropped. Adds requests: see `annotate plan`.",
+    ),
     click.option("--samples", type=int, help="Samples per sentence (repeated calls)."),
     click.option("--agree-k", type=int, help="Keep entities that at least K of the samples agree on."),
     click.option("--temperature", type=float),
@@ -83,7 +88,7 @@ output_options = _stack(
 )
 
 CONFIG_KEYS = {
-    "model", "base_url", "api_key_env", "template", "n_demos", "demos_select", "samples", "agree_k", "temperature", "max_tokens",
+    "model", "base_url", "api_key_env", "template", "n_demos", "demos_select", "verify", "samples", "agree_k", "temperature", "max_tokens",
     "seed", "response_format", "concurrency", "requests_per_minute", "tokens_per_minute", "timeout_s",
     "drop_alignment_problems",
 }  # fmt: skip
@@ -286,6 +291,11 @@ def plan(as_json: bool, batch: bool, **options: Any) -> None:
         f"cost expected {usd(estimate['expected_cost_usd'])}, at most {usd(estimate['max_cost_usd'])} "
         f"(prices as of {estimate['prices']['as_of']})"
     )
+    for name, extra in estimate["added"].items():
+        human += (
+            f"\n{name} adds {extra['requests']} requests, {extra['input_tokens']} input tokens: "
+            f"expected {usd(extra['expected_cost_usd'])}, at most {usd(extra['max_cost_usd'])} (included above)"
+        )
     emit(estimate, as_json, human)
 
 
