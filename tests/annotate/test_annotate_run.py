@@ -297,3 +297,27 @@ def test_budget_is_never_exceeded_under_16_way_concurrency(cfg: AnnotateConfig, 
         # and it used the budget: it stopped less than two requests short of the limit
         assert provenance["cost_usd"] + 2 * prices.cost_usd(small.model, input_tokens=400, output_tokens=64) > budget
     assert len(plan.requests) == 120
+
+
+@pytest.mark.parametrize(
+    ("content", "tags", "counts"),
+    [
+        ("{}", ("O", "O", "O", "O", "O"), {}),
+        ("[]", ("O", "O", "O", "O", "O"), {}),
+        ('{"PER": []}', ("O", "O", "O", "O", "O"), {}),
+        ('{"entities": [{"first": 0, "last": 0, "text": "EU", "type": "ORG"', ("B-ORG", "O", "O", "O", "O"),
+         {"exact": 1}),
+        ('{"EU": "ORG", "German": "MISC"}', ("B-ORG", "O", "B-MISC", "O", "O"), {"recovered": 2}),
+        ('{"entities": [{"text": "eu", "type": "ORG"}, {"text": "german,", "type": "MISC"}]}',
+         ("B-ORG", "O", "B-MISC", "O", "O"), {"casefold": 1, "punctuation": 1}),
+    ],
+)  # fmt: skip
+def test_real_reply_shapes_parse_and_align_in_a_run(
+    llm_server: LLMServer, cfg: AnnotateConfig, tmp_path: Path, content: str, tags: tuple, counts: dict
+) -> None:
+    path = tmp_path / "one.jsonl"
+    path.write_text('{"id": "s", "tokens": ["EU", "rejects", "German", "call", "."]}\n', encoding="utf-8")
+    llm_server.responder = lambda request, n: Reply(body=completion(content, request, n))
+    summary = run(cfg, [path], tmp_path / "ann")
+    assert summary["failed"] == [] and read_jsonl(tmp_path / "ann" / "records.jsonl")[0].tags == tags
+    assert {k: v for k, v in summary["alignment"].items() if v} == counts
