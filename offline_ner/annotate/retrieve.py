@@ -7,8 +7,9 @@ Sentences are embedded by a sentence encoder (``encoder.MiniLMEncoder`` in produ
 similarity, and the k nearest are taken. The choice is deterministic: similarities are rounded to
 SIMILARITY_DECIMALS (float noise between batchings cannot reorder them) and ties go to the earlier pool record.
 The nearest demonstration is placed last, next to the sentence it helps with. A pool sentence with exactly the
-input's tokens is never chosen for that input (it would leak the answer); a pool record whose id is an input's id
-means the wrong split was given and is refused by ``prompts.check_demonstrations``.
+tokens of any input is never chosen (it would leak that input's answer; CoNLL-2003 train and test share short
+table lines such as "for , goals against , points ) :"); a pool record whose id is an input's id means the wrong
+split was given and is refused by ``prompts.check_demonstrations``.
 
 Embeddings are cached in an :class:`EmbeddingStore` (the journal is one), keyed by encoder name and text, so a
 resumed run picks the same demonstrations without embedding again.
@@ -88,7 +89,8 @@ def knn_demonstrations(
 
     Args:
         inputs: the records to annotate.
-        pool: candidate demonstrations (train/dev); records without tags are ignored.
+        pool: candidate demonstrations (train/dev); records without tags, and records with exactly the tokens of an
+            input, are ignored.
         k: demonstrations per input.
         encoder: the sentence encoder.
         store: embedding cache (the journal), or None.
@@ -98,7 +100,8 @@ def knn_demonstrations(
     """
     if k < 1:
         raise ValueError(f"k={k}: kNN needs at least one demonstration per input")
-    labelled = [r for r in pool if r.tags is not None]
+    input_sentences = {r.tokens for r in inputs}
+    labelled = [r for r in pool if r.tags is not None and r.tokens not in input_sentences]
     if not inputs or not labelled:
         return tuple(() for _ in inputs)
     pool_vectors = embed_records(labelled, encoder, store)
@@ -107,12 +110,6 @@ def knn_demonstrations(
     for start in range(0, len(inputs), CHUNK_INPUTS):
         similarity = np.round(input_vectors[start : start + CHUNK_INPUTS] @ pool_vectors.T, SIMILARITY_DECIMALS)
         order = np.argsort(-similarity, axis=1, kind="stable")  # stable: ties keep pool order
-        for row, record in enumerate(inputs[start : start + CHUNK_INPUTS]):
-            picked: list[Record] = []
-            for index in order[row]:
-                if labelled[index].tokens != record.tokens:
-                    picked.append(labelled[index])
-                    if len(picked) == k:
-                        break
-            chosen.append(tuple(reversed(picked)))
+        for row in range(similarity.shape[0]):
+            chosen.append(tuple(labelled[i] for i in reversed(order[row, :k])))
     return tuple(chosen)

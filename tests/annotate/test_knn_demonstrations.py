@@ -65,10 +65,10 @@ def test_knn_picks_the_nearest_labelled_sentences_with_the_nearest_last() -> Non
     assert [[d.id for d in demos] for demos in chosen] == [["train:3", "train:1"], ["train:4", "train:2"]]
 
 
-def test_knn_never_shows_an_input_its_own_sentence() -> None:
+def test_knn_never_shows_a_pool_sentence_that_is_also_an_input() -> None:
     twin = Record("test:9", ("Murray", "sang", "again"))
-    (demos,) = knn_demonstrations([twin], POOL, k=1, encoder=WordEncoder())
-    assert demos[0].id == "train:2"
+    chosen = knn_demonstrations([twin, Record("test:8", ("Murray", "sang"))], POOL, k=1, encoder=WordEncoder())
+    assert [demos[0].id for demos in chosen] == ["train:2", "train:2"]  # train:4 is test:9's sentence
 
 
 def test_equally_similar_demonstrations_are_ordered_by_pool_position() -> None:

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from offline_ner.annotate import load_template, request_key
@@ -132,3 +133,12 @@ def test_knn_and_verification_resume_after_kill_with_no_repeated_request(encoder
     records = [json.loads(line) for line in (killed / "records.jsonl").read_text().splitlines()]
     assert records[1]["tags"] == ["O", "O", "O", "O"] and records[0]["tags"] == ["O", "O", "B-ORG", "O"]
     assert records[1]["provenance"]["demonstrations"][-1] == "train:2"  # "Heavy rain flooded London" nearest
+
+
+def test_a_sentences_vector_does_not_depend_on_its_batch(encoder_cache: Path) -> None:
+    encoder = MiniLMEncoder(cache_dir=encoder_cache)
+    texts = ["EU rejects German call to boycott British lamb .", "Peter Blackburn", "BRUSSELS 1996-08-22", "Yes ."]
+    together = encoder.embed(texts)
+    alone = np.concatenate([encoder.embed([text]) for text in texts])
+    assert together.shape == (4, 384) and np.allclose(together, alone, atol=1e-5)
+    assert np.allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
