@@ -145,6 +145,12 @@ def _summary_text(result: dict[str, Any]) -> str:
         lines.append(f"usage {result['usage']['total_tokens']} tokens, cost ${result['cost_usd']:.4f}")
     if result.get("failed"):
         lines.append(f"failed records: {len(result['failed'])} (listed in provenance.json)")
+    verification = (result.get("selection") or {}).get("verification")
+    if verification:
+        lines.append(
+            f"verification: {verification['rejected']} of {verification['entities']} entities rejected and dropped, "
+            f"{verification['unverified']} unanswered (kept)"
+        )
     if result.get("on_error", {}).get("skipped_rows") or result.get("on_error", {}).get("repaired_tags"):
         skipped = result["on_error"]
         lines.append(f"bad rows skipped {skipped['skipped_rows']}, tags replaced with O {skipped['repaired_tags']}")
@@ -245,7 +251,8 @@ def run(as_json: bool, **options: Any) -> None:
         raise
     recorder = Recorder(options["record_path"]) if options.get("record_path") else None
     client = LLMClient(plan.cfg, recorder=recorder)
-    bar = _progress(len(plan.requests), "annotate")
+    # verification adds at most one request per unique sentence (only those with entities are sent)
+    bar = _progress(len(plan.requests) * (2 if plan.cfg.verify else 1), "annotate")
     try:
         result = annotate_plan(
             plan, out=options["out"], journal=journal, client=client, prices=prices,

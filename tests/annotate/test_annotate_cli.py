@@ -180,3 +180,12 @@ def test_plan_shows_the_requests_and_cost_that_demonstrations_and_verification_a
     human = invoke(runner, "plan", conll_file, "--model", "gpt-4o-mini", "--verify")
     assert "verification adds 3 requests" in human.output
     assert llm_server.chat_requests() == []
+
+
+def test_run_with_verify_reports_the_rejected_entities(
+    runner: CliRunner, llm_server: LLMServer, conll_file: Path, tmp_path: Path
+) -> None:
+    llm_server.rejected = {"German"}
+    result = invoke(runner, "run", conll_file, "--base-url", llm_server.base_url, "--verify", "--out", tmp_path / "a")
+    assert result.exit_code == 0, result.output
+    assert "verification: 2 of 6 entities rejected and dropped, 0 unanswered (kept)" in result.output

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from offline_ner.annotate import AnnotateConfig
 from offline_ner.annotate.verify import parse_verdicts
@@ -72,3 +74,16 @@ def test_verdicts_are_read_from_every_reply_shape(content: str, expected: list) 
 def test_a_verification_reply_without_json_is_a_reply_error() -> None:
     with pytest.raises(LLMReplyError):
         parse_verdicts("All correct!", 2)
+
+
+@given(st.text(max_size=200), st.integers(0, 5))
+@example('{"verdicts": [{"id": true, "correct": "yes"}, {"id": 99}]}', 2)
+@example('{"1": ["no"], "x": "yes"}', 1)
+def test_verdict_parser_raises_nothing_but_reply_errors_and_gives_one_verdict_per_entity(
+    content: str, n_entities: int
+) -> None:
+    try:
+        verdicts = parse_verdicts(content, n_entities)
+    except LLMReplyError:
+        return
+    assert len(verdicts) == n_entities and all(v in (True, False, None) for v in verdicts)
