@@ -5,9 +5,11 @@ Three steps, each usable alone:
 1. :func:`plan_run` builds one request per (record, sample) and its journal key; identical requests share a key
    and are sent once. No I/O.
 2. :func:`execute` sends every request the journal lacks, ``concurrency`` at a time, committing each reply to
-   the journal at once; it stops cleanly before a request that could exceed the budget.
-3. :func:`assemble` reads the replies back from the journal only, parses and aligns them, applies selection
-   filters, and returns records, provenance and QA. Because it never looks at anything but the journal and
+   the journal at once; it stops cleanly before a request that could exceed the budget. With ``cfg.verify``,
+   :func:`verify` then derives one verification request per labelled sentence from the journalled replies and
+   sends those the same way (one budget for both).
+3. :func:`assemble` reads the replies back from the journal only, parses and aligns them, applies verification
+   and selection filters, and returns records, provenance and QA (every gold record scored, with coverage). Because it never looks at anything but the journal and
    the plan, a run killed with ``kill -9`` and restarted writes byte-identical files.
 
 Example::
