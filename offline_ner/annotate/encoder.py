@@ -68,7 +68,12 @@ def _export(model_dir: Path, out: Path) -> None:
             local_files_only=True, do_validation=False,
         )  # fmt: skip
         (staging / "model.onnx").stat()
-        os.replace(staging, out)
+        try:
+            os.replace(staging, out)
+        except OSError:
+            if not (out / "model.onnx").is_file():
+                raise
+            # another process exported the same weights first: its graph is as good as ours
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
