@@ -103,6 +103,7 @@ def error_body(message: str, code: str | None = None, type_: str = "invalid_requ
 
 
 class _QuietServer(ThreadingHTTPServer):
+    request_queue_size = 64  # the default backlog of 5 drops connects beyond it: 16-way tests would see 1 s stalls
     def handle_error(self, request: Any, client_address: Any) -> None:
         return  # a client killed mid-reply (kill -9 test) is expected, not a server fault
 

@@ -285,14 +285,14 @@ def test_budget_is_never_exceeded_under_16_way_concurrency(cfg: AnnotateConfig, 
     prices = load_prices(None)
     plan = plan_run(load_inputs([path]), small, load_template(small.template))
     budget = 0.05
-    for trial in range(3):
-        with LLMServer(latency_s=0.2) as server:
+    for trial in range(2):
+        with LLMServer(latency_s=0.2) as server:  # long enough for all 16 threads to be in flight at once
             server.responder = bills_usage
             with pytest.raises(BudgetExceededError):
                 run(dataclasses.replace(small, base_url=server.base_url), [path], tmp_path / f"ann{trial}",
                     budget_usd=budget)  # fmt: skip
             provenance = json.loads((tmp_path / f"ann{trial}" / "provenance.json").read_text())
-            assert server.max_active >= 12  # 16 threads; on 2 busy cores not all are always in flight at once
+            assert server.max_active == 16
         assert 0 < provenance["cost_usd"] <= budget, (trial, provenance["replies"])
         # and it used the budget: it stopped less than two requests short of the limit
         assert provenance["cost_usd"] + 2 * prices.cost_usd(small.model, input_tokens=400, output_tokens=64) > budget
