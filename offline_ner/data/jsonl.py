@@ -73,18 +73,30 @@ def parse_record(obj: object, **where: Any) -> Record:
     )
 
 
-def iter_json_lines(path: str | os.PathLike[str]) -> Iterator[tuple[Any, dict[str, Any]]]:
+def iter_json_lines(
+    path: str | os.PathLike[str], *, bad_lines: list[DataError] | None = None
+) -> Iterator[tuple[Any, dict[str, Any]]]:
     """Yield ``(decoded_object, where)`` per non-blank line; ``where`` (path, line) is for the caller's errors.
+
+    With ``bad_lines``, a line that is not UTF-8 or not JSON is appended there as its DataError and reading goes
+    on (an import that skips bad rows); without it, the first one is raised.
 
     Raises:
         DataError: a missing file, invalid UTF-8, invalid or too deeply nested JSON, naming the file and line.
     """
     path = Path(path)
     try:
-        for line_no, line in iter_utf8_lines(path):
+        for line_no, line in iter_utf8_lines(path, bad_lines=bad_lines):
             if line.strip():
                 where = {"path": path, "line": line_no}
-                yield loads_json_line(line, **where), where
+                try:
+                    obj = loads_json_line(line, **where)
+                except DataError as err:
+                    if bad_lines is None:
+                        raise
+                    bad_lines.append(err)
+                    continue
+                yield obj, where
     except FileNotFoundError as err:
         raise DataError("file not found", path=path) from err
 

@@ -31,8 +31,13 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
     return f"{text[:limit]!r}... ({len(text)} characters)"
 
 
-def iter_utf8_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, str]]:
+def iter_utf8_lines(
+    path: str | os.PathLike[str], *, bad_lines: list[DataError] | None = None
+) -> Iterator[tuple[int, str]]:
     """``(line_no, text)`` per line (1-based, line ending removed, a leading BOM dropped from line 1).
+
+    With ``bad_lines``, a line that is not UTF-8 is appended there as its DataError and reading goes on (an
+    import that skips bad rows); without it, the first one is raised.
 
     Raises:
         DataError: a line is not valid UTF-8 (file and line named).
@@ -43,11 +48,15 @@ def iter_utf8_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, str]]:
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as err:
-                raise DataError(
+                error = DataError(
                     f"not valid UTF-8 at byte {err.start} of the line; re-encode the file as UTF-8",
                     path=path,
                     line=line_no,
-                ) from err
+                )
+                if bad_lines is None:
+                    raise error from err
+                bad_lines.append(error)
+                continue
             yield line_no, (text.removeprefix(BOM) if line_no == 1 else text).rstrip("\r\n")
 
 
