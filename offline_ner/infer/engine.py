@@ -78,7 +78,7 @@ class Throughput:
         return (
             f"{self.documents} documents, {self.tokens} tokens in {self.seconds:.2f} s: "
             f"{self.documents_per_s:.1f} documents/s, {self.tokens_per_s:.0f} tokens/s, "
-            f"padding efficiency {self.padding_efficiency:.3f}"
+            f"padding efficiency {self.padding_efficiency:.3f}, text tokenisation {self.tokenize_share:.1%} of the time"
         )
 
     def to_json(self) -> dict[str, Any]:
