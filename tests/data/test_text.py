@@ -56,8 +56,9 @@ def test_sentences_split_at_final_punctuation_but_not_after_titles_or_initials()
 
 
 def test_sentence_final_abbreviation_gives_its_period_to_the_sentence_as_in_conll() -> None:
-    assert words("They sold it to Newmont Mining Corp. Shares rose.") == [
-        ["They", "sold", "it", "to", "Newmont", "Mining", "Corp.", "Shares", "rose", "."],
+    assert words("They sold it to Newmont Mining Corp. Shares rose at Acme Inc., Smith & Co. Ltd. and Dr. Hill.") == [
+        ["They", "sold", "it", "to", "Newmont", "Mining", "Corp", "."],
+        ["Shares", "rose", "at", "Acme", "Inc.", ",", "Smith", "&", "Co.", "Ltd.", "and", "Dr.", "Hill", "."],
     ]
     assert words("Shares rose at Newmont Mining Corp.\nAPPLETON, Wis.") == [
         ["Shares", "rose", "at", "Newmont", "Mining", "Corp", "."], ["APPLETON", ",", "Wis", "."],
