@@ -34,6 +34,7 @@ from typing import Any
 
 from offline_ner.data import Record, iter_tokenized_sentences, read_conll, text_tokenizer
 from offline_ner.demo.score import tags_for_entities
+from offline_ner.errors import OfflineNerError
 from offline_ner.infer import InferConfig, NerEngine
 from offline_ner.train.evaluation import score_tags
 
@@ -173,4 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except OfflineNerError as err:  # e.g. an export that records another text tokenizer: re-export it
+        print(f"Error: {err}", file=sys.stderr)
+        sys.exit(err.exit_code)
