@@ -1,16 +1,17 @@
 """Plain text: decode leniently, split into sentences and CoNLL-style tokens with exact character offsets.
 
-Tokens and sentences come from spaCy's rule-based English tokenizer and sentencizer (``spacy.blank("en")``: no
-model, no download, no network), adjusted to the conventions of CoNLL-2003, the data the models are trained on.
-Each adjustment below was kept because it moved raw-text F1 towards gold-token F1 (``scripts/bench_text.py``;
-numbers in BENCHMARKS.md). What comes out: abbreviations, initials and acronyms stay whole (``Dr.``, ``W.``,
+Tokens come from spaCy's rule-based English tokenizer (``spacy.blank("en")``: no model, no download, no network)
+and sentences from its sentencizer's rule, both adjusted to the conventions of CoNLL-2003, the data the models
+are trained on. Each adjustment below was kept because it brought tokens, sentences or raw-text F1 closer to
+CoNLL's (``scripts/bench_text.py``; the numbers are in BENCHMARKS.md). What comes out: abbreviations, initials and acronyms stay whole (``Dr.``, ``W.``,
 ``U.S.``), so do hyphenated words, scores and dates (``2-foot``, ``3-1``, ``1996-12-06``), decades and codes
 (``1980s``, ``6PR``); possessive ``'s`` and ``n't`` are split off, as CoNLL splits them. Every token is an exact
 slice of the text: ``text[start:end] == token``. Sentences never cut a token, and every non-space character of a
 text lies in exactly one sentence.
 
-What :data:`TEXT_TOKENIZER` names is written into every ONNX export (``export.json``), and inference refuses an
-export whose recorded tokenizer differs from the one it would run (see :func:`tokenizer_mismatch`).
+What :func:`text_tokenizer` describes (name, rules version, spaCy version, fingerprint) is written into every ONNX
+export (``export.json``), and inference refuses an export whose recorded tokenizer differs from the one it would
+run (:func:`tokenizer_mismatch`).
 
 Example::
 
@@ -99,9 +100,10 @@ def _pipeline() -> Any:
     from spacy.util import compile_infix_regex
 
     nlp = spacy.blank("en")
-    # CoNLL keeps hyphenated words, scores and dates whole (Bre-X, 3-1, 1996-12-06): drop the hyphen infixes
-    infixes = [rule for rule in nlp.Defaults.infixes if not re.search(rule, "one-day")]
-    nlp.tokenizer.infix_finditer = compile_infix_regex([rule.replace(r"[+\-\*^]", r"[+\*^]") for rule in infixes]).finditer
+    # CoNLL keeps hyphenated words, scores and dates whole (Bre-X, 3-1, 1996-12-06): drop the hyphen infixes (should
+    # spaCy reword these rules, the fingerprint of "2-foot ... 3-1 on 1996-12-06" in PROBE_TEXT changes)
+    infixes = [rule.replace(r"[+\-\*^]", r"[+\*^]") for rule in nlp.Defaults.infixes if not re.search(rule, "one-day")]
+    nlp.tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
     # news has no emoticons, but it has "(on Saturday):", which the ")" + ":" emoticon rule would glue together
     nlp.tokenizer.rules = {text: value for text, value in nlp.tokenizer.rules.items() if text not in emoticons}
     for abbreviation in EXTRA_ABBREVIATIONS:
