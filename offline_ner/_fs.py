@@ -1,6 +1,8 @@
 """Crash-safe file writing: a reader sees either the old file or the complete new one, never half of it.
 
-Also the one way to hash a file, so every stage's digests (manifests, provenance) agree byte for byte.
+``-`` means stdout, and devices, FIFOs and links are written through, never replaced (``-o /dev/stdout`` as root
+must not turn /dev/stdout into a file). Also the one way to hash a file, so every stage's digests (manifests,
+provenance) agree byte for byte.
 
 Example::
 
@@ -12,8 +14,11 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
+import stat
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,18 +35,42 @@ def fsync_dir(directory: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_writer(path: str | os.PathLike[str], mode: str = "w", *, encoding: str = "utf-8") -> Iterator[IO[Any]]:
-    """Write to a temp file beside ``path``, fsync it, then rename over ``path``.
+def atomic_writer(
+    path: str | os.PathLike[str], mode: str = "w", *, encoding: str = "utf-8", permissions: int | None = None
+) -> Iterator[IO[Any]]:
+    """Write to a temp file beside ``path``, fsync it, then rename over ``path`` (``permissions``: the new file's
+    mode bits; the temp file is created 0600).
 
-    On any exception the temp file is removed and ``path`` is left untouched.
+    On any exception the temp file is removed and ``path`` is left untouched. ``-`` means stdout. A target that
+    exists but is not a regular file (``/dev/stdout``, ``/dev/null``, a FIFO) is written straight through, since a
+    rename would replace the device or link with a file; a symlink to a regular file stays a link (its target is
+    replaced). A folder is refused.
     """
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_writer mode must be 'w' or 'wb', not {mode!r}")
+    if os.fspath(path) == "-":
+        stream = sys.stdout.buffer if mode == "wb" else sys.stdout
+        yield stream
+        stream.flush()
+        return
     target = Path(path)
+    try:
+        kind = os.stat(target).st_mode  # follows links: what a write would reach
+    except FileNotFoundError:
+        kind = stat.S_IFREG
+    if stat.S_ISDIR(kind):
+        raise IsADirectoryError(errno.EISDIR, "cannot write a file over a folder", str(target))
+    if not stat.S_ISREG(kind):
+        with open(target, mode, **_text_args(mode, encoding)) as handle:
+            yield handle
+        return
+    target = Path(os.path.realpath(target))
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        with os.fdopen(fd, mode, **({} if mode == "wb" else {"encoding": encoding, "newline": "\n"})) as handle:
+        if permissions is not None:
+            os.fchmod(fd, permissions)
+        with os.fdopen(fd, mode, **_text_args(mode, encoding)) as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
@@ -51,6 +80,10 @@ def atomic_writer(path: str | os.PathLike[str], mode: str = "w", *, encoding: st
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
         raise
+
+
+def _text_args(mode: str, encoding: str) -> dict[str, str]:
+    return {} if mode == "wb" else {"encoding": encoding, "newline": "\n"}
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:

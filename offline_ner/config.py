@@ -5,15 +5,20 @@ one, rejecting unknown keys and wrong types with a :class:`ConfigError` that nam
 dataclass fields are built recursively; ``--set key.sub=value`` overrides from the CLI go through
 :func:`apply_overrides`.
 
+Shipped configs live in ``offline_ner/configs/`` (package data, so an installed wheel has them) and are named
+without folder or suffix: ``simple_mix``, ``experiments/paper``. A path to any YAML file works everywhere too.
+
 Example::
 
-    cfg = load_config("configs/simple_mix.yaml", TrainConfig, overrides=["epochs=2"])
+    cfg = load_config("simple_mix", TrainConfig, overrides=["epochs=2"])   # or "my/own.yaml"
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib.resources
 import os
+import re
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -26,14 +31,46 @@ from offline_ner.errors import ConfigError
 
 T = TypeVar("T")
 
+# a packaged config's name: its path under offline_ner/configs/ without ".yaml" (simple_mix, experiments/paper)
+PACKAGED_NAME_RE = re.compile(r"[A-Za-z0-9_]+(/[A-Za-z0-9_]+)*")
+
+
+def packaged_configs_dir() -> Path:
+    """The folder of the configs shipped inside the package (``offline_ner/configs``)."""
+    return Path(str(importlib.resources.files("offline_ner") / "configs"))
+
+
+def packaged_config_names() -> list[str]:
+    """Every shipped config by name, e.g. ``["blend_linear", ..., "experiments/paper", ...]``."""
+    root = packaged_configs_dir()
+    return sorted(path.relative_to(root).with_suffix("").as_posix() for path in root.rglob("*.yaml"))
+
+
+def find_config(name_or_path: str | os.PathLike[str]) -> Path:
+    """An existing YAML file, else the packaged config of that name (``simple_mix``).
+
+    Raises:
+        ConfigError: neither a file nor a packaged name; the message lists the packaged names.
+    """
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    if PACKAGED_NAME_RE.fullmatch(os.fspath(name_or_path)):
+        packaged = packaged_configs_dir() / f"{os.fspath(name_or_path)}.yaml"
+        if packaged.is_file():
+            return packaged
+    raise ConfigError(
+        f"{path}: config file not found, and not a packaged config name ({', '.join(packaged_config_names())})"
+    )
+
 
 def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Parse a YAML file whose top level is a mapping."""
-    path = Path(path)
+    """Parse a YAML file (or packaged config, by name: :func:`find_config`) whose top level is a mapping."""
+    path = find_config(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as err:
-        raise ConfigError(f"{path}: config file not found") from err
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read the config file: {err}") from err
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
@@ -59,8 +96,16 @@ def apply_overrides(mapping: dict[str, Any], overrides: Iterable[str]) -> dict[s
             if not isinstance(child, dict):
                 raise ConfigError(f"override {item!r}: {part!r} is not a section")
             node = child
-        node[leaf] = yaml.safe_load(raw) if raw else ""
+        try:
+            node[leaf] = yaml.safe_load(raw) if raw else ""
+        except yaml.YAMLError as err:
+            raise ConfigError(f"override {item!r}: the value is not valid YAML: {getattr(err, 'problem', err)}") from err
     return result
+
+
+def overridden_keys(overrides: Iterable[str]) -> dict[str, str]:
+    """Dotted key -> the ``--set`` item that set it (the last one wins, as in :func:`apply_overrides`)."""
+    return {item.partition("=")[0]: item for item in overrides}
 
 
 def _deep_copy(mapping: Mapping[str, Any]) -> dict[str, Any]:
@@ -102,11 +147,24 @@ def _coerce(value: Any, annotation: Any) -> Any:
     return value
 
 
-def from_mapping(cls: type[T], mapping: Mapping[str, Any], *, where: str = "config", prefix: str = "") -> T:
+def from_mapping(
+    cls: type[T],
+    mapping: Mapping[str, Any],
+    *,
+    where: str = "config",
+    prefix: str = "",
+    overridden: Mapping[str, str] | None = None,
+) -> T:
     """Build dataclass ``cls`` from ``mapping``; unknown keys and wrong types raise ConfigError.
 
-    ``where`` (the file) and ``prefix`` (the dotted section) go into error messages.
+    ``where`` (the file) and ``prefix`` (the dotted section) go into error messages; a key in ``overridden``
+    (dotted key -> ``--set`` item) is blamed on that override instead of the file.
     """
+    overridden = overridden or {}
+
+    def blame(key: str) -> str:
+        return f"--set {overridden[key]}" if key in overridden else where
+
     section = prefix.rstrip(".") or "top level"
     if not isinstance(mapping, Mapping):
         raise ConfigError(f"{where}: {section}: expected a mapping, found {type(mapping).__name__}")
@@ -115,7 +173,8 @@ def from_mapping(cls: type[T], mapping: Mapping[str, Any], *, where: str = "conf
     unknown = sorted(set(mapping) - set(fields))
     if unknown:
         raise ConfigError(
-            f"{where}: {section}: unknown key(s) {', '.join(unknown)}; known keys: {', '.join(sorted(fields))}"
+            f"{blame(prefix + unknown[0])}: {section}: unknown key(s) {', '.join(unknown)}; "
+            f"known keys: {', '.join(sorted(fields))}"
         )
     values: dict[str, Any] = {}
     for name, value in mapping.items():
@@ -123,18 +182,21 @@ def from_mapping(cls: type[T], mapping: Mapping[str, Any], *, where: str = "conf
         key = prefix + name
         nested = [a for a in (annotation, *typing.get_args(annotation)) if dataclasses.is_dataclass(a)]
         if nested and isinstance(value, Mapping):
-            values[name] = from_mapping(nested[0], value, where=where, prefix=key + ".")
+            values[name] = from_mapping(nested[0], value, where=where, prefix=key + ".", overridden=overridden)
             continue
         value = _coerce(value, annotation)
         if not _matches(value, annotation):
-            raise ConfigError(f"{where}: {key}: expected {_describe(annotation)}, found {value!r}")
+            raise ConfigError(f"{blame(key)}: {key}: expected {_describe(annotation)}, found {value!r}")
         if isinstance(value, list):
             value = tuple(value)
         values[name] = value
     try:
         return cls(**values)
     except (TypeError, ValueError) as err:
-        raise ConfigError(f"{where}: {section}: {err}") from err
+        # a check across keys: blame the file and name the overrides that took part
+        involved = [overridden[prefix + name] for name in mapping if prefix + name in overridden]
+        also = f" (with --set {', --set '.join(involved)})" if involved else ""
+        raise ConfigError(f"{where}{also}: {section}: {err}") from err
 
 
 def _describe(annotation: Any) -> str:
@@ -145,6 +207,8 @@ def load_config(
     path: str | os.PathLike[str] | None, cls: type[T], *, overrides: Iterable[str] = ()
 ) -> T:
     """Load ``path`` (or start from defaults when None), apply overrides, build ``cls``."""
+    overrides = list(overrides)
     mapping = load_yaml(path) if path is not None else {}
     mapping = apply_overrides(mapping, overrides)
-    return from_mapping(cls, mapping, where=str(path) if path is not None else "config")
+    where = str(path) if path is not None else "config"
+    return from_mapping(cls, mapping, where=where, overridden=overridden_keys(overrides))

@@ -69,6 +69,7 @@ class ExitCode(IntEnum):
     LIMIT_EXCEEDED = 31
     KEY_FILE = 32
     TRUST_STORE = 33
+    TARGET = 34  # install.sh only: this host is not the runtime bundle's target (Python version, glibc, CPU)
 
 
 class OfflineNerError(Exception):
@@ -224,7 +225,7 @@ class MissingFileError(BundleError):
 
 
 class ExtraFileError(BundleError):
-    """The bundle holds a member the manifest does not list, or trailing data."""
+    """The bundle holds a member the manifest does not list, a member out of manifest order, or trailing data."""
 
     exit_code = ExitCode.EXTRA_FILE
 

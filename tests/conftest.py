@@ -1,4 +1,5 @@
-"""Shared fixtures: the research data (skip when absent), a network-less sandbox, and a tiny random BERT."""
+"""Shared fixtures: the research data (skip when absent), a network-less sandbox (applied to every closed-side
+stage's tests), and a tiny random BERT."""
 
 from __future__ import annotations
 
@@ -9,6 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# a property does not depend on timing: on a shared 2-core machine Hypothesis' 200 ms deadline fails at random
+settings.register_profile("offline_ner", deadline=None)
+settings.load_profile("offline_ner")
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -42,6 +48,17 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
     yield
+
+
+TESTS = Path(__file__).resolve().parent
+CLOSED_SIDE = ("bundle", "train", "export", "infer", "experiment")  # test folders of closed-network stages
+
+
+@pytest.fixture(autouse=True)
+def _closed_side_has_no_network(request: pytest.FixtureRequest) -> None:
+    """Every test of a closed-side stage runs with the network blocked, as on the closed network itself."""
+    if Path(request.node.path).resolve().relative_to(TESTS).parts[0] in CLOSED_SIDE:
+        request.getfixturevalue("no_network")
 
 
 def minilm_dir() -> Path:

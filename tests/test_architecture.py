@@ -1,44 +1,156 @@
-"""The package's shape: stages depend only on the shared core, closed side never imports the connected side."""
+"""The package's shape: stages depend only on the shared core, the closed side never imports the connected side,
+and each stage loads only the heavy libraries it needs (an inference host has no torch, the CLI starts fast).
+
+Imports are read from the syntax tree, relative ones (``from ..train import x``) and imports through the package
+root (``from offline_ner import train``) included; heavy libraries are checked by importing every module of a stage
+in a fresh interpreter, so ``import torch`` added to any module (not only a package's ``__init__``) is caught.
+"""
 
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+
+import offline_ner
 
 PACKAGE = Path(__file__).resolve().parents[1] / "offline_ner"
 STAGES = ("data", "annotate", "bundle", "train", "export", "infer")
 SHARED = {"errors", "_fs", "config", "offline", "data"}
 # orchestration layers may combine stages
 ORCHESTRATORS = {"cli", "experiment", "demo"}
+ENTRY = {"__init__", "__main__"}
+
+HEAVY = ("torch", "transformers", "optimum", "onnx", "onnxruntime", "openai", "matplotlib")
+# what importing any module of each top-level part may load; anything else must be imported inside a function
+ALLOWED_HEAVY: dict[str, set[str]] = {
+    "data": set(),
+    "annotate": {"openai"},
+    "bundle": set(),
+    "train": {"torch", "transformers"},
+    "export": {"torch", "transformers", "optimum", "onnx", "onnxruntime"},
+    "infer": {"onnxruntime"},  # an inference host installs neither torch nor transformers
+    "experiment": {"torch", "transformers", "matplotlib", "onnx", "onnxruntime", "optimum"},
+    "demo": set(HEAVY) - {"openai"},  # the demo replays recorded LLM replies: no client library
+    "cli": set(),  # every command imports its stage lazily: `offline-ner --help` stays fast
+    "errors": set(),
+    "_fs": set(),
+    "config": set(),
+    "offline": set(),
+}
 
 
-def imported_offline_ner_modules(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    names: set[str] = set()
+def _top_level_parts() -> set[str]:
+    return {p.stem if p.is_file() else p.name for p in PACKAGE.iterdir() if p.suffix == ".py" or (p / "__init__.py").is_file()}
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _resolve(node: ast.ImportFrom, module: str, is_package: bool) -> str:
+    """The absolute module an ``ImportFrom`` names (relative levels resolved against ``module``)."""
+    if node.level == 0:
+        return node.module or ""
+    base = module.split(".")
+    base = base if is_package else base[:-1]
+    base = base[: len(base) - (node.level - 1)]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
+def imported_parts(path: Path) -> set[str]:
+    """The top-level parts of offline_ner (``train``, ``bundle``, ``errors``...) that ``path`` imports."""
+    return parts_imported_by(path.read_text(encoding="utf-8"), _module_name(path), path.name == "__init__.py")
+
+
+def parts_imported_by(source: str, module: str, is_package: bool = False) -> set[str]:
+    tree = ast.parse(source)
+    entry_points = offline_ner._STAGE_ENTRY_POINTS
+    parts, top = set(), _top_level_parts()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-    return {name.split(".")[1] for name in names if name.startswith("offline_ner.") and name.count(".") >= 1}
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            target = _resolve(node, module, is_package)
+            if target == "offline_ner":  # from offline_ner import train / verify_bundle / __version__
+                for alias in node.names:
+                    if alias.name in top:
+                        parts.add(alias.name)
+                    elif alias.name in entry_points:
+                        parts.add(entry_points[alias.name].split(".")[1])
+                continue
+            names = [target]
+        else:
+            continue
+        parts.update(name.split(".")[1] for name in names if name.startswith("offline_ner."))
+    return parts
+
+
+def test_every_top_level_part_is_a_stage_shared_core_or_orchestrator() -> None:
+    assert _top_level_parts() - ENTRY == set(STAGES) | SHARED | ORCHESTRATORS
+    assert set(ALLOWED_HEAVY) == _top_level_parts() - ENTRY
 
 
 def test_each_stage_imports_only_the_shared_core_and_itself() -> None:
     violations = []
     for stage in STAGES:
         for path in (PACKAGE / stage).rglob("*.py"):
-            for imported in imported_offline_ner_modules(path) - SHARED - {stage}:
+            for imported in imported_parts(path) - SHARED - {stage}:
                 violations.append(f"{path.relative_to(PACKAGE)} imports offline_ner.{imported}")
     assert violations == []
+
+
+def test_the_shared_core_imports_no_stage_and_no_orchestrator() -> None:
+    core = [PACKAGE / f"{name}.py" for name in SHARED if (PACKAGE / f"{name}.py").is_file()]
+    violations = [f"{p.name} imports offline_ner.{i}" for p in core for i in imported_parts(p) - SHARED]
+    assert violations == []
+
+
+def test_the_closed_side_orchestrator_never_imports_the_connected_side() -> None:
+    assert [p for p in (PACKAGE / "experiment").rglob("*.py") if "annotate" in imported_parts(p)] == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from offline_ner import train\n",
+        "from offline_ner import verify_bundle\n",
+        "from ..train import trainer\n",
+        "from .. import export\n",
+        "import offline_ner.infer.engine\n",
+    ],
+)
+def test_import_reader_sees_relative_root_and_dotted_imports(source: str) -> None:
+    assert parts_imported_by(source, "offline_ner.data.probe") - SHARED - {"data"}, source
+
+
+def _heavy_loaded_by(part: str) -> list[str]:
+    """Import every module of ``part`` in a fresh interpreter; the heavy libraries that are then loaded."""
+    code = (
+        "import importlib, json, pkgutil, sys\n"
+        f"root = importlib.import_module('offline_ner.{part}')\n"
+        "for info in pkgutil.walk_packages(getattr(root, '__path__', []), root.__name__ + '.'):\n"
+        "    importlib.import_module(info.name)\n"
+        f"print(json.dumps(sorted(m for m in {list(HEAVY)!r} if m in sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
+    return json.loads(out.stdout)
+
+
+@pytest.mark.parametrize("part", sorted(ALLOWED_HEAVY))
+def test_importing_every_module_loads_only_the_heavy_libraries_its_part_may_use(part: str) -> None:
+    assert set(_heavy_loaded_by(part)) <= ALLOWED_HEAVY[part]
 
 
 def test_importing_the_package_and_the_cli_pulls_in_no_heavy_library() -> None:
     code = (
         "import sys, offline_ner, offline_ner.cli.main\n"
-        "heavy = [m for m in ('torch', 'transformers', 'onnxruntime', 'openai') if m in sys.modules]\n"
-        "print(heavy)"
+        f"print([m for m in {list(HEAVY)!r} if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from offline_ner.config import apply_overrides, load_config
+from offline_ner.config import (
+    apply_overrides,
+    find_config,
+    load_config,
+    packaged_config_names,
+    packaged_configs_dir,
+)
 from offline_ner.errors import ConfigError, ExitCode
 
 
@@ -59,3 +65,21 @@ def test_bad_values_and_bad_yaml_name_the_file_and_key(tmp_path: Path, text: str
 def test_override_without_equals_sign_is_rejected() -> None:
     with pytest.raises(ConfigError, match="expected KEY=VALUE"):
         apply_overrides({}, ["epochs"])
+
+
+def test_a_packaged_config_is_found_by_name_from_any_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # an installed host: no configs/ folder beside the working directory
+    assert find_config("simple_mix") == packaged_configs_dir() / "simple_mix.yaml"
+    assert find_config("experiments/paper").name == "paper.yaml"
+    assert {"simple_mix", "gold", "experiments/paper"} <= set(packaged_config_names())
+
+
+def test_a_file_beats_a_packaged_name_and_an_unknown_name_lists_the_packaged_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "simple_mix").write_text("epochs: 1\n", encoding="utf-8")
+    assert find_config("simple_mix") == Path("simple_mix")
+    with pytest.raises(ConfigError, match="not a packaged config name .*simple_mix") as err:
+        load_config("simple_mixx", Outer)
+    assert err.value.exit_code == ExitCode.CONFIG

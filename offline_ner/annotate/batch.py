@@ -29,7 +29,7 @@ from offline_ner.annotate.cost import PriceTable
 from offline_ner.annotate.folder import write_annotation_folder
 from offline_ner.annotate.journal import Journal, canonical_json
 from offline_ner.annotate.run import RunPlan, assemble
-from offline_ner.errors import AnnotateError, DataError, LLMAuthError, LLMTransportError
+from offline_ner.errors import AnnotateError, ConfigError, DataError, LLMAuthError, LLMTransportError
 
 ENDPOINT = "/v1/chat/completions"
 FINAL_STATES = frozenset({"completed", "failed", "expired", "cancelled"})
@@ -51,8 +51,21 @@ def _request_body(plan: RunPlan, body: dict[str, Any]) -> tuple[dict[str, Any], 
     return request, name
 
 
+def _refuse_verification(plan: RunPlan) -> None:
+    if plan.cfg.verify:
+        raise ConfigError(
+            "self-verification needs the extraction replies first; the Batch API mode does not run it: use "
+            "`annotate run --verify` (the journal keeps the batch's replies, so they are not requested again)"
+        )
+
+
 def batch_input(plan: RunPlan, journal: Journal) -> tuple[bytes, list[str]]:
-    """The batch input JSONL for every planned request the journal lacks, and those keys."""
+    """The batch input JSONL for every planned request the journal lacks, and those keys.
+
+    Raises:
+        ConfigError: ``verify`` is set (its requests depend on the extraction replies: a second batch).
+    """
+    _refuse_verification(plan)
     done = journal.keys()
     lines, keys = [], []
     for request in plan.requests:
@@ -97,8 +110,10 @@ def merge_batch_output(
     """Store each successful reply of a batch output file under its ``custom_id``; collect the failures.
 
     Raises:
+        ConfigError: ``verify`` is set.
         DataError: a line is not JSON or lacks ``custom_id``.
     """
+    _refuse_verification(plan)
     known = {r.key for r in plan.requests}
     report = MergeReport()
     for item in _lines(output, "batch output") + _lines(errors or b"", "batch error file"):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 ResponseFormat = Literal["json_schema", "json_object", "none"]
+DemosSelect = Literal["first", "knn"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,9 @@ class AnnotateConfig:
     template: str = "fewshot_conll"
     # labelled train/dev demonstrations shown before each sentence (the paper uses a few shots)
     n_demos: int = 3
+    # first: the same n_demos labelled records for every input; knn: per input its n_demos nearest pool sentences
+    # (all-MiniLM-L6-v2 embeddings): GPT-NER measured F1 0.825 with kNN demonstrations vs 0.642 with random ones
+    demos_select: DemosSelect = "first"
     # 0 makes replies as repeatable as the endpoint allows; raise it for k-of-n agreement sampling
     temperature: float = 0.0
     # a CoNLL sentence's JSON answer is < 300 tokens; CoT answers are longer
@@ -51,6 +55,9 @@ class AnnotateConfig:
     # n samples per sentence (repeated calls); with agree_k, keep entities that k of n samples agree on
     samples: int = 1
     agree_k: int | None = None
+    # self-verification (GPT-NER): one more request per sentence with entities; the model confirms each entity's
+    # type and rejected entities are dropped (fewer false positives, about 1.4x the requests on CoNLL)
+    verify: bool = False
     # drop records whose reply disagreed with the tokens (not found, overlaps, unknown types)
     drop_alignment_problems: bool = False
     # planning only: expected output tokens per request for the cost estimate (the bound is max_tokens)

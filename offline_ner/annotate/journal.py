@@ -5,7 +5,8 @@ loses at most the requests in flight; the restarted run finds every finished key
 Keys never expire (autolabel's week-long cache expiry re-bills a paused project) and include word order, the
 template hash, the schema and the sample index (spacy-llm's cache key ignores word order).
 
-The journal also remembers submitted Batch API jobs, so a batch run resumes from its batch id.
+The journal also remembers submitted Batch API jobs, so a batch run resumes from its batch id, and the sentence
+embeddings of kNN demonstration retrieval, so a resumed run picks the same demonstrations without embedding again.
 
 Example::
 
@@ -21,16 +22,20 @@ import hashlib
 import json
 import sqlite3
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from offline_ner.errors import AnnotateError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS exchanges (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS batches (name TEXT PRIMARY KEY, batch_id TEXT NOT NULL, keys TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS embeddings (key TEXT PRIMARY KEY, vector BLOB NOT NULL);
 """
+SQL_VARIABLES = 500  # keys per SELECT ... IN (...): under SQLite's default limit of 999 bound variables
 
 
 def canonical_json(value: Any) -> str:
@@ -72,6 +77,25 @@ class Journal:
     def keys(self) -> set[str]:
         with self._lock:
             return {row[0] for row in self._db.execute("SELECT key FROM exchanges")}
+
+    def get_vectors(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored float32 vectors among ``keys``."""
+        found: dict[str, np.ndarray] = {}
+        with self._lock:
+            for start in range(0, len(keys), SQL_VARIABLES):
+                chunk = list(keys[start : start + SQL_VARIABLES])
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(f"SELECT key, vector FROM embeddings WHERE key IN ({marks})", chunk)
+                found.update((key, np.frombuffer(blob, dtype=np.float32)) for key, blob in rows)
+        return found
+
+    def put_vectors(self, vectors: Mapping[str, np.ndarray]) -> None:
+        """Store vectors (float32) in one transaction."""
+        rows = [(key, np.asarray(v, dtype=np.float32).tobytes()) for key, v in vectors.items()]
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT OR REPLACE INTO embeddings VALUES (?, ?)", rows)
+            self._db.execute("COMMIT")
 
     def remember_batch(self, name: str, batch_id: str, keys: list[str]) -> None:
         with self._lock:

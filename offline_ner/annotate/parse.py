@@ -5,11 +5,14 @@ The fallback chain, first success wins, and the mode that succeeded is recorded 
 1. ``json``: the whole reply is a JSON document (what strict ``json_schema`` and ``json_object`` modes give);
 2. ``extracted``: a JSON document inside prose or a Markdown code fence (endpoints that ignore
    ``response_format``);
-3. ``repaired``: a JSON document cut off mid-way (``max_tokens`` hit) is closed after its last complete element.
+3. ``repaired``: a JSON document cut off mid-way (``max_tokens`` hit) is closed where it was cut, or else after
+   its last complete element.
 
-Accepted shapes: ``{"entities": [...]}``, a bare list of entities, or ``{"PER": ["Anne Murray"], ...}``. An entity
-is an object with ``type`` (or ``label``), ``first``/``last`` token indices (inclusive) and/or ``text``. Items that
-are not usable entities are counted as ``invalid``, never silently dropped. Anything else raises LLMReplyError.
+Accepted shapes: ``{"entities": [...]}``, a bare list of entities, ``{"PER": ["Anne Murray"], ...}`` (types as
+keys), ``{"Kobe Bryant": "PER", ...}`` (spans as keys, what gpt-3.5 returned in Self-Improve), one lone entity
+object, and ``{}`` (gpt-3.5's way of saying "no entities": zero entities, not a failure). An entity is an object
+with ``type`` (or ``label``), ``first``/``last`` token indices (inclusive) and/or ``text``. Items that are not
+usable entities are counted as ``invalid``, never silently dropped. Anything else raises LLMReplyError.
 
 Example::
 
@@ -29,6 +32,7 @@ from offline_ner.errors import LLMReplyError
 
 MAX_SCAN_STARTS = 64  # JSON starts tried inside prose: bounds the work on a long, hostile reply
 MAX_REPAIR_CUTS = 256  # cut points tried when closing truncated JSON
+ENTITY_KEYS = frozenset({"type", "label", "entity_type", "text", "entity", "span", "first", "last", "start"})
 FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
 
 
@@ -77,10 +81,18 @@ def _mention(item: Any) -> Mention | None:
     return Mention(first=first, last=last, text=text, type=label.strip())
 
 
-def _mentions(document: Any) -> tuple[tuple[Mention, ...], int] | None:
-    """Mentions and the invalid count from a decoded document, or None when it is not an answer shape."""
+def _mentions(document: Any, *, whole: bool = True) -> tuple[tuple[Mention, ...], int] | None:
+    """Mentions and the invalid count from a decoded document, or None when it is not an answer shape.
+
+    A lone entity object counts only as the whole reply: inside prose or cut-off JSON it is one element of a
+    larger answer, and taking it alone would lose the rest.
+    """
     if isinstance(document, dict) and isinstance(document.get("entities"), list):
         items: list[Any] = document["entities"]
+    elif isinstance(document, dict) and not document:
+        return (), 0  # {}: the model found nothing
+    elif whole and isinstance(document, dict) and _mention(document) is not None:
+        items = [document]  # one lone entity object
     elif isinstance(document, list) and (not document or any(isinstance(item, dict) for item in document)):
         items = document
     elif (
@@ -90,6 +102,13 @@ def _mentions(document: Any) -> tuple[tuple[Mention, ...], int] | None:
     ):
         # {"PER": ["Anne Murray"], "LOC": []}: types as keys, surface texts as values
         items = [{"type": k, "text": v} if isinstance(v, str) else v for k, vs in document.items() for v in vs]
+    elif (
+        isinstance(document, dict)
+        and all(isinstance(v, str) for v in document.values())
+        and not ENTITY_KEYS & set(document)
+    ):
+        # {"Kobe Bryant": "PER"}: surface texts as keys, types as values
+        items = [{"type": v, "text": k} for k, v in document.items()]
     else:
         return None
     mentions = [_mention(item) for item in items]
@@ -123,8 +142,10 @@ def _repair_truncated(text: str) -> Any | None:
     start = min((i for i in (text.find("{"), text.find("[")) if i >= 0), default=-1)
     if start < 0:
         return None
-    body = text[start:]
+    body = text[start:].rstrip()
     cuts = [i + 1 for i, ch in enumerate(body) if ch in "}]"] + [i for i, ch in enumerate(body) if ch == ","]
+    if body and not body[-1].isdigit():
+        cuts.append(len(body))  # the cut fell after a complete value; a trailing digit may be half a number
     for cut in sorted(set(cuts), reverse=True)[:MAX_REPAIR_CUTS]:
         prefix = body[:cut].rstrip().rstrip(",")
         closers = _json_prefix_closers(prefix)
@@ -170,10 +191,10 @@ def parse_reply(content: str | None) -> ParsedReply:
     if whole is not None:
         return ParsedReply(whole[0], "json", whole[1])
     for document in _embedded_documents(content):
-        found = _mentions(document)
+        found = _mentions(document, whole=False)
         if found is not None:
             return ParsedReply(found[0], "extracted", found[1])
-    repaired = _mentions(_repair_truncated(content))
+    repaired = _mentions(_repair_truncated(content), whole=False)
     if repaired is not None:
         return ParsedReply(repaired[0], "repaired", repaired[1])
     raise LLMReplyError(f"no entity JSON in the reply (starts {content[:80]!r}); check the prompt template")

@@ -160,8 +160,7 @@ def create_bundle(
     if len(envelope) > limits.max_envelope_bytes:
         raise LimitExceededError(f"the envelope would be {len(envelope)} bytes; split the payload into bundles")
     mtime = int(created.timestamp())
-    with atomic_writer(out, "wb") as handle:
-        os.fchmod(handle.fileno(), 0o644)  # a bundle is public (only signatures matter), unlike the temp file
+    with atomic_writer(out, "wb", permissions=0o644) as handle:  # public: only the signatures matter
         for name, data in ((MAGIC_NAME, MAGIC), (ENVELOPE_NAME, envelope)):
             handle.write(_tar.member_header(name, len(data), mtime))
             handle.write(data + _tar.padding(len(data)))

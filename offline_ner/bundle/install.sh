@@ -5,15 +5,19 @@
 #                      [--venv DIR] [--python PYTHON]
 #   --pubkey     a trusted Ed25519 public key (from your trust store, never from the bundle); repeatable
 #   --threshold  how many distinct trusted keys must have signed (default 1)
-#   --venv       create this virtual environment and install into it (default: install into --python's env)
-#   --python     the interpreter to use (default python3)
-# Needs: GNU tar, openssl >= 3.0 (Ed25519 with -rawin), sha256sum, base64, sed, grep, python3 with pip.
+#   --venv       create this virtual environment (a new folder) and install into it; removed again if the
+#                install fails (default: install into --python's env)
+#   --python     the interpreter to use (default python3); must be the bundle's target Python version
+# Needs: GNU tar, openssl >= 3.0 (Ed25519 with -rawin), sha256sum, base64, sed, grep, getconf, python3 with pip
+# and venv; disk: about the bundle's size in $TMPDIR while it runs, plus the installed size (README).
 #
 # Order (bundle/FORMAT.md): list the members and refuse anything but the expected regular files; read the
 # envelope alone; verify signatures over the DSSE pre-authentication bytes with openssl; only then read the
 # manifest; extract into a private temp folder; sha256sum every file; pip install --no-index --require-hashes.
 # Exit codes follow offline-ner's: 20 format, 21 signature, 23 threshold, 24 policy, 25 expired,
-# 27 hash mismatch, 29 members differ from the manifest, 30 unsafe member; 2 usage; pip's failure: 1.
+# 27 hash mismatch, 29 members differ from the manifest or data follows the archive, 30 unsafe member,
+# 34 this host is not the bundle's target (Python version, glibc, CPU); 2 usage (also: --venv exists);
+# 1 venv creation or pip failed (the new venv is removed).
 set -eu
 LC_ALL=C
 export LC_ALL
@@ -27,7 +31,20 @@ die() { code=$1; shift; echo "install.sh: $*" >&2; exit "$code"; }
 bundle=$1; shift
 threshold=1; venv=""; python=python3
 work=$(mktemp -d "${TMPDIR:-/tmp}/offline-ner-install.XXXXXX")
-trap 'rm -rf "$work"' EXIT INT TERM
+# --- issue 16: leave nothing half-made: the temp folder always goes, a venv this run created goes on failure ---
+made_venv=""
+cleanup() {
+    status=$?
+    rm -rf "$work"
+    if [ "$status" -ne 0 ] && [ -n "$made_venv" ]; then
+        rm -rf "$made_venv"
+        echo "install.sh: removed the unfinished virtual environment $made_venv" >&2
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+# --- end issue 16 ---
 : > "$work/pubkeys"
 while [ $# -gt 0 ]; do
     [ $# -ge 2 ] || die 2 "$1 needs a value"
@@ -42,6 +59,11 @@ while [ $# -gt 0 ]; do
 done
 [ -s "$work/pubkeys" ] || die 2 "give at least one trusted --pubkey"
 [ -f "$bundle" ] || die 20 "no bundle at $bundle"
+# --- issue 16: a venv is always a new folder, so a failure can remove all of it ---
+if [ -n "$venv" ] && [ -e "$venv" ]; then
+    die 2 "$venv already exists; install into a new folder (then point a symlink at it), nothing was changed"
+fi
+# --- end issue 16 ---
 
 # 1. members: regular files only (no links, devices, folders), no duplicates; the first two fixed
 tar -tvf "$bundle" > "$work/listing" || die 20 "$bundle is not a tar archive"
@@ -51,6 +73,16 @@ tar -tf "$bundle" > "$work/names"
 [ "$(sed -n 2p "$work/names")" = "envelope.json" ] || die 20 "the second member is not envelope.json"
 [ -z "$(sort "$work/names" | uniq -d)" ] || die 30 "the bundle holds a member name twice"
 [ "$(tar -xOf "$bundle" offline-ner-bundle)" = "offline-ner-bundle 1" ] || die 20 "unsupported bundle format"
+
+# --- issue 16: nothing after the end-of-archive marker (one byte form, as the Python verifier: 29) ---
+# GNU tar -R names the block of the first zero block; the two zero blocks must end the file exactly
+end_block=$(tar -tRf "$bundle" 2> /dev/null | sed -n 's/^block \([0-9]*\): \*\* Block of NULs \*\*$/\1/p')
+bundle_bytes=$(wc -c < "$bundle" | tr -d ' ')
+if [ -z "$end_block" ] || [ "$bundle_bytes" -ne $(((end_block + 2) * 512)) ] \
+    || [ "$(tail -c 1024 "$bundle" | tr -d '\000' | wc -c | tr -d ' ')" -ne 0 ]; then
+    die 29 "data follows the end-of-archive marker of $bundle: it is not the bundle that was signed"
+fi
+# --- end issue 16 ---
 
 # 2. the envelope alone, with a size cap; split into payload and payload type
 tar -xOf "$bundle" envelope.json | head -c $((MAX_ENVELOPE + 1)) > "$work/envelope.json"
@@ -86,7 +118,7 @@ done < "$work/pubkeys"
 [ "$valid" -gt 0 ] || die 21 "no signature by any of the given trusted keys"
 [ "$valid" -ge "$threshold" ] || die 23 "$valid trusted key(s) signed; $threshold required"
 
-# 5. the manifest (now authenticated): kind, expiry, and the exact member list
+# 5. the manifest (now authenticated): kind, expiry, files sorted, and the exact member list in that order
 grep -q '"format":"offline-ner-bundle/1","kind":"runtime"' "$work/manifest.json" || die 24 "not a runtime bundle"
 expires=$(sed -n 's/^{"created":"[^"]*","expires":"\([^"]*\)".*/\1/p' "$work/manifest.json")
 now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
@@ -95,8 +127,33 @@ if [ -n "$expires" ] && [ "$(printf '%s\n%s\n' "$expires" "$now" | sort | tail -
 fi
 grep -o '{"path":"[^"\\]*","sha256":"[0-9a-f]\{64\}","size":[0-9]*}' "$work/manifest.json" \
     | sed 's|{"path":"\([^"]*\)","sha256":"\([0-9a-f]*\)","size":[0-9]*}|\2  payload/\1|' > "$work/SHA256SUMS"
+sed 's/^[0-9a-f]*  //' "$work/SHA256SUMS" | sort -cu 2> /dev/null || die 20 "the manifest's files are not sorted by path"
 { echo offline-ner-bundle; echo envelope.json; sed 's/^[0-9a-f]*  //' "$work/SHA256SUMS"; } > "$work/expected"
 cmp -s "$work/expected" "$work/names" || die 29 "the bundle's members differ from its signed manifest"
+
+# --- issue 16: this host must be the target the wheels were chosen for, checked before anything is installed ---
+target_re='.*"target":{"arch":"\([a-z0-9_]*\)","device":"[a-z]*","glibc":"\([0-9]*\.[0-9]*\)",'
+target_re=$target_re'"platform_tags":\[[^]]*\],"python":"\([0-9]*\.[0-9]*\)"}.*'
+want_arch=$(sed -n "s/$target_re/\1/p" "$work/manifest.json")
+want_glibc=$(sed -n "s/$target_re/\2/p" "$work/manifest.json")
+want_python=$(sed -n "s/$target_re/\3/p" "$work/manifest.json")
+[ -n "$want_python" ] \
+    || die 20 "the manifest names no target (Python, glibc, CPU); rebuild with 'offline-ner bundle runtime'"
+[ "$(uname -m)" = "$want_arch" ] || die 34 "this host's CPU is $(uname -m); the bundle's wheels are for $want_arch"
+have_python=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2> /dev/null) \
+    || die 34 "cannot run $python; the bundle needs Python $want_python (give --python /path/to/python$want_python)"
+[ "$have_python" = "$want_python" ] \
+    || die 34 "$python is Python $have_python; the bundle's wheels are for Python $want_python" \
+        "(give --python python$want_python)"
+have_glibc=$(getconf GNU_LIBC_VERSION 2> /dev/null | sed -n 's/^glibc \([0-9]*\.[0-9]*\).*/\1/p')
+[ -n "$have_glibc" ] \
+    || die 34 "this host has no glibc (getconf GNU_LIBC_VERSION); the bundle needs glibc $want_glibc or newer"
+if [ "${have_glibc%.*}" -lt "${want_glibc%.*}" ] || { [ "${have_glibc%.*}" -eq "${want_glibc%.*}" ] \
+    && [ "${have_glibc#*.}" -lt "${want_glibc#*.}" ]; }; then
+    die 34 "this host has glibc $have_glibc; the bundle's wheels need glibc $want_glibc or newer"
+fi
+echo "install.sh: host matches the target: Python $have_python, glibc $have_glibc >= $want_glibc, $want_arch" >&2
+# --- end issue 16 ---
 
 # 6. extract (only the checked regular files exist) and hash every file
 mkdir "$work/x"
@@ -106,10 +163,12 @@ echo "install.sh: $(wc -l < "$work/SHA256SUMS" | tr -d ' ') files match the sign
 
 # 7. install with no index: only the hash-pinned wheels in the bundle can be installed
 if [ -n "$venv" ]; then
-    "$python" -m venv "$venv"
+    made_venv=$venv  # issue 16: removed by cleanup if anything below fails
+    "$python" -m venv "$venv" || die 1 "$python -m venv $venv failed (Debian/Ubuntu: install python3-venv)"
     python="$venv/bin/python"
 fi
 for var in $(env | sed -n 's/^\(PIP_[A-Z_]*\)=.*/\1/p'); do unset "$var"; done
 PIP_CONFIG_FILE=/dev/null "$python" -m pip install --isolated --no-index --no-cache-dir --disable-pip-version-check \
-    --find-links "$work/x/payload/wheels" --require-hashes -r "$work/x/payload/requirements.lock"
+    --find-links "$work/x/payload/wheels" --require-hashes -r "$work/x/payload/requirements.lock" \
+    || die 1 "pip could not install the wheels (its message is above)"
 echo "install.sh: installed into $("$python" -c 'import sys; print(sys.prefix)')" >&2

@@ -1,23 +1,135 @@
 """Runtime bundles: a wheelhouse, a hash-pinned lock, and ``install.sh`` for machines without offline-ner.
 
-The connected side fills a wheelhouse for the target platform and Python with ``pip download``; this module turns
+The connected side fills a wheelhouse for one :class:`Target` (Python version, glibc floor, CPU architecture,
+cpu|cuda; ``offline_ner.bundle.wheelhouse`` runs pip) and records the target in ``target.json``; this module turns
 it into payload files: ``wheels/<file>.whl``, ``requirements.lock`` (``name==version --hash=sha256:...`` for every
 wheel) and ``install.sh`` (shipped beside this module), which verifies the bundle with stock ``openssl`` and
-``sha256sum`` and then runs ``pip install --no-index --require-hashes``. Pure apart from reading install.sh.
+``sha256sum``, checks the host against the target, and then runs ``pip install --no-index --require-hashes``.
+Pure apart from reading files.
 
 Example::
 
-    python -m pip download --only-binary=:all: --python-version 3.11 --platform manylinux_2_28_x86_64 \
-        -d wheelhouse offline-ner
+    target = Target(python="3.11", glibc="2.28")
+    target.platform_tags()[:2]     # ['manylinux_2_28_x86_64', 'manylinux_2_27_x86_64']
     lock = lock_text({"click-8.1.7-py3-none-any.whl": "ab12..."})
 """
 
 from __future__ import annotations
 
 import importlib.resources
+import json
 import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from packaging.tags import Tag, compatible_tags, cpython_tags
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from offline_ner.errors import BundleError
+
+TARGET_FILE = "target.json"  # written into the wheelhouse by 'bundle runtime'; its content goes into the manifest
+DEVICES = ("cpu", "cuda")
+# PEP 600 manylinux_2_X tags reach down to glibc 2.5; the legacy names alias three of them (PEP 513, 571, 599)
+OLDEST_GLIBC_MINOR = 5
+LEGACY_MANYLINUX = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
+LEGACY_ARCHS = {"manylinux1": ("x86_64", "i686"), "manylinux2010": ("x86_64", "i686")}
+VERSION_RE = re.compile(r"(?P<major>\d+)\.(?P<minor>\d+)")
+
+
+def _major_minor(value: str, what: str) -> tuple[int, int]:
+    match = VERSION_RE.fullmatch(value)
+    if match is None:
+        raise BundleError(f"{what} must look like 3.11 or 2.28 (major.minor), not {value!r}")
+    return int(match["major"]), int(match["minor"])
+
+
+@dataclass(frozen=True)
+class Target:
+    """The closed host a runtime bundle is built for; ``install.sh`` refuses any other host before pip runs.
+
+    ``glibc`` is a floor: the bundle installs on hosts with this glibc or newer, because it holds only wheels whose
+    manylinux tag needs at most this version.
+    """
+
+    python: str  # "3.11": wheels are picked for this CPython, and install.sh requires exactly it
+    glibc: str  # "2.28": the oldest glibc among the closed hosts
+    arch: str = "x86_64"  # uname -m of the closed hosts
+    device: str = "cpu"  # cpu: torch's CPU build, no CUDA wheels; cuda: PyPI's CUDA torch plus the 'gpu' extra
+
+    def __post_init__(self) -> None:
+        _major_minor(self.python, "the target Python version")
+        if _major_minor(self.glibc, "the target glibc version")[0] != 2:
+            raise BundleError(f"the target glibc version must be 2.x, not {self.glibc!r}")
+        if self.device not in DEVICES:
+            raise BundleError(f"the target device must be one of {', '.join(DEVICES)}, not {self.device!r}")
+        if not re.fullmatch(r"[a-z0-9_]+", self.arch):
+            raise BundleError(f"the target architecture must look like x86_64 or aarch64, not {self.arch!r}")
+
+    def platform_tags(self) -> list[str]:
+        """Every platform tag a wheel may carry to run on the target, newest first.
+
+        pip given ``--platform manylinux_2_28_x86_64`` alone does not accept older manylinux wheels, so the whole
+        list goes to ``pip download``.
+        """
+        tags = []
+        for minor in range(_major_minor(self.glibc, "glibc")[1], OLDEST_GLIBC_MINOR - 1, -1):
+            tags.append(f"manylinux_2_{minor}_{self.arch}")
+            legacy = LEGACY_MANYLINUX.get(minor)
+            if legacy and self.arch in LEGACY_ARCHS.get(legacy, (self.arch,)):
+                tags.append(f"{legacy}_{self.arch}")
+        return tags
+
+    def supported_tags(self) -> set[Tag]:
+        """The wheel tags pip on the target accepts: CPython's own, abi3 and ``py3-none-any`` style tags."""
+        version = _major_minor(self.python, "python")
+        platforms = self.platform_tags()
+        return {*cpython_tags(version, platforms=platforms), *compatible_tags(version, f"cp{version[0]}{version[1]}",
+                                                                              platforms)}
+
+    def to_json(self) -> dict[str, Any]:
+        """The manifest's ``provenance.target``: the fields plus the platform tags."""
+        return {**asdict(self), "platform_tags": self.platform_tags()}
+
+    @classmethod
+    def read(cls, wheelhouse: Path) -> Target:
+        """The target recorded in ``wheelhouse/target.json``.
+
+        Raises:
+            BundleError: no target file, or an invalid one.
+        """
+        path = wheelhouse / TARGET_FILE
+        if not path.is_file():
+            raise BundleError(
+                f"{wheelhouse} has no {TARGET_FILE}: build the wheelhouse with 'offline-ner bundle runtime', which "
+                "records the target Python, glibc and device that install.sh checks"
+            )
+        try:
+            fields = json.loads(path.read_text(encoding="utf-8"))
+            return cls(**{key: fields[key] for key in ("python", "glibc", "arch", "device")})
+        except (ValueError, KeyError, TypeError) as err:
+            raise BundleError(f"{path}: not a valid target ({err})") from err
+
+    def write(self, wheelhouse: Path) -> Path:
+        path = wheelhouse / TARGET_FILE
+        path.write_text(json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        return path
+
+    def check_wheel(self, filename: str) -> None:
+        """Refuse a wheel that pip on the target would not install (wrong Python, newer glibc, other CPU).
+
+        Raises:
+            BundleError: the wheel's tags do not fit the target.
+        """
+        try:
+            tags = parse_wheel_filename(filename)[3]
+        except InvalidWheelFilename as err:
+            raise BundleError(f"{filename!r} is not a wheel file name: {err}") from err
+        if not tags & self.supported_tags():
+            raise BundleError(
+                f"{filename} does not fit the target (CPython {self.python}, glibc >= {self.glibc}, {self.arch}); "
+                f"rebuild the wheelhouse for this target with 'offline-ner bundle runtime'"
+            )
 
 # PEP 427: {distribution}-{version}(-{build tag})?-{python tag}-{abi tag}-{platform tag}.whl
 WHEEL_RE = re.compile(
@@ -65,10 +177,11 @@ def lock_text(wheels: dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def runtime_summary(wheels: dict[str, str]) -> dict[str, object]:
-    """The manifest provenance of a runtime bundle: what it installs and for which interpreters and platforms."""
+def runtime_summary(wheels: dict[str, str], target: Target) -> dict[str, object]:
+    """The manifest provenance of a runtime bundle: what it installs, for which target, interpreters, platforms."""
     fields = [parse_wheel_name(name) for name in sorted(wheels)]
     return {
+        "target": target.to_json(),
         "wheels": len(fields),
         "projects": sorted(f"{_project(f['name'])}=={f['version']}" for f in fields),
         "python_tags": sorted({f["python"] for f in fields}),

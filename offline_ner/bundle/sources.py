@@ -3,7 +3,8 @@
 - ``annotations``: an exporter folder (``records.jsonl``, ``provenance.json``, optional ``qa.json``), or a plain
   JSONL/CoNLL label file, which becomes ``records.jsonl`` plus a generated ``provenance.json``.
 - ``model``: a Hugging Face model folder (a hub cache snapshot of symlinks works too); safetensors weights only.
-- ``runtime``: a wheelhouse from ``pip download``; ``requirements.lock`` and ``install.sh`` are added.
+- ``runtime``: a wheelhouse from ``offline-ner bundle runtime`` (wheels plus ``target.json``); ``requirements.lock``
+  and ``install.sh`` are added, and every wheel must fit the recorded target.
 
 Each source is checked here so a bundle never carries what the closed side would refuse to use (broken records,
 pickle weights, sdists). This module hashes nothing and writes nothing (``create``).
@@ -45,6 +46,8 @@ def _json_object(path: Path) -> dict[str, Any]:
         value = json.loads(path.read_bytes())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise DataError(f"not readable JSON: {err}", path=path) from err
+    except RecursionError as err:
+        raise DataError("JSON nested too deeply", path=path) from err
     if not isinstance(value, dict):
         raise DataError("expected a JSON object", path=path)
     return value
@@ -101,17 +104,19 @@ def _model(source: Path) -> tuple[list[PayloadFile], dict[str, Any]]:
 
 
 def _runtime(source: Path) -> tuple[list[PayloadFile], dict[str, Any]]:
-    wheels = sorted(p for p in source.iterdir() if p.is_file())
+    target = runtime.Target.read(source)
+    wheels = sorted(p for p in source.iterdir() if p.is_file() and p.name != runtime.TARGET_FILE)
     if not wheels:
-        raise BundleError(f"{source} holds no wheels; fill it with 'pip download --only-binary=:all: -d {source} ...'")
+        raise BundleError(f"{source} holds no wheels; build it with 'offline-ner bundle runtime'")
     hashes = {}
     for wheel in wheels:
         runtime.parse_wheel_name(wheel.name)
+        target.check_wheel(wheel.name)
         hashes[wheel.name] = sha256_file(wheel)
     files = [PayloadFile(f"wheels/{w.name}", source=w) for w in wheels]
     files.append(PayloadFile("requirements.lock", data=runtime.lock_text(hashes).encode()))
     files.append(PayloadFile("install.sh", data=runtime.install_script()))
-    return files, runtime.runtime_summary(hashes)
+    return files, runtime.runtime_summary(hashes, target)
 
 
 def collect_sources(kind: str, source: Path) -> tuple[list[PayloadFile], dict[str, Any]]:

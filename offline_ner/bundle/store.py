@@ -7,9 +7,10 @@ Layout (bundle/FORMAT.md, "Content store")::
     STORE/refs/<stream>/<sequence>            the digest imported for that stream and sequence
     STORE/.staging/                           private verification folders (same file system: rename is atomic)
 
-Importing verifies into ``.staging``, renames the folder into ``objects/``, writes the ref, and only then advances
-the trust store's stream ratchet, so a crash at any point leaves either no trace or a complete object that a
-repeated import finishes. Importing the same bundle again changes nothing. References
+Importing holds the trust store's lock (:meth:`TrustStore.locked`, taken before the store is read) and then the
+content store's, verifies into ``.staging``, renames the folder into ``objects/``, writes the ref, and only then
+advances the trust store's stream ratchet, so a crash at any point leaves either no trace or a complete object
+that a repeated import finishes; what a crash left in ``.staging`` is removed by the next import, under the lock. Importing the same bundle again changes nothing. References
 ``bundle:<stream>[@<sequence>]/<path>`` resolve to files inside verified objects only.
 
 Example::
@@ -24,6 +25,7 @@ import contextlib
 import fcntl
 import os
 import re
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -52,11 +54,24 @@ class ImportResult:
 
 @contextlib.contextmanager
 def _locked(store: Path) -> Iterator[None]:
-    """One import at a time per store: two racing imports could both pass the rollback check."""
+    """One import at a time per content store (imports into one store may use different trust stores)."""
     store.mkdir(parents=True, exist_ok=True)
     with open(store / ".lock", "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         yield
+
+
+def _clear_staging(staging: Path) -> None:
+    """Remove what a killed import left in staging (only called under the store lock: nothing else uses it)."""
+    if not staging.is_dir():
+        return
+    for entry in staging.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            for folder, _, _ in os.walk(entry):  # a crash after _make_read_only leaves 0555 folders
+                os.chmod(folder, 0o700)
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
 
 
 def _make_read_only(root: Path) -> None:
@@ -78,14 +93,20 @@ def import_bundle(
 ) -> ImportResult:
     """Verify ``path`` and move its payload into ``store``; record the stream's new sequence in ``trust``.
 
+    A ``trust`` with a path is re-read from that path under its lock, so the rollback check and the saved ratchet
+    always see every earlier import; ``trust`` is then updated to what was saved. One without a path (in memory)
+    is used and changed as it is.
+
     Raises:
         BundleError and its subclasses, from :func:`verify_bundle` (store and trust store unchanged).
         TrustStoreError: the trust store cannot be saved.
     """
     store = Path(store)
-    with _locked(store):
+    locked = TrustStore.locked(trust.path) if trust.path is not None else contextlib.nullcontext(trust)
+    with locked as current, _locked(store):
+        _clear_staging(store / ".staging")
         verified = verify_bundle(
-            path, trust, now=now, limits=limits, staging_root=store / ".staging", progress=progress
+            path, current, now=now, limits=limits, staging_root=store / ".staging", progress=progress
         )
         with verified:
             manifest, digest = verified.manifest, verified.digest
@@ -102,8 +123,9 @@ def import_bundle(
             ref = store / "refs" / manifest.stream / str(manifest.sequence)
             if not ref.is_file():
                 atomic_write_text(ref, digest + "\n")
-            if trust.record_accepted(manifest, digest):  # False for the very same bundle again
-                trust.save()
+            if current.record_accepted(manifest, digest):  # False for the very same bundle again
+                current.save()
+    trust.keys, trust.roles, trust.streams = current.keys, current.roles, current.streams
     return ImportResult(
         digest=digest,
         kind=manifest.kind,

@@ -2,14 +2,18 @@
 bundle it accepted per stream (the rollback ratchet).
 
 The decisions are pure functions over an in-memory :class:`TrustStore` and an envelope or manifest; the only I/O
-is :meth:`TrustStore.load` and :meth:`TrustStore.save` (atomic). A role has a threshold (distinct trusted keys
+is :meth:`TrustStore.load`, :meth:`TrustStore.save` (atomic) and :meth:`TrustStore.locked`, which holds the store's
+lock file from before the load until after the save, so a change (``trust add``, ``bundle import``'s ratchet) is
+one load-check-save step that no other process can interleave with. A role has a threshold (distinct trusted keys
 that must sign), the bundle kinds it may sign, and payload path globs (``fnmatch``, where ``*`` also matches
 ``/``). A bundle is accepted when every payload path is covered by a role that allows its kind and whose
 threshold is met. Invalid or unknown-key signatures beside a met threshold are reported, not fatal (as in TUF).
 
 Example::
 
-    trust = TrustStore.load(Path("trust.json"))
+    with TrustStore.locked(Path("trust.json")) as trust:   # to change it: load, check, save as one step
+        ...
+    trust = TrustStore.load(Path("trust.json"))             # to read it
     verdicts = check_signatures(trust, envelope)
     error = signature_error(verdicts, met_roles(trust, verdicts))
 """
@@ -18,9 +22,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import fcntl
 import fnmatch
+import glob
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,22 +115,60 @@ class TrustStore:
             raise TrustStoreError(f"cannot read trust store {path}: {err.strerror}") from err
         try:
             return cls.from_dict(json.loads(data), path=path)
+        except TrustStoreError as err:
+            raise TrustStoreError(f"trust store {path} is corrupt: {err}") from err
         except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError, binascii.Error) as err:
             raise TrustStoreError(f"trust store {path} is corrupt: {err!r}") from err
+        except RecursionError as err:
+            raise TrustStoreError(f"trust store {path} is corrupt: JSON nested too deeply") from err
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any], *, path: Path | None = None) -> TrustStore:
-        if raw.get("version") != TRUST_STORE_VERSION:
-            raise TrustStoreError(f"trust store version {raw.get('version')!r} is not {TRUST_STORE_VERSION}")
+    @contextlib.contextmanager
+    def locked(cls, path: Path, *, missing_ok: bool = False) -> Iterator[TrustStore]:
+        """Load the store under an exclusive lock held until the block ends; save inside the block.
+
+        Two changes that load, check and save without it interleave: one checks the rollback ratchet against
+        stale state, the later save undoes the earlier one (a ratchet moved back, a stream lost). The lock file
+        ``.<name>.lock`` sits beside the store. Under it, temp files a crashed :meth:`save` left are removed.
+
+        Raises:
+            TrustStoreError: as :meth:`load`, or the lock file cannot be opened.
+        """
+        path = Path(path)
+        if missing_ok:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            handle = open(path.parent / f".{path.name}.lock", "a")  # noqa: SIM115 (closed below, after unlocking)
+        except OSError as err:
+            if not path.parent.is_dir():
+                raise TrustStoreError(f"no trust store at {path}; create one with 'offline-ner trust add'") from err
+            raise TrustStoreError(f"cannot open the lock file of trust store {path}: {err.strerror}") from err
+        with handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+                stale.unlink(missing_ok=True)
+            yield cls.load(path, missing_ok=missing_ok)
+
+    @classmethod
+    def from_dict(cls, raw: object, *, path: Path | None = None) -> TrustStore:
+        """Build a store from its JSON form, checking every object's shape (TrustStoreError, never AttributeError)."""
+        top = _object(raw, "the trust store")
+        if top.get("version") != TRUST_STORE_VERSION:
+            raise TrustStoreError(f"trust store version {top.get('version')!r} is not {TRUST_STORE_VERSION}")
         store = cls(path=path)
-        for name, role in raw["roles"].items():
-            store.set_role(name, threshold=role["threshold"], kinds=role["kinds"], paths=role["paths"])
-        for keyid, entry in raw["keys"].items():
+        for name, role in _object(top["roles"], "'roles'").items():
+            role = _object(role, f"role {name!r}")
+            kinds, paths = _list(role["kinds"], f"role {name!r} kinds"), _list(role["paths"], f"role {name!r} paths")
+            store.set_role(name, threshold=role["threshold"], kinds=kinds, paths=paths)
+        for keyid, entry in _object(top["keys"], "'keys'").items():
+            entry = _object(entry, f"key {keyid!r}")
             public_key = Ed25519PublicKey.from_public_bytes(base64.b64decode(entry["public_key"], validate=True))
-            added = store.add_key(public_key, roles=entry["roles"], name=entry.get("name", ""))
+            roles = _list(entry["roles"], f"key {keyid!r} roles")
+            added = store.add_key(public_key, roles=roles, name=str(entry.get("name", "")))
             if added.keyid != keyid:
                 raise TrustStoreError(f"trust store lists key {keyid} but its public key has id {added.keyid}")
-        for stream, state in raw["streams"].items():
+        for stream, state in _object(top["streams"], "'streams'").items():
+            state = _object(state, f"stream {stream!r}")
             store.streams[stream] = StreamState(sequence=int(state["sequence"]), digest=str(state["digest"]))
         return store
 
@@ -205,6 +251,18 @@ class TrustStore:
             return False
         self.streams[manifest.stream] = state
         return True
+
+
+def _object(value: object, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise TrustStoreError(f"{what} must be a JSON object, not {type(value).__name__}")
+    return value
+
+
+def _list(value: object, what: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise TrustStoreError(f"{what} must be a JSON list, not {type(value).__name__}")
+    return value
 
 
 def check_signatures(trust: TrustStore, envelope: Envelope) -> list[SignatureVerdict]:

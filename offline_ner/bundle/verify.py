@@ -209,6 +209,8 @@ class _Extractor:
     ) -> None:
         self.progress = progress
         self.expected = {entry.path: entry for entry in manifest.files}
+        self.position = {entry.path: i for i, entry in enumerate(manifest.files)}
+        self.last = ""  # the payload path extracted last: members must follow the manifest's (sorted) order
         self.verdicts: dict[str, dict[str, Any]] = {}
         self.seen: dict[str, str] = {}  # collision key -> member path
         self.payload_dir = payload_dir
@@ -280,6 +282,10 @@ class _Extractor:
             return self._refuse(path, ExtraFileError(f"member {path!r} is not listed in the signed manifest"), size)
         if size > self.limits.max_file_bytes:
             return self._refuse(path, LimitExceededError(f"member {path!r} declares {size} bytes"), size)
+        if self.last and self.position[path] < self.position[self.last]:
+            # one byte form: the same files in another order are another bundle, which install.sh refuses too
+            return self._file(entry, ExtraFileError(f"member {path!r} comes after {self.last!r}: not manifest order"))
+        self.last = path
         self._extract(reader, entry, member)
 
     def _extract(self, reader: TarReader, entry: FileEntry, member: Member) -> None:

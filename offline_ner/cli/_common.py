@@ -40,12 +40,15 @@ json_option = click.option(
 )
 
 
-def emit(result: dict[str, Any], as_json: bool, human: str | None = None) -> None:
-    """Print a command's result: the JSON document (``ok: true`` added) or the human text."""
+def emit(result: dict[str, Any], as_json: bool, human: str | None = None, *, err: bool = False) -> None:
+    """Print a command's result: the JSON document (``ok: true`` added) or the human text.
+
+    ``err``: to stderr, because stdout carries the command's output (``-o -``).
+    """
     if as_json:
-        click.echo(json.dumps({"ok": True, **result}, indent=2, sort_keys=True, default=str))
+        click.echo(json.dumps({"ok": True, **result}, indent=2, sort_keys=True, default=str), err=err)
     elif human is not None:
-        click.echo(human)
+        click.echo(human, err=err)
 
 
 def fail(err: BaseException, exit_code: int, as_json: bool, extra: dict[str, Any] | None = None) -> None:

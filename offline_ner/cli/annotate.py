@@ -42,7 +42,22 @@ request_options = _stack(
         type=click.Path(exists=True, path_type=Path),
         help="Labelled train/dev file (CoNLL or JSONL) to take demonstrations from; never the annotated split.",
     ),
-    click.option("--n-demos", type=int, help="Number of demonstrations (default 3; needs --demos)."),
+    click.option("--n-demos", type=int, help="Number of demonstrations (default 3; needs --demos); k for knn."),
+    click.option(
+        "--demos-select", type=click.Choice(["first", "knn"]),
+        help="first: the same first --n-demos labelled sentences for every input (default); knn: per input its "
+        "--n-demos nearest --demos sentences by all-MiniLM-L6-v2 embeddings (GPT-NER; no extra requests, longer "
+        "prompts when k is larger).",
+    ),
+    click.option(
+        "--encoder-cache", type=click.Path(file_okay=False, path_type=Path),
+        help="Folder for the encoder's one-time ONNX export (default ~/.cache/offline_ner).",
+    ),
+    click.option(
+        "--verify", is_flag=True, default=None,
+        help="Self-verification (GPT-NER): one more request per sentence with entities asks the model to confirm "
+        "each entity's type; rejected entities are dropped. Adds requests: see `annotate plan`.",
+    ),
     click.option("--samples", type=int, help="Samples per sentence (repeated calls)."),
     click.option("--agree-k", type=int, help="Keep entities that at least K of the samples agree on."),
     click.option("--temperature", type=float),
@@ -73,7 +88,7 @@ output_options = _stack(
 )
 
 CONFIG_KEYS = {
-    "model", "base_url", "api_key_env", "template", "n_demos", "samples", "agree_k", "temperature", "max_tokens",
+    "model", "base_url", "api_key_env", "template", "n_demos", "demos_select", "verify", "samples", "agree_k", "temperature", "max_tokens",
     "seed", "response_format", "concurrency", "requests_per_minute", "tokens_per_minute", "timeout_s",
     "drop_alignment_problems",
 }  # fmt: skip
@@ -88,16 +103,25 @@ def _config(options: dict[str, Any]) -> Any:
     return dataclasses.replace(cfg, **given)
 
 
-def _plan(options: dict[str, Any]) -> tuple[Any, Any]:
-    """The run plan and price table from the shared options."""
+def _plan(options: dict[str, Any], journal: Any = None) -> tuple[Any, Any]:
+    """The run plan and price table from the shared options; kNN embeddings are cached in ``journal``."""
     from offline_ner.annotate import load_inputs, load_prices, load_template, plan_run, select_demonstrations
     from offline_ner.data import read_records
 
     cfg = _config(options)
     inputs = load_inputs(list(options["inputs"]), max_tokens=options["max_sentence_tokens"])
+    template = load_template(cfg.template)
+    if cfg.demos_select == "knn":
+        if not options.get("demos"):
+            raise click.UsageError("--demos-select knn needs --demos (a labelled train/dev file)")
+        from offline_ner.annotate.encoder import MiniLMEncoder, default_cache_dir
+        from offline_ner.annotate.retrieve import knn_demonstrations
+
+        encoder = MiniLMEncoder(cache_dir=options.get("encoder_cache") or default_cache_dir())
+        chosen = knn_demonstrations(inputs.records, read_records(options["demos"]), cfg.n_demos, encoder, journal)
+        return plan_run(inputs, cfg, template, demos_by_record=chosen), load_prices(options.get("prices"))
     demos = select_demonstrations(read_records(options["demos"]), cfg.n_demos) if options.get("demos") else []
-    plan = plan_run(inputs, cfg, load_template(cfg.template), demos)
-    return plan, load_prices(options.get("prices"))
+    return plan_run(inputs, cfg, template, demos), load_prices(options.get("prices"))
 
 
 def _journal_path(out: Path, journal: Path | None) -> Path:
@@ -121,9 +145,23 @@ def _summary_text(result: dict[str, Any]) -> str:
         lines.append(f"usage {result['usage']['total_tokens']} tokens, cost ${result['cost_usd']:.4f}")
     if result.get("failed"):
         lines.append(f"failed records: {len(result['failed'])} (listed in provenance.json)")
+    verification = (result.get("selection") or {}).get("verification")
+    if verification:
+        lines.append(
+            f"verification: {verification['rejected']} of {verification['entities']} entities rejected and dropped, "
+            f"{verification['unverified']} unanswered (kept)"
+        )
+    if result.get("on_error", {}).get("skipped_rows") or result.get("on_error", {}).get("repaired_tags"):
+        skipped = result["on_error"]
+        lines.append(f"bad rows skipped {skipped['skipped_rows']}, tags replaced with O {skipped['repaired_tags']}")
     if result.get("qa"):
-        qa = result["qa"]
+        qa, covered = result["qa"], result.get("coverage") or {}
         lines.append(f"QA vs gold: P {qa['precision']:.3f} R {qa['recall']:.3f} F1 {qa['f1']:.3f}")
+        if covered:
+            lines.append(
+                f"coverage {covered['labelled']}/{covered['gold_records']} gold records ({covered['failed']} failed, "
+                f"{covered['skipped']} skipped, counted as misses)"
+            )
     if result.get("bundle"):
         lines.append(f"signed bundle: {result['bundle']}")
     return "\n".join(lines)
@@ -205,11 +243,16 @@ def run(as_json: bool, **options: Any) -> None:
     from offline_ner.annotate.replay import Recorder
 
     _check_bundle_options(options)
-    plan, prices = _plan(options)
+    journal = Journal(_journal_path(options["out"], options.get("journal")))
+    try:
+        plan, prices = _plan(options, journal)
+    except BaseException:
+        journal.close()
+        raise
     recorder = Recorder(options["record_path"]) if options.get("record_path") else None
     client = LLMClient(plan.cfg, recorder=recorder)
-    journal = Journal(_journal_path(options["out"], options.get("journal")))
-    bar = _progress(len(plan.requests), "annotate")
+    # verification adds at most one request per unique sentence (only those with entities are sent)
+    bar = _progress(len(plan.requests) * (2 if plan.cfg.verify else 1), "annotate")
     try:
         result = annotate_plan(
             plan, out=options["out"], journal=journal, client=client, prices=prices,
@@ -255,6 +298,11 @@ def plan(as_json: bool, batch: bool, **options: Any) -> None:
         f"cost expected {usd(estimate['expected_cost_usd'])}, at most {usd(estimate['max_cost_usd'])} "
         f"(prices as of {estimate['prices']['as_of']})"
     )
+    for name, extra in estimate["added"].items():
+        human += (
+            f"\n{name} adds {extra['requests']} requests, {extra['input_tokens']} input tokens: "
+            f"expected {usd(extra['expected_cost_usd'])}, at most {usd(extra['max_cost_usd'])} (included above)"
+        )
     emit(estimate, as_json, human)
 
 
@@ -285,9 +333,9 @@ def batch_run(as_json: bool, poll_interval_s: float, wait_s: float | None, **opt
     from offline_ner.annotate.client import LLMClient
 
     _check_bundle_options(options)
-    run_plan, prices = _plan(options)
     journal = Journal(_journal_path(options["out"], options.get("journal")))
     try:
+        run_plan, prices = _plan(options, journal)
         result = run_batch(
             run_plan, LLMClient(run_plan.cfg), journal, out=options["out"], prices=prices,
             poll_interval_s=poll_interval_s, timeout_s=wait_s,
@@ -321,9 +369,9 @@ def batch_merge(as_json: bool, output_file: Path, error_file: Path | None, **opt
     from offline_ner.annotate.batch import merge_batch_output, write_batch_result
 
     _check_bundle_options(options)
-    run_plan, prices = _plan(options)
     journal = Journal(_journal_path(options["out"], options.get("journal")))
     try:
+        run_plan, prices = _plan(options, journal)
         errors = error_file.read_bytes() if error_file else None
         report = merge_batch_output(run_plan, journal, output_file.read_bytes(), errors)
         result = write_batch_result(run_plan, journal, out=options["out"], prices=prices, report=report, batch_id=None)
@@ -343,6 +391,10 @@ def batch_merge(as_json: bool, output_file: Path, error_file: Path | None, **opt
 @click.option("--llm-column", type=int, default=-1, show_default=True, help="CoNLL column of the LLM tags.")
 @click.option("--gold-column", type=int, help="CoNLL column of the gold tags.")
 @click.option("--model", default="unknown", show_default=True, help="Model that produced the labels, for provenance.")
+@click.option("--on-error", type=click.Choice(["raise", "skip", "repair"]), default="raise", show_default=True,
+              help="What one bad row does: stop (raise), drop it (skip), or replace malformed LLM tags with O and "
+              "drop only unrepairable rows (repair). Counts and lines go to provenance.json; QA counts skipped "
+              "rows' gold entities as misses.")  # fmt: skip
 @bundle_options
 @json_option
 @handles_errors

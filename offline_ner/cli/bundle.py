@@ -13,6 +13,8 @@ from typing import Any
 
 import click
 
+from offline_ner.bundle.runtime import DEVICES
+from offline_ner.bundle.wheelhouse import TORCH_CPU_INDEX
 from offline_ner.cli._common import EXIT_CODES_EPILOG, emit, handles_errors, json_option
 from offline_ner.cli.keys import read_passphrase
 from offline_ner.cli.trust import trust_store_option
@@ -20,7 +22,7 @@ from offline_ner.cli.trust import trust_store_option
 BUNDLE_EPILOG = (
     "Bundle exit codes: 20 malformed bundle, 21 bad signature, 22 unknown key, 23 threshold not met, "
     "24 role not allowed (kind or path), 25 expired, 26 rollback/replay, 27 hash or size mismatch, "
-    "28 missing file, 29 extra member or trailing data, 30 unsafe path or member type, 31 limit exceeded, "
+    "28 missing file, 29 extra or out-of-order member or trailing data, 30 unsafe path or member type, 31 limit exceeded, "
     "32 key file, 33 trust store. " + EXIT_CODES_EPILOG
 )
 
@@ -67,7 +69,7 @@ def bundle() -> None:
 
 
 @bundle.command("create", epilog=BUNDLE_EPILOG)
-@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.argument("source", type=click.Path(path_type=Path))
 @click.option("--kind", required=True, type=click.Choice(["annotations", "model", "runtime"]))
 @click.option("--stream", required=True, help="Stream name, e.g. conll-llm or bert-base-cased.")
 @click.option("--sequence", required=True, type=int, help="Must exceed the stream's last imported sequence.")
@@ -85,7 +87,9 @@ def bundle() -> None:
     type=click.DateTime(["%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S"]),
     help="Creation time, UTC (default: SOURCE_DATE_EPOCH or now); fixes the output bytes.",
 )
-@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Bundle file.")
+@click.option(
+    "-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Bundle file ('-': stdout)."
+)
 @json_option
 @handles_errors
 def create(
@@ -102,15 +106,22 @@ def create(
     """Bundle SOURCE and sign it. Passphrases come from OFFLINE_NER_KEY_PASSPHRASE or a prompt.
 
     SOURCE is an annotation export folder or a JSONL/CoNLL file (annotations), a Hugging Face model folder with
-    safetensors weights (model), or a 'pip download' wheelhouse (runtime).
+    safetensors weights or a packaged base model's name such as minilm-l6-uncased (model), or a wheelhouse from
+    'bundle runtime --wheelhouse DIR' (runtime; 'bundle runtime' also signs it).
 
     \b
     Example:
       offline-ner bundle create --kind annotations --stream conll-llm --sequence 3 \\
           --key keys/annotator.key export/ -o conll-llm-3.bundle
+      offline-ner bundle create --kind model --stream minilm-l6-uncased --sequence 1 \\
+          --key keys/release.key minilm-l6-uncased -o minilm-l6-uncased-1.bundle
     """
     from offline_ner.bundle import create_bundle, load_private_key
     from offline_ner.bundle.create import default_created
+    from offline_ner.train.base_model import PACKAGED_MODELS, resolve_base_model
+
+    if kind == "model" and not source.exists() and str(source) in PACKAGED_MODELS:
+        source = resolve_base_model(str(source))  # the packaged folder; its package's other dependencies unneeded
 
     keys = [load_private_key(path, read_passphrase(f"Passphrase for {path}")) for path in key_paths]
     created_at = _utc(created) or default_created()
@@ -119,7 +130,98 @@ def create(
     path = create_bundle(
         source, kind=kind, stream=stream, sequence=sequence, keys=keys, out=out, created=created_at, expires=expires
     )
-    emit({"bundle": str(path), "bytes": path.stat().st_size}, as_json, human=f"wrote {path}")
+    to_stdout = str(path) == "-"
+    size = None if to_stdout else path.stat().st_size
+    emit({"bundle": str(path), "bytes": size}, as_json, human=f"wrote {path}", err=to_stdout)
+
+
+def _this_host_torch() -> str | None:
+    """The public version of the torch installed here (what the connected side tested with), if any."""
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("torch").split("+")[0]
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+@bundle.command("runtime", epilog=BUNDLE_EPILOG)
+@click.option("--python", "python_version", required=True,
+              help="Target CPython version, e.g. 3.11 (python3 --version); install.sh refuses any other.")
+@click.option("--glibc", required=True,
+              help="Oldest glibc of the closed hosts, e.g. 2.28 (ldd --version); only wheels that run there are taken.")
+@click.option("--arch", default="x86_64", show_default=True, help="Target CPU (uname -m).")
+@click.option("--device", type=click.Choice(DEVICES), default="cpu", show_default=True,
+              help="cpu: torch's CPU build, no CUDA wheels. cuda: PyPI's CUDA torch plus CUDA/cuDNN wheels.")
+@click.option("--torch-version", default=_this_host_torch, show_default="the one installed here",
+              help="Public torch version to ship, e.g. 2.13.0.")
+@click.option("--torch-index", default=TORCH_CPU_INDEX, show_default=True,
+              help="Extra index for torch's +cpu build ('none': only pip's configured index and find-links, "
+              "e.g. a mirror that holds it). Unused for --device cuda.")
+@click.option("--project", type=click.Path(exists=True, path_type=Path), default=Path("."), show_default=True,
+              help="offline-ner's source folder or built wheel.")
+@click.option("--extra", "extras", multiple=True, help="Also install this extra of offline-ner (repeatable).")
+@click.option("--find-links", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Also take wheels from this folder (repeatable; passed to pip).")
+@click.option("--no-index", is_flag=True, help="Use only --find-links folders, no index (passed to pip).")
+@click.option("--wheelhouse", type=click.Path(file_okay=False, path_type=Path),
+              help="Build the wheelhouse here and keep it (must be empty); default: a temporary folder.")
+@click.option("--stream", help="Stream name (default runtime-py<XY>-<device>).")
+@click.option("--sequence", required=True, type=int, help="Must exceed the stream's last imported sequence.")
+@click.option("--key", "key_paths", multiple=True, required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Private key file (repeatable).")
+@click.option("--expires-in-days", type=float, help="Refuse the bundle after this many days.")
+@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Bundle file.")
+@json_option
+@handles_errors
+def runtime(python_version: str, glibc: str, arch: str, device: str, torch_version: str | None, torch_index: str,
+            project: Path, extras: tuple[str, ...], find_links: tuple[Path, ...], no_index: bool,
+            wheelhouse: Path | None, stream: str | None, sequence: int, key_paths: tuple[Path, ...],
+            expires_in_days: float | None, out: Path, as_json: bool) -> None:
+    """Connected side: download every wheel offline-ner needs on a target host and sign them as a runtime bundle.
+
+    The target (Python, glibc floor, CPU, cpu|cuda) goes into the signed manifest; install.sh on the closed host
+    checks it before pip runs. pip's own configuration (index, mirrors, find-links) applies here.
+
+    \b
+    Example:
+      offline-ner bundle runtime --python 3.11 --glibc 2.28 --device cpu \\
+          --sequence 1 --key keys/release.key -o runtime-py311-cpu-1.bundle
+    """
+    import tempfile
+    import time
+
+    from offline_ner.bundle import create_bundle, load_private_key
+    from offline_ner.bundle.create import default_created
+    from offline_ner.bundle.runtime import Target
+    from offline_ner.bundle.wheelhouse import build_wheelhouse
+    from offline_ner.errors import BundleError
+
+    if not torch_version:
+        raise click.UsageError("torch is not installed here: give --torch-version (e.g. 2.13.0)")
+    try:
+        target = Target(python=python_version, glibc=glibc, arch=arch, device=device)
+    except BundleError as err:  # a mistyped target is a usage error (2), not a malformed bundle
+        raise click.UsageError(str(err)) from err
+    stream = stream or f"runtime-py{python_version.replace('.', '')}-{device}"
+    keys = [load_private_key(path, read_passphrase(f"Passphrase for {path}")) for path in key_paths]
+    created_at = default_created()
+    expires = created_at + timedelta(days=expires_in_days) if expires_in_days is not None else None
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="offline-ner-wheelhouse-") as scratch:
+        folder = wheelhouse or Path(scratch) / "wheelhouse"
+        click.echo(f"building the wheelhouse for {target} in {folder} ...", err=True)
+        build_wheelhouse(target, folder, project=project, torch_version=torch_version,
+                         torch_index=None if device == "cuda" or torch_index == "none" else torch_index,
+                         find_links=find_links, no_index=no_index, extras=extras,
+                         log=lambda line: click.echo(line, err=True))
+        click.echo(f"bundling {folder} as runtime {stream}@{sequence} ...", err=True)
+        path = create_bundle(folder, kind="runtime", stream=stream, sequence=sequence, keys=keys, out=out,
+                             created=created_at, expires=expires)
+    size, seconds = path.stat().st_size, time.monotonic() - started
+    emit({"bundle": str(path), "bytes": size, "seconds": round(seconds, 1), "stream": stream,
+          "target": target.to_json()}, as_json,
+         human=f"wrote {path}: {size / 1e6:.0f} MB in {seconds:.0f} s for {stream}")
 
 
 @bundle.command("verify", epilog=BUNDLE_EPILOG)
@@ -196,9 +298,9 @@ def import_(path: Path, store: Path, trust_store: Path, as_json: bool) -> None:
     """
     from offline_ner.bundle import TrustStore, import_bundle
 
-    trust = TrustStore.load(trust_store.expanduser())
+    # import_bundle reads the trust store under its lock: loading it here first would check a stale ratchet
     with _progressbar(path, "verifying and importing") as bar:
-        result = import_bundle(path, trust, store.expanduser(), progress=bar.update)
+        result = import_bundle(path, TrustStore(path=trust_store.expanduser()), store.expanduser(), progress=bar.update)
     state = "already imported" if result.already_imported else "imported"
     emit(
         {

@@ -14,7 +14,7 @@ from offline_ner.data import Record
 
 @click.command()
 @click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Experiment YAML (see configs/experiments/).")
+              help="Experiment YAML file, or a packaged one by name (experiments/paper).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a config key, e.g. --set seeds=[1] --set out_dir=/tmp/exp (repeatable).")
 @click.option("--only", multiple=True, metavar="ARM", help="Run only these arms (repeatable); others are kept.")
@@ -34,7 +34,7 @@ def experiment(config_path: Path, overrides: tuple[str, ...], only: tuple[str, .
 
     \b
     Example:
-      offline-ner experiment --config configs/experiments/paper.yaml \\
+      offline-ner experiment --config experiments/paper \\
           --set gold_sizes=[1000] --set seeds=[1,2] --set out_dir=runs/paper-1k
     """
     from offline_ner.experiment import load_experiment, run_experiment

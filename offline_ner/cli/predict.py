@@ -28,7 +28,7 @@ def _progress(items: Iterable[T]) -> Iterator[T]:
     "--input", "inputs", required=True, multiple=True, type=click.Path(path_type=Path),
     help="Input file or folder of .txt files; repeat for several.",
 )
-@click.option("-o", "--output", "out_path", required=True, type=click.Path(path_type=Path), help="Output file.")
+@click.option("-o", "--output", "out_path", required=True, type=click.Path(path_type=Path), help="Output file ('-': stdout).")
 @click.option(
     "--format", "fmt", type=click.Choice(["auto", "text", "jsonl", "conll"]), default="auto", show_default=True,
     help="Input format; auto: .jsonl -> jsonl, .conll/.iob/.bio -> conll, else text (one document per line).",
@@ -86,4 +86,5 @@ def predict(
             write_entities_jsonl(handle, zip(keep, engine.predict(doc.text for doc in feed)))
     stats = engine.stats
     click.echo(stats.line(), err=True)
-    emit({"output": str(out_path), "engine": chosen, "throughput": stats.to_json()}, as_json, f"wrote {out_path}")
+    summary = {"output": str(out_path), "engine": chosen, "throughput": stats.to_json()}
+    emit(summary, as_json, f"wrote {out_path}", err=str(out_path) == "-")

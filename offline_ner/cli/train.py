@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from offline_ner.cli._common import EXIT_CODES_EPILOG, emit, handles_errors, json_option
-from offline_ner.cli._sources import is_bundle_reference, resolve_source
+from offline_ner.cli._sources import resolve_base_model_source, resolve_source
 from offline_ner.cli.bundle import store_option
 from offline_ner.train.regimens import REGIMENS
 
@@ -54,14 +54,16 @@ def _summary(metrics: dict[str, Any], model_dir: Path) -> str:
 
 @click.command(epilog=EXIT_CODES_EPILOG)
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="YAML training config (see configs/); defaults apply when omitted.")
+              help="YAML training config file, or a packaged one by name (simple_mix, gold, union, blend_sigmoid, ...); "
+                   "defaults apply when omitted.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a config key, e.g. --set schedule.k=5 (repeatable).")
 @click.option("--regimen", type=click.Choice(REGIMENS), help="Shorthand for --set regimen=...")
 @click.option("--gold", help="Gold data source: CoNLL/JSONL path or bundle:<stream>/<file>.")
 @click.option("--distilled", help="Distilled (LLM-labelled) data source.")
 @click.option("--dev", help="Dev data source: picks the best checkpoint.")
-@click.option("--base-model", help="minilm-l6-uncased, a local HF model folder, or bundle:<stream>/.")
+@click.option("--base-model", help="minilm-l6-uncased (its package, else its imported model bundle), a local HF "
+              "model folder, or bundle:<stream>/.")
 @click.option("--epochs", type=float, help="Epochs per phase.")
 @click.option("--max-steps", type=int, help="Step budget per phase (replaces epochs).")
 @click.option("--batch-size", type=int)
@@ -81,23 +83,27 @@ def train(config_path: Path | None, overrides: tuple[str, ...], out_dir: Path, q
 
     Example:
 
-        offline-ner train --config configs/simple_mix.yaml --gold train.conll \\
+        offline-ner train --config simple_mix --gold train.conll \\
             --distilled llm.jsonl --dev dev.conll --epochs 2 --out runs/simple-mix
 
-        offline-ner train --config configs/simple_mix.yaml --gold gold.conll \
+        offline-ner train --config simple_mix --gold gold.conll \
             --distilled bundle:conll-llm/records.jsonl --base-model bundle:bert-base-cased/ \
             --dev dev.conll --store /srv/offline-ner/store --out runs/from-bundles
     """
     from offline_ner.config import load_config
+    from offline_ner.errors import ConfigError
     from offline_ner.train import TrainConfig
     from offline_ner.train import train as run_training
 
     # JSON is YAML: a path like "on" or "123" stays a string
     flags = [f"{SHORTHANDS[name]}={json.dumps(value)}" for name, value in shorthands.items() if value is not None]
     cfg = load_config(config_path, TrainConfig, overrides=[*overrides, *flags])
+    if cfg.dev is None:  # a config error, found before any data is read or a model loaded
+        where = config_path or "the command line"
+        raise ConfigError(f"{where}: no dev data: pass --dev (or set 'dev:'); it picks the best checkpoint")
     gold, distilled, dev = (_read_source(ref, store) for ref in (cfg.gold, cfg.distilled, cfg.dev))
-    if is_bundle_reference(cfg.base_model):  # e.g. bundle:bert-base-cased/ from an imported model bundle
-        cfg = dataclasses.replace(cfg, base_model=str(resolve_source(cfg.base_model, store)))
+    # bundle:bert-base-cased/, or a packaged name served by its imported model bundle on a closed host
+    cfg = dataclasses.replace(cfg, base_model=resolve_base_model_source(cfg.base_model, store))
     # the Trainer prints its log dicts to stdout; keep stdout for the one --json document
     with contextlib.redirect_stdout(sys.stderr):
         result = run_training(cfg, gold=gold, distilled=distilled, dev=dev, out_dir=out_dir, progress=not quiet)

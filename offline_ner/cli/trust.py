@@ -1,6 +1,7 @@
 """``offline-ner trust``: the closed side's trust store (keys, roles, thresholds, stream state).
 
-Thin over :class:`offline_ner.bundle.TrustStore`; every change is written atomically.
+Thin over :class:`offline_ner.bundle.TrustStore`; every change is loaded, checked and written atomically under
+the store's lock (:meth:`TrustStore.locked`), so it cannot undo a concurrent import's ratchet or another change.
 """
 
 from __future__ import annotations
@@ -70,19 +71,20 @@ def add(
     """
     from offline_ner.bundle import TrustStore, load_public_key
 
-    store = TrustStore.load(trust_store.expanduser(), missing_ok=True)
-    if threshold is not None or kinds or paths:
-        if len(roles) != 1:
-            raise click.UsageError("--threshold/--kind/--path define one role: give exactly one --role")
-        old = store.roles.get(roles[0])
-        store.set_role(
-            roles[0],
-            threshold=threshold if threshold is not None else (old.threshold if old else 1),
-            kinds=kinds or (old.kinds if old else ()),
-            paths=paths or (old.paths if old else ("*",)),
-        )
-    key = store.add_key(load_public_key(public_key), roles=list(roles), name=name or public_key.stem)
-    store.save()
+    if (threshold is not None or kinds or paths) and len(roles) != 1:
+        raise click.UsageError("--threshold/--kind/--path define one role: give exactly one --role")
+    public = load_public_key(public_key)
+    with TrustStore.locked(trust_store.expanduser(), missing_ok=True) as store:
+        if threshold is not None or kinds or paths:
+            old = store.roles.get(roles[0])
+            store.set_role(
+                roles[0],
+                threshold=threshold if threshold is not None else (old.threshold if old else 1),
+                kinds=kinds or (old.kinds if old else ()),
+                paths=paths or (old.paths if old else ("*",)),
+            )
+        key = store.add_key(public, roles=list(roles), name=name or public_key.stem)
+        store.save()
     emit({"keyid": key.keyid, **_describe(store)}, as_json, human=f"trusted {key.keyid} as {', '.join(key.roles)}")
 
 
@@ -100,9 +102,9 @@ def remove(keyid: str, trust_store: Path, as_json: bool) -> None:
     """
     from offline_ner.bundle import TrustStore
 
-    store = TrustStore.load(trust_store.expanduser())
-    removed = store.remove_key(keyid)
-    store.save()
+    with TrustStore.locked(trust_store.expanduser()) as store:
+        removed = store.remove_key(keyid)
+        store.save()
     emit({"removed": removed.keyid, **_describe(store)}, as_json, human=f"removed {removed.keyid}")
 
 

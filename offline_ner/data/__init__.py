@@ -20,10 +20,14 @@ from offline_ner.data.records import Document, Record
 from offline_ner.data.text import (
     decode_text,
     iter_text_folder,
+    iter_tokenized_sentences,
     read_text_file,
     sentence_records,
     split_sentences,
+    text_tokenizer,
     tokenize,
+    tokenized_sentences,
+    tokenizer_mismatch,
 )
 
 __all__ = [
@@ -40,6 +44,7 @@ __all__ = [
     "iter_json_lines",
     "iter_jsonl",
     "iter_text_folder",
+    "iter_tokenized_sentences",
     "label_list",
     "parse_record",
     "read_conll",
@@ -51,7 +56,10 @@ __all__ = [
     "spans_from_tags",
     "split_sentences",
     "tags_from_spans",
+    "text_tokenizer",
     "tokenize",
+    "tokenized_sentences",
+    "tokenizer_mismatch",
     "write_conll",
     "write_jsonl",
 ]

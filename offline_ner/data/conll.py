@@ -17,24 +17,11 @@ from pathlib import Path
 
 from offline_ner._fs import atomic_writer
 from offline_ner.data.iob2 import is_valid_tag
+from offline_ner.data.lines import excerpt, iter_utf8_lines
 from offline_ner.data.records import Record
 from offline_ner.errors import DataError
 
 ALLOWED_COLUMN_COUNTS = (1, 2, 3, 4)
-
-
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
-    """Yield ``(line_no, text)``; invalid UTF-8 is an error naming the line (CoNLL is always UTF-8)."""
-    with open(path, "rb") as handle:
-        for line_no, raw in enumerate(handle, start=1):
-            try:
-                yield line_no, raw.decode("utf-8").rstrip("\r\n")
-            except UnicodeDecodeError as err:
-                raise DataError(
-                    f"not valid UTF-8 at byte {err.start} of the line; re-encode the file as UTF-8",
-                    path=path,
-                    line=line_no,
-                ) from err
 
 
 def iter_conll(
@@ -65,8 +52,7 @@ def iter_conll(
     tags: list[str] = []
     index = 0
     try:
-        lines = _lines(path)
-        for line_no, line in lines:
+        for line_no, line in iter_utf8_lines(path):
             fields = line.split()
             if not fields:
                 if tokens:
@@ -83,7 +69,7 @@ def iter_conll(
                     raise DataError(f"expected {expected}, found {columns}", path=path, line=line_no)
             elif len(fields) != columns:
                 raise DataError(
-                    f"expected {columns} columns like the lines before, found {len(fields)}: {line!r}",
+                    f"expected {columns} columns like the lines before, found {len(fields)}: {excerpt(line)}",
                     path=path,
                     line=line_no,
                 )
@@ -92,7 +78,7 @@ def iter_conll(
                 tag = fields[-1]
                 if not is_valid_tag(tag) or (allowed is not None and tag not in allowed):
                     wanted = "one of " + ", ".join(sorted(allowed)) if allowed is not None else "O, B-TYPE or I-TYPE"
-                    raise DataError(f"unknown tag {tag!r}; expected {wanted}", path=path, line=line_no)
+                    raise DataError(f"unknown tag {excerpt(tag)}; expected {wanted}", path=path, line=line_no)
                 tags.append(tag)
     except FileNotFoundError as err:
         raise DataError("file not found", path=path) from err

@@ -17,6 +17,7 @@ from typing import Any
 
 from offline_ner._fs import atomic_writer
 from offline_ner.data.iob2 import is_valid_tag
+from offline_ner.data.lines import excerpt, iter_utf8_lines, loads_json_line
 from offline_ner.data.records import Record
 from offline_ner.errors import DataError
 
@@ -44,7 +45,7 @@ def parse_record(obj: object, **where: Any) -> Record:
             raise DataError(f"{len(tokens)} tokens but {len(tags)} tags", **where)
         bad = [tag for tag in tags if not is_valid_tag(tag)]
         if bad:
-            raise DataError(f"unknown tag {bad[0]!r}; expected O, B-TYPE or I-TYPE", **where)
+            raise DataError(f"unknown tag {excerpt(bad[0])}; expected O, B-TYPE or I-TYPE", **where)
     offsets = None
     if obj.get("offsets") is not None:
         raw = obj["offsets"]
@@ -72,27 +73,30 @@ def parse_record(obj: object, **where: Any) -> Record:
     )
 
 
-def iter_json_lines(path: str | os.PathLike[str]) -> Iterator[tuple[Any, dict[str, Any]]]:
+def iter_json_lines(
+    path: str | os.PathLike[str], *, bad_lines: list[DataError] | None = None
+) -> Iterator[tuple[Any, dict[str, Any]]]:
     """Yield ``(decoded_object, where)`` per non-blank line; ``where`` (path, line) is for the caller's errors.
 
+    With ``bad_lines``, a line that is not UTF-8 or not JSON is appended there as its DataError and reading goes
+    on (an import that skips bad rows); without it, the first one is raised.
+
     Raises:
-        DataError: a missing file, invalid UTF-8 or invalid JSON, naming the file and line.
+        DataError: a missing file, invalid UTF-8, invalid or too deeply nested JSON, naming the file and line.
     """
     path = Path(path)
     try:
-        with open(path, "rb") as handle:
-            for line_no, raw in enumerate(handle, start=1):
+        for line_no, line in iter_utf8_lines(path, bad_lines=bad_lines):
+            if line.strip():
                 where = {"path": path, "line": line_no}
                 try:
-                    line = raw.decode("utf-8")
-                except UnicodeDecodeError as err:
-                    raise DataError("not valid UTF-8; re-encode the file as UTF-8", **where) from err
-                if not line.strip():
+                    obj = loads_json_line(line, **where)
+                except DataError as err:
+                    if bad_lines is None:
+                        raise
+                    bad_lines.append(err)
                     continue
-                try:
-                    yield json.loads(line), where
-                except json.JSONDecodeError as err:
-                    raise DataError(f"invalid JSON ({err.msg} at column {err.colno})", **where) from err
+                yield obj, where
     except FileNotFoundError as err:
         raise DataError("file not found", path=path) from err
 

@@ -6,7 +6,7 @@ import no torch.
 
 Example::
 
-    cfg = load_experiment("configs/experiments/paper_cpu.yaml")
+    cfg = load_experiment("experiments/paper")
     outcome = run_experiment(cfg)          # skips cells already in results.jsonl
     print(outcome.table_path.read_text())
 """

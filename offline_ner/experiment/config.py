@@ -8,7 +8,7 @@ own keys when a run starts.
 
 Example::
 
-    cfg = load_experiment("configs/experiments/paper_cpu.yaml", overrides=["seeds=[1]"])
+    cfg = load_experiment("experiments/paper", overrides=["seeds=[1]"])
     print([arm.name for arm in cfg.arms], cfg.gold_sizes)
 """
 
@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from offline_ner.config import apply_overrides, from_mapping, load_yaml
+from offline_ner.config import apply_overrides, from_mapping, load_yaml, overridden_keys
 from offline_ner.errors import ConfigError
 
 ALL = "all"  # a gold size meaning "every gold sentence in the pool"
@@ -113,8 +113,13 @@ def _arm(value: Any, where: str, key: str) -> ArmConfig:
     return from_mapping(ArmConfig, value, where=where, prefix=key + ".")
 
 
-def experiment_from_mapping(mapping: Mapping[str, Any], *, where: str = "config") -> ExperimentConfig:
-    """Build and cross-check an :class:`ExperimentConfig` (names unique, references resolve, sizes valid)."""
+def experiment_from_mapping(
+    mapping: Mapping[str, Any], *, where: str = "config", overridden: Mapping[str, str] | None = None
+) -> ExperimentConfig:
+    """Build and cross-check an :class:`ExperimentConfig` (names unique, references resolve, sizes valid).
+
+    ``overridden`` (dotted key -> ``--set`` item): a bad top-level value set there is blamed on the override.
+    """
     values = dict(mapping)
     for key in ("gold", "dev", "test"):
         if key in values:
@@ -127,7 +132,7 @@ def experiment_from_mapping(mapping: Mapping[str, Any], *, where: str = "config"
     if not isinstance(arms, (list, tuple)) or not arms:
         raise ConfigError(f"{where}: arms: expected a non-empty list of arms")
     values["arms"] = tuple(_arm(arm, where, f"arms[{i}]") for i, arm in enumerate(arms))
-    cfg = from_mapping(ExperimentConfig, values, where=where)
+    cfg = from_mapping(ExperimentConfig, values, where=where, overridden=overridden)
     _check(cfg, where)
     return cfg
 
@@ -161,5 +166,6 @@ def _check(cfg: ExperimentConfig, where: str) -> None:
 
 def load_experiment(path: str | os.PathLike[str], *, overrides: Iterable[str] = ()) -> ExperimentConfig:
     """Read an experiment YAML file, apply ``key=value`` overrides, build and cross-check the config."""
+    overrides = list(overrides)
     mapping = apply_overrides(load_yaml(path), overrides)
-    return experiment_from_mapping(mapping, where=str(path))
+    return experiment_from_mapping(mapping, where=str(path), overridden=overridden_keys(overrides))

@@ -6,7 +6,7 @@ trainer's own checkpoint resume picks up inside it. Each row records F1 beside o
 
 Example::
 
-    outcome = run_experiment(load_experiment("configs/experiments/paper_cpu.yaml"))
+    outcome = run_experiment(load_experiment("experiments/paper"))
     print(outcome.table_path.read_text())
 """
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from offline_ner._fs import atomic_write_text, fsync_dir, sha256_file
-from offline_ner.data import is_valid_tag
+from offline_ner.data import is_valid_tag, text_tokenizer
 from offline_ner.errors import ExportError, ModelNotFoundError
 from offline_ner.export import _graphs
 from offline_ner.export._sentences import VALIDATION_SENTENCES
@@ -32,7 +32,7 @@ from offline_ner.export.validate import load_pytorch, raise_if_failed, reference
 
 LABELS_NAME = "labels.json"
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
-VERSIONED_PACKAGES = ("onnxruntime-gpu", "onnx", "optimum-onnx", "torch", "transformers", "tokenizers")
+VERSIONED_PACKAGES = ("onnxruntime-gpu", "onnx", "optimum-onnx", "torch", "transformers", "tokenizers", "spacy")
 
 
 @dataclass(frozen=True)
@@ -172,6 +172,7 @@ def export_onnx(
         manifest = build_manifest(
             staging, variants=variants, labels=labels,
             source_model={"path": str(model_dir.resolve()), "sha256": weights}, versions=versions,
+            text_tokenizer=text_tokenizer(),
         )
         atomic_write_text(staging / MANIFEST_NAME, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         _replace_folder(staging, out_dir, cfg.overwrite)

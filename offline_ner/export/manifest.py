@@ -11,7 +11,12 @@ Schema (``format`` ``offline-ner-onnx/1``)::
      "files": {"model.onnx": {"sha256": "...", "bytes": 123}, "tokenizer.json": {...}, ...},
      "variants": [{"name": "fp32", "file": "model.onnx", "precision": "fp32", "device": "cpu",
                    "fused_nodes": {...}, "validation": {"max_abs_logit_diff": ..., "argmax_agreement": ...}}],
+     "text_tokenizer": {"name": "spacy-en-conll", "rules": 1, "spacy": "3.8.18", "fingerprint": "..."},
      "versions": {"onnxruntime": "...", ...}}
+
+``text_tokenizer`` says how raw text is split into sentences and words for this model: the CoNLL-style
+tokenizer of ``offline_ner.data`` that the model's training records follow (CoNLL files are tokenised that way,
+text folders are tokenised by it). Inference refuses to tokenise raw text for an export that records another.
 
 Example::
 
@@ -48,6 +53,7 @@ def build_manifest(
     labels: list[str],
     source_model: Mapping[str, Any],
     versions: Mapping[str, str],
+    text_tokenizer: Mapping[str, Any],
 ) -> dict[str, Any]:
     """The manifest for every regular file in ``folder`` (except the manifest itself)."""
     names = [p.name for p in folder.iterdir() if p.is_file() and p.name != MANIFEST_NAME]
@@ -58,6 +64,7 @@ def build_manifest(
         "source_model": dict(source_model),
         "files": describe_files(folder, names),
         "variants": variants,
+        "text_tokenizer": dict(text_tokenizer),
         "versions": dict(versions),
     }
 

@@ -1,7 +1,8 @@
 """Batch NER inference over an ONNX export: CUDA (IO binding, fp16) when available, CPU otherwise.
 
-Needs only ``tokenizers``, ``onnxruntime`` and ``numpy`` at inference time: importing this package never imports
-torch or transformers (a test checks), so a closed-network inference host can run without them.
+Needs only ``tokenizers``, ``onnxruntime``, ``numpy`` and spaCy (its rule-based tokenizer, for raw text) at
+inference time: using this package never imports torch or transformers (a test checks), so a closed-network
+inference host can run without them.
 
 Example::
 

@@ -1,15 +1,16 @@
 """The batch NER engine: raw documents (or pre-tokenised sentences) in, entities with character offsets out.
 
 Pipeline per chunk of input (a chunk is ~1 MB of text, so memory stays flat however long the input):
-documents are split into sentences and words (``offline_ner.data``: CoNLL-style words with offsets), the fast
-tokenizer turns all words of the chunk into subwords in one ``encode_batch`` call (pre-tokenised, so subword to
-word mapping comes from ``word_ids`` and never from re-reading lowercased or accent-stripped text), sentences
+documents are split into sentences and words (``offline_ner.data``: CoNLL-style words with offsets, by the text
+tokenizer that the export records; an export recording another one is refused), the fast tokenizer turns all
+words of the chunk into subwords in one ``encode_batch`` call (pre-tokenised, so subword to word mapping comes
+from ``word_ids`` and never from re-reading lowercased or accent-stripped text), sentences
 longer than the model window become overlapping windows (``windows.py``), sequences are sorted into batches under
 a token budget (``batching.py``), and each word takes the label of its first subword, the position the trainer
 put the label on. Decoding words to entities is vectorised over the whole chunk (``entities.py``). Offsets come
 from the word offsets into the original text, so ``text[start:end]`` is always the entity's surface.
 
-Needs only ``tokenizers``, ``onnxruntime`` and ``numpy``: no torch, no transformers.
+Needs only ``tokenizers``, ``onnxruntime``, ``numpy`` and spaCy's rule-based tokenizer: no torch, no transformers.
 
 Example::
 
@@ -32,7 +33,7 @@ from typing import Any, TypeVar
 import numpy as np
 from tokenizers import Tokenizer
 
-from offline_ner.data import split_sentences, tokenize
+from offline_ner.data import iter_tokenized_sentences, tokenizer_mismatch
 from offline_ner.errors import InferError
 from offline_ner.infer.batching import plan_batches
 from offline_ner.infer.config import InferConfig
@@ -53,6 +54,7 @@ class Throughput:
     tokens: int = 0
     padded_tokens: int = 0
     seconds: float = 0.0
+    tokenize_seconds: float = 0.0  # of ``seconds``: raw text split into sentences and words (not subwords)
 
     @property
     def tokens_per_s(self) -> float:
@@ -63,6 +65,11 @@ class Throughput:
         return self.documents / self.seconds if self.seconds else 0.0
 
     @property
+    def tokenize_share(self) -> float:
+        """The fraction of inference time spent splitting raw text into sentences and words."""
+        return self.tokenize_seconds / self.seconds if self.seconds else 0.0
+
+    @property
     def padding_efficiency(self) -> float:
         """Real tokens over tokens computed (padding included); 1.0 means no padding."""
         return self.tokens / self.padded_tokens if self.padded_tokens else 1.0
@@ -71,7 +78,7 @@ class Throughput:
         return (
             f"{self.documents} documents, {self.tokens} tokens in {self.seconds:.2f} s: "
             f"{self.documents_per_s:.1f} documents/s, {self.tokens_per_s:.0f} tokens/s, "
-            f"padding efficiency {self.padding_efficiency:.3f}"
+            f"padding efficiency {self.padding_efficiency:.3f}, text tokenisation {self.tokenize_share:.1%} of the time"
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -80,6 +87,7 @@ class Throughput:
             "tokens_per_s": round(self.tokens_per_s, 1),
             "documents_per_s": round(self.documents_per_s, 2),
             "padding_efficiency": round(self.padding_efficiency, 4),
+            "tokenize_share": round(self.tokenize_share, 4),
         }
 
 
@@ -186,7 +194,15 @@ class NerEngine:
     # -- public API ------------------------------------------------------------------------------------------
 
     def predict(self, texts: Iterable[str]) -> Iterator[list[Entity]]:
-        """Entities of each text, in input order, as each chunk of input finishes (streaming)."""
+        """Entities of each text, in input order, as each chunk of input finishes (streaming).
+
+        Raises:
+            InferError: the export records another text tokenizer than this installation's (the model would
+                see words cut differently from its training data), or none.
+        """
+        problem = tokenizer_mismatch(self.folder.text_tokenizer)
+        if problem:
+            raise InferError(f"{self.folder.path}: {problem}; re-export the model with this installation")
         for chunk in _chunks(texts, self.config.chunk_chars, lambda text: len(text) + 1):
             started = time.perf_counter()
             results = self._predict_chunk(chunk)
@@ -216,17 +232,17 @@ class NerEngine:
         ends: list[int] = []
         doc_of_word: list[int] = []
         sentence_start: list[bool] = []
-        for doc, text in enumerate(texts):
-            spans = split_sentences(text) if self.config.split_sentences else [(0, len(text))]
-            for begin, end in spans:
-                tokens = tokenize(text[begin:end], begin)
-                if not tokens:
-                    continue
+        started = time.perf_counter()
+        for doc, sentences in enumerate(iter_tokenized_sentences(texts)):
+            if not self.config.split_sentences and sentences:
+                sentences = [[token for sentence in sentences for token in sentence]]
+            for tokens in sentences:
                 word_lists.append([token for token, _, _ in tokens])
                 starts.extend(start for _, start, _ in tokens)
                 ends.extend(stop for _, _, stop in tokens)
                 doc_of_word.extend([doc] * len(tokens))
                 sentence_start.extend([True] + [False] * (len(tokens) - 1))
+        self.stats.tokenize_seconds += time.perf_counter() - started
         results: list[list[Entity]] = [[] for _ in texts]
         if not word_lists:
             return results

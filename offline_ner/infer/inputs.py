@@ -69,7 +69,8 @@ def iter_documents(path: str | os.PathLike[str], fmt: str = "auto") -> Iterator[
     """Documents from a text file, a folder of .txt files, or a JSONL file.
 
     Raises:
-        DataError: the path is missing, or a JSONL line is malformed (file and line named).
+        DataError: the path is missing, holds no document (an empty file, like a folder without .txt files and
+            an empty CoNLL file), or a JSONL line is malformed (file and line named).
     """
     path = Path(path)
     if not path.exists():
@@ -77,12 +78,18 @@ def iter_documents(path: str | os.PathLike[str], fmt: str = "auto") -> Iterator[
     fmt = detect_format(path) if fmt == "auto" else fmt
     if path.is_dir():
         yield from iter_text_folder(path)
-    elif fmt == "jsonl":
-        yield from iter_jsonl_documents(path)
+        return
+    if fmt == "jsonl":
+        docs = iter_jsonl_documents(path)
     elif fmt == "text":
-        yield from iter_text_lines(path)
+        docs = iter_text_lines(path)
     else:
         raise ValueError(f"iter_documents reads text and jsonl, not {fmt!r}; use iter_conll for token input")
+    count = 0
+    for count, doc in enumerate(docs, start=1):
+        yield doc
+    if count == 0:
+        raise DataError("no documents found (empty file?)", path=path)
 
 
 def iter_token_sentences(path: str | os.PathLike[str]) -> Iterator[Record]:

@@ -39,6 +39,8 @@ class ModelFolder:
     labels: tuple[str, ...]
     variants: tuple[dict[str, Any], ...]
     max_positions: int
+    # how raw text must be split into words for this model (export.json "text_tokenizer"); None: not recorded
+    text_tokenizer: dict[str, Any] | None = None
 
     @property
     def tokenizer_path(self) -> Path:
@@ -74,8 +76,11 @@ def read_model_folder(path: str | Path) -> ModelFolder:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         config = json.loads((path / "config.json").read_text(encoding="utf-8"))
         labels, variants = tuple(manifest["labels"]), tuple(manifest["variants"])
+        text_tokenizer = manifest.get("text_tokenizer")
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise InferError(f"{path}: unreadable export manifest or config ({err}); re-export the model") from err
     if not variants or not labels:
         raise InferError(f"{manifest_path}: lists no graphs or no labels; re-export the model")
-    return ModelFolder(path, labels, variants, int(config.get("max_position_embeddings", 512)))
+    if text_tokenizer is not None and not isinstance(text_tokenizer, dict):
+        raise InferError(f"{manifest_path}: 'text_tokenizer' must be an object; re-export the model")
+    return ModelFolder(path, labels, variants, int(config.get("max_position_embeddings", 512)), text_tokenizer)

@@ -6,7 +6,7 @@ Every default carries the reason it was chosen. Budgets apply per phase: ``epoch
 
 Example::
 
-    cfg = load_config("configs/simple_mix.yaml", TrainConfig, overrides=["epochs=2", "schedule.k=5"])
+    cfg = load_config("simple_mix", TrainConfig, overrides=["epochs=2", "schedule.k=5"])
 """
 
 from __future__ import annotations

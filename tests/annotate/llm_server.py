@@ -1,6 +1,6 @@
 """A real OpenAI-compatible HTTP server on 127.0.0.1 (port 0, own thread), scripted per test.
 
-It speaks chat completions, files (multipart upload, content download) and batches (created, then completed on
+It speaks chat completions (extraction requests and self-verification requests), files (multipart upload, content download) and batches (created, then completed on
 the second retrieve). By default it answers like a perfect annotator for the words in LEXICON; a test pushes
 scripted replies (status, headers, body or raw text, delay) that are served first, in order, or replaces
 ``responder`` with its own function. Every request is logged, so tests count calls.
@@ -84,11 +84,26 @@ def perfect_reply(request: dict[str, Any], n: int) -> Reply:
     return Reply(body=body, headers={"x-request-id": f"req_{digest}"})
 
 
+def is_verification(request: dict[str, Any]) -> bool:
+    return request["messages"][0]["content"].startswith("You check named-entity labels")
+
+
+def verification_reply(request: dict[str, Any], n: int, rejected: set[str]) -> Reply:
+    """Confirms every listed entity except those whose text is in ``rejected``; ids derive from the request."""
+    listed = re.findall(r'^(\d+)\. "(.*)" - ', request["messages"][-1]["content"], flags=re.MULTILINE)
+    verdicts = [{"id": int(i), "correct": text not in rejected} for i, text in listed]
+    digest = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()[:12]
+    body = completion(json.dumps({"verdicts": verdicts}), request, n)
+    body["id"] = f"chatcmpl-v{digest}"
+    return Reply(body=body, headers={"x-request-id": f"req_v{digest}"})
+
+
 def error_body(message: str, code: str | None = None, type_: str = "invalid_request_error") -> dict[str, Any]:
     return {"error": {"message": message, "type": type_, "param": None, "code": code}}
 
 
 class _QuietServer(ThreadingHTTPServer):
+    request_queue_size = 64  # the default backlog of 5 drops connects beyond it: 16-way tests would see 1 s stalls
     def handle_error(self, request: Any, client_address: Any) -> None:
         return  # a client killed mid-reply (kill -9 test) is expected, not a server fault
 
@@ -100,6 +115,7 @@ class LLMServer:
         self.latency_s = latency_s
         self.scripted: list[Reply] = []
         self.responder: Callable[[dict[str, Any], int], Reply] = perfect_reply
+        self.rejected: set[str] = set()  # entity texts the verifier answers "no" for
         self.log: list[tuple[str, str, Any]] = []
         self.files: dict[str, bytes] = {}
         self.batches: dict[str, dict[str, Any]] = {}
@@ -133,7 +149,11 @@ class LLMServer:
         with self._lock:
             n = next(self._ids)
             scripted = self.scripted.pop(0) if self.scripted else None
-        return scripted if scripted is not None else self.responder(request, n)
+        if scripted is not None:
+            return scripted
+        if is_verification(request):
+            return verification_reply(request, n, self.rejected)
+        return self.responder(request, n)
 
     def _run_batch(self, batch: dict[str, Any]) -> None:
         out, err = [], []

@@ -103,6 +103,8 @@ def test_alignment_is_always_valid_iob2_of_the_same_length(tokens: list[str], me
         result.counts["exact"]
         + result.counts["index_only"]
         + result.counts["recovered"]
+        + result.counts["casefold"]
+        + result.counts["punctuation"]
         + result.counts["text_mismatch"]
     )
     dropped = result.counts["not_found"] + result.counts["unknown_type"]
@@ -111,3 +113,23 @@ def test_alignment_is_always_valid_iob2_of_the_same_length(tokens: list[str], me
         len([t for t in result.tags if t.startswith("B-")])
         == placed - result.counts["duplicate"] - result.counts["overlap_dropped"]
     )
+
+
+def test_text_differing_only_in_case_is_placed_and_counted_as_casefold() -> None:
+    tokens = ("LONDON", "1996-08-30")
+    result = align_mentions(tokens, [Mention(None, None, "London", "LOC")], CONLL_TYPES)
+    assert result.tags == ("B-LOC", "O")
+    assert result.counts["casefold"] == 1 and result.counts["recovered"] == 0 and result.counts["not_found"] == 0
+
+
+def test_text_missing_a_trailing_full_stop_is_placed_and_counted_as_punctuation() -> None:
+    tokens = ("the", "U.S.", "said")
+    result = align_mentions(tokens, [Mention(5, 5, "U.S", "LOC"), Mention(None, None, "said,", "ORG")], CONLL_TYPES)
+    assert result.tags == ("O", "B-LOC", "B-ORG")
+    assert result.counts["punctuation"] == 2 and result.counts["not_found"] == 0
+
+
+def test_exact_text_wins_over_a_case_insensitive_match() -> None:
+    tokens = ("Bush", "met", "BUSH")
+    result = align_mentions(tokens, [Mention(None, None, "BUSH", "PER")], CONLL_TYPES)
+    assert result.tags == ("O", "O", "B-PER") and result.counts["recovered"] == 1

@@ -142,3 +142,50 @@ def test_sign_key_without_stream_is_a_usage_error_before_any_request(
     )
     assert result.exit_code == 2
     assert llm_server.chat_requests() == []
+
+
+def test_import_on_error_skip_imports_a_file_with_bad_rows_and_reports_the_count(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    path = tmp_path / "labels.jsonl"
+    path.write_text(
+        '{"tokens": ["Anne"], "llm": ["B-PER"]}\n{"tokens": [], "llm": []}\n{"tokens": ["x"], "llm": ["B-maybe x"]}\n'
+    )
+    failed = invoke(runner, "import", path, "--out", tmp_path / "a", "--json")
+    assert failed.exit_code == 4 and "labels.jsonl:2" in json.loads(failed.stdout)["error"]["message"]
+    result = invoke(runner, "import", path, "--on-error", "skip", "--out", tmp_path / "b")
+    assert result.exit_code == 0, result.output
+    assert "bad rows skipped 2" in result.output
+    provenance = json.loads((tmp_path / "b" / "provenance.json").read_text())
+    assert provenance["records_out"] == 1 and provenance["on_error"]["skipped_rows"] == 2
+
+
+def test_plan_shows_the_requests_and_cost_that_demonstrations_and_verification_add(
+    runner: CliRunner, llm_server: LLMServer, conll_file: Path, tmp_path: Path
+) -> None:
+    demos = tmp_path / "train.conll"
+    demos.write_text("Anne B-PER\nMurray I-PER\nsang O\n\nAcme B-ORG\nrose O\n\n", encoding="utf-8")
+    base = invoke(runner, "plan", conll_file, "--model", "gpt-4o-mini", "--json")
+    result = invoke(runner, "plan", conll_file, "--model", "gpt-4o-mini", "--demos", demos, "--verify", "--json")
+    assert result.exit_code == 0, result.output
+    estimate, plain = json.loads(result.stdout), json.loads(base.stdout)
+    verification = estimate["added"]["verification"]
+    demonstrations = estimate["added"]["demonstrations (first, 3 per input)"]
+    assert verification["requests"] == 3 and estimate["requests"] == plain["requests"] + 3
+    assert demonstrations["requests"] == 0 and demonstrations["input_tokens"] > 0
+    assert estimate["input_tokens"] == (
+        plain["input_tokens"] + demonstrations["input_tokens"] + verification["input_tokens"]
+    )
+    assert estimate["expected_cost_usd"] > plain["expected_cost_usd"] and plain["added"] == {}
+    human = invoke(runner, "plan", conll_file, "--model", "gpt-4o-mini", "--verify")
+    assert "verification adds 3 requests" in human.output
+    assert llm_server.chat_requests() == []
+
+
+def test_run_with_verify_reports_the_rejected_entities(
+    runner: CliRunner, llm_server: LLMServer, conll_file: Path, tmp_path: Path
+) -> None:
+    llm_server.rejected = {"German"}
+    result = invoke(runner, "run", conll_file, "--base-url", llm_server.base_url, "--verify", "--out", tmp_path / "a")
+    assert result.exit_code == 0, result.output
+    assert "verification: 2 of 6 entities rejected and dropped, 0 unanswered (kept)" in result.output

@@ -11,8 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from offline_ner.annotate import AnnotateConfig, Journal, annotate, load_inputs, load_prices, load_template, plan_run
+from offline_ner.annotate import (
+    AnnotateConfig,
+    Journal,
+    annotate,
+    count_message_tokens,
+    load_inputs,
+    load_prices,
+    load_template,
+    plan_run,
+)
 from offline_ner.annotate.client import LLMClient
+from offline_ner.annotate.cost import count_tokens
 from offline_ner.data import Record, iob2_violations, read_jsonl
 from offline_ner.errors import AnnotateError, BudgetExceededError, ConfigError, LLMAuthError
 from tests.annotate.llm_server import LLMServer, Reply, completion, perfect_reply, tokens_of
@@ -222,3 +232,92 @@ def test_run_keeps_at_most_concurrency_requests_in_flight(cfg: AnnotateConfig, t
         elapsed = time.monotonic() - started
     assert server.max_active == 3
     assert elapsed < 9 * 0.3  # three waves, not nine sequential requests
+
+
+def test_failed_record_counts_its_gold_entities_as_misses_and_lowers_coverage(
+    llm_server: LLMServer, cfg: AnnotateConfig, conll_file: Path, tmp_path: Path
+) -> None:
+    def refuses_peter(request: dict, n: int) -> Reply:
+        if "Peter" in tokens_of(request):
+            return Reply(body=completion("I cannot help with that.", request, n))
+        return perfect_reply(request, n)
+
+    llm_server.responder = refuses_peter
+    summary = run(cfg, [conll_file], tmp_path / "ann")
+    qa = json.loads((tmp_path / "ann" / "qa.json").read_text())
+    assert qa["final"]["overall"]["recall"] == pytest.approx(5 / 6, abs=1e-4)  # Peter Blackburn missed
+    assert qa["final"]["entity_agreement"]["PER"]["missed"] == 1
+    assert qa["final"]["labelled_only"]["f1"] == 1.0
+    assert qa["coverage"] == {"gold_records": 4, "labelled": 3, "failed": 1, "skipped": 0, "fraction": 0.75}
+    assert summary["qa"]["f1"] < 1.0 and summary["coverage"]["fraction"] == 0.75
+
+
+def test_records_dropped_by_selection_are_skipped_misses_in_qa(
+    llm_server: LLMServer, cfg: AnnotateConfig, conll_file: Path, tmp_path: Path
+) -> None:
+    def wrong_for_peter(request: dict, n: int) -> Reply:
+        if "Peter" in tokens_of(request):
+            entities = [{"first": 0, "last": 1, "text": "Nowhere", "type": "PER"}]
+            return Reply(body=completion(json.dumps({"entities": entities}), request, n))
+        return perfect_reply(request, n)
+
+    llm_server.responder = wrong_for_peter
+    run(dataclasses.replace(cfg, drop_alignment_problems=True), [conll_file], tmp_path / "ann")
+    qa = json.loads((tmp_path / "ann" / "qa.json").read_text())
+    assert qa["coverage"]["skipped"] == 1 and qa["coverage"]["failed"] == 0
+    assert qa["final"]["entity_agreement"]["PER"]["missed"] == 1
+    assert qa["before_selection"]["overall"]["f1"] == 1.0
+
+
+def test_budget_is_never_exceeded_under_16_way_concurrency(cfg: AnnotateConfig, tmp_path: Path) -> None:
+    # the server bills like OpenAI: the prompt includes the json_schema response_format (145 tokens here, which the
+    # reservation used to leave out), and every reply uses all of max_tokens, the worst case the budget reserves
+    path = tmp_path / "many.jsonl"
+    path.write_text("".join(f'{{"id": "s{i}", "tokens": ["item{i}", "EU"]}}\n' for i in range(120)), encoding="utf-8")
+    small = dataclasses.replace(cfg, concurrency=16, max_tokens=64)
+
+    def bills_usage(request: dict, n: int) -> Reply:
+        reply = perfect_reply(request, n)
+        prompt = count_message_tokens(request["messages"]) + count_tokens(json.dumps(request["response_format"]))
+        reply.body["usage"] = {"prompt_tokens": prompt, "completion_tokens": 64, "total_tokens": prompt + 64}
+        return reply
+
+    prices = load_prices(None)
+    plan = plan_run(load_inputs([path]), small, load_template(small.template))
+    budget = 0.05
+    for trial in range(2):
+        with LLMServer(latency_s=0.2) as server:  # long enough for all 16 threads to be in flight at once
+            server.responder = bills_usage
+            with pytest.raises(BudgetExceededError):
+                run(dataclasses.replace(small, base_url=server.base_url), [path], tmp_path / f"ann{trial}",
+                    budget_usd=budget)  # fmt: skip
+            provenance = json.loads((tmp_path / f"ann{trial}" / "provenance.json").read_text())
+            assert server.max_active == 16
+        assert 0 < provenance["cost_usd"] <= budget, (trial, provenance["replies"])
+        # and it used the budget: it stopped less than two requests short of the limit
+        assert provenance["cost_usd"] + 2 * prices.cost_usd(small.model, input_tokens=400, output_tokens=64) > budget
+    assert len(plan.requests) == 120
+
+
+@pytest.mark.parametrize(
+    ("content", "tags", "counts"),
+    [
+        ("{}", ("O", "O", "O", "O", "O"), {}),
+        ("[]", ("O", "O", "O", "O", "O"), {}),
+        ('{"PER": []}', ("O", "O", "O", "O", "O"), {}),
+        ('{"entities": [{"first": 0, "last": 0, "text": "EU", "type": "ORG"', ("B-ORG", "O", "O", "O", "O"),
+         {"exact": 1}),
+        ('{"EU": "ORG", "German": "MISC"}', ("B-ORG", "O", "B-MISC", "O", "O"), {"recovered": 2}),
+        ('{"entities": [{"text": "eu", "type": "ORG"}, {"text": "german,", "type": "MISC"}]}',
+         ("B-ORG", "O", "B-MISC", "O", "O"), {"casefold": 1, "punctuation": 1}),
+    ],
+)  # fmt: skip
+def test_real_reply_shapes_parse_and_align_in_a_run(
+    llm_server: LLMServer, cfg: AnnotateConfig, tmp_path: Path, content: str, tags: tuple, counts: dict
+) -> None:
+    path = tmp_path / "one.jsonl"
+    path.write_text('{"id": "s", "tokens": ["EU", "rejects", "German", "call", "."]}\n', encoding="utf-8")
+    llm_server.responder = lambda request, n: Reply(body=completion(content, request, n))
+    summary = run(cfg, [path], tmp_path / "ann")
+    assert summary["failed"] == [] and read_jsonl(tmp_path / "ann" / "records.jsonl")[0].tags == tags
+    assert {k: v for k, v in summary["alignment"].items() if v} == counts

@@ -6,10 +6,13 @@ import dataclasses
 import json
 from pathlib import Path
 
+import pytest
+
 from offline_ner.annotate import AnnotateConfig, Journal, load_inputs, load_prices, load_template, plan_run
 from offline_ner.annotate.batch import batch_input, merge_batch_output, run_batch, submit_batch
 from offline_ner.annotate.client import LLMClient
 from offline_ner.data import read_jsonl
+from offline_ner.errors import ConfigError
 from tests.annotate.llm_server import LLMServer, Reply, error_body, perfect_reply
 
 
@@ -92,3 +95,14 @@ def test_downloaded_batch_output_merges_offline(cfg: AnnotateConfig, conll_file:
     report = merge_batch_output(plan, journal, ("\n".join(output) + "\n").encode())
     assert report.merged == 3 and report.unknown == 1
     assert journal.keys() == set(keys)
+
+
+def test_batch_mode_refuses_self_verification_before_uploading(
+    llm_server: LLMServer, cfg: AnnotateConfig, conll_file: Path, tmp_path: Path
+) -> None:
+    plan = plan_run(load_inputs([conll_file]), dataclasses.replace(cfg, verify=True), load_template("fewshot_conll"))
+    journal = Journal(tmp_path / "j.sqlite")
+    with pytest.raises(ConfigError, match="annotate run --verify"):
+        run_batch(plan, LLMClient(plan.cfg), journal, out=tmp_path / "ann", prices=load_prices(None))
+    journal.close()
+    assert llm_server.log == []

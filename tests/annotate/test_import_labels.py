@@ -53,3 +53,73 @@ def test_length_mismatch_between_tokens_and_tags_is_a_data_error(tmp_path: Path)
     path.write_text('{"tokens": ["a", "b"], "llm": ["O"]}\n', encoding="utf-8")
     with pytest.raises(DataError, match="2 tokens but 1 LLM tags"):
         import_labels(path, ImportSpec())
+
+
+# a label file in the shape of PromptNER's output: one free-text tag, one row without tokens, one bad JSON line
+MESSY_ROWS = (
+    '{"tokens": ["EU", "rejects"], "llm": ["B-ORG", "O"], "gold": ["B-ORG", "O"]}\n'
+    '{"tokens": ["American", "Airlines", "flew"], "llm": ["B-presumably referring to American Airlines", "I-ORG", "O"],'
+    ' "gold": ["B-ORG", "I-ORG", "O"]}\n'
+    '{"tokens": [], "llm": [], "gold": []}\n'
+    '{"tokens": ["Peter", "Blackburn"], "llm": ["B-PER", "I-PER"], "gold": ["B-PER", "I-PER"]\n'
+    '{"tokens": ["Paris"], "llm": ["B-LOC"], "gold": ["B-LOC"]}\n'
+)
+
+
+def test_one_malformed_tag_still_aborts_an_import_by_default(tmp_path: Path) -> None:
+    path = tmp_path / "promptner.jsonl"
+    path.write_text(MESSY_ROWS, encoding="utf-8")
+    with pytest.raises(DataError, match=r"promptner.jsonl:2: unknown LLM tag"):
+        import_labels(path, ImportSpec(gold_field="gold"))
+
+
+def test_on_error_skip_imports_the_good_rows_and_counts_the_bad_ones_as_misses(tmp_path: Path) -> None:
+    path = tmp_path / "promptner.jsonl"
+    path.write_text(MESSY_ROWS, encoding="utf-8")
+    result = import_labels(path, ImportSpec(gold_field="gold", on_error="skip"))
+    assert [r.id for r in result.records] == ["promptner:0", "promptner:4"]
+    problems = result.provenance["on_error"]
+    assert problems["mode"] == "skip" and problems["skipped_rows"] == 3 and problems["repaired_tags"] == 0
+    assert [p["line"] for p in problems["problems"]] == [2, 3, 4]
+    assert "unknown LLM tag" in problems["problems"][0]["reason"]
+    coverage = result.qa["coverage"]
+    assert coverage == {"gold_records": 3, "labelled": 2, "failed": 0, "skipped": 1, "fraction": 0.6667}
+    assert result.qa["final"]["entity_agreement"]["ORG"]["missed"] == 1  # American Airlines, skipped
+
+
+def test_on_error_repair_replaces_a_malformed_tag_with_o_and_counts_it(tmp_path: Path) -> None:
+    path = tmp_path / "promptner.jsonl"
+    path.write_text(MESSY_ROWS, encoding="utf-8")
+    result = import_labels(path, ImportSpec(gold_field="gold", on_error="repair"))
+    airlines = next(r for r in result.records if r.id == "promptner:1")
+    assert airlines.tags == ("O", "B-ORG", "O")  # the dangling I-ORG is then repaired to B-ORG as always
+    assert airlines.provenance["tags_replaced"] == 1
+    problems = result.provenance["on_error"]
+    assert problems["repaired_tags"] == 1 and problems["skipped_rows"] == 2
+
+
+def test_on_error_skip_drops_a_conll_sentence_with_a_missing_column(tmp_path: Path) -> None:
+    path = tmp_path / "labels.conll"
+    path.write_text("EU B-ORG B-ORG\nrejects O\n\nPeter B-PER B-PER\nBlackburn I-PER I-PER\n", encoding="utf-8")
+    with pytest.raises(DataError, match="labels.conll:2"):
+        import_labels(path, ImportSpec(llm_column=2, gold_column=1))
+    result = import_labels(path, ImportSpec(llm_column=2, gold_column=1, on_error="skip"))
+    assert [r.tokens for r in result.records] == [("Peter", "Blackburn")]
+    assert result.provenance["on_error"]["problems"][0]["line"] == 2
+
+
+def test_on_error_skip_drops_an_undecodable_line_in_either_format_and_names_it(tmp_path: Path) -> None:
+    jsonl = tmp_path / "labels.jsonl"
+    jsonl.write_bytes(
+        b'\xef\xbb\xbf{"tokens": ["EU"], "llm": ["B-ORG"]}\n{"tokens": ["\xff"], "llm": ["O"]}\n'
+        b'{"tokens": ["Paris"], "llm": ["B-LOC"]}\n'
+    )
+    conll = tmp_path / "labels.conll"
+    conll.write_bytes(b"\xef\xbb\xbfEU B-ORG\n\n\xff O\nrejects O\n\nParis B-LOC\n")
+    for path in (jsonl, conll):
+        with pytest.raises(DataError, match=f"{path.name}:[23]: not valid UTF-8"):
+            import_labels(path, ImportSpec())
+        result = import_labels(path, ImportSpec(on_error="skip"))
+        assert [r.id for r in result.records] == ["labels:0", "labels:2"]  # ids count the skipped row
+        assert result.records[0].tokens == ("EU",)  # the BOM is dropped, not part of the first token
+        assert "not valid UTF-8" in result.provenance["on_error"]["problems"][0]["reason"]

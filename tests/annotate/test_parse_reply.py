@@ -101,3 +101,40 @@ def test_chain_of_thought_answer_yields_its_entities() -> None:
         }
     )
     assert parse_reply(content).entities == (Mention(0, 1, "Anne Murray", "PER"),)
+
+
+# Reply shapes seen in public GPT outputs (GPT-NER, PromptNER, Self-Improve); the texts below are our own.
+
+
+@pytest.mark.parametrize("content", ["{}", "[]", '{"entities": []}', '{"PER": []}', "```json\n{}\n```"])
+def test_every_empty_answer_shape_is_zero_entities_not_a_failure(content: str) -> None:
+    reply = parse_reply(content)
+    assert reply.entities == () and reply.invalid == 0
+
+
+def test_truncated_reply_keeps_an_entity_whose_closing_brace_was_cut() -> None:
+    cut = '{"entities": [{"first": 0, "last": 0, "text": "EU", "type": "ORG"'
+    reply = parse_reply(cut)
+    assert reply.mode == "repaired"
+    assert reply.entities == (Mention(0, 0, "EU", "ORG"),)
+    assert parse_reply(cut + "},").entities == reply.entities
+
+
+def test_truncated_reply_ending_in_a_number_does_not_keep_a_possibly_cut_index() -> None:
+    reply = parse_reply('{"entities": [{"text": "EU", "type": "ORG", "first": 0, "last": 0}, {"text": "x", "first": 1')
+    assert reply.entities == (Mention(0, 0, "EU", "ORG"),)
+
+
+def test_span_to_type_mapping_gives_text_only_mentions() -> None:
+    reply = parse_reply('{"Kobe Bryant": "PER", "Los Angeles Lakers": "ORG", "NBA": "organization"}')
+    assert reply.mode == "json"
+    assert reply.entities == (
+        Mention(None, None, "Kobe Bryant", "PER"),
+        Mention(None, None, "Los Angeles Lakers", "ORG"),
+        Mention(None, None, "NBA", "organization"),
+    )
+
+
+def test_a_lone_entity_object_is_one_entity_not_a_span_mapping() -> None:
+    reply = parse_reply('{"text": "EU", "type": "ORG"}')
+    assert reply.entities == (Mention(None, None, "EU", "ORG"),)

@@ -48,8 +48,3 @@ def sim(tmp_path: Path, alice: Ed25519PrivateKey) -> BundleSimulator:
 @pytest.fixture
 def verifier(tmp_path: Path, trust: TrustStore) -> Verifier:
     return Verifier(tmp_path, trust)
-
-
-@pytest.fixture(autouse=True)
-def _closed_network(no_network: None) -> None:
-    """A closed-side stage: every test here runs with the network blocked."""

@@ -161,3 +161,15 @@ def test_inspect_of_a_file_that_is_not_a_bundle_exits_bundle_format(env: dict[st
     result = run(env, "bundle", "inspect", str(junk), "--json")
     assert result.exit_code == ExitCode.BUNDLE_FORMAT
     assert json.loads(result.stdout)["error"]["type"] == "BundleError"
+
+
+def test_bundle_create_to_dash_writes_the_same_bytes_to_stdout(signed: Path, env: dict[str, str], tmp_path: Path) -> None:
+    created = run(
+        env, "bundle", "create", "--kind", "annotations", "--stream", "conll-llm", "--sequence", "1",
+        "--key", str(tmp_path / "keys" / "annotator.key"), "--created", "2026-01-01T00:00:00Z",
+        str(tmp_path / "export"), "-o", "-", "--json",
+    )  # fmt: skip
+    assert created.exit_code == 0, created.stderr
+    assert created.stdout_bytes == signed.read_bytes(), "stdout carries the bundle and nothing else"
+    assert json.loads(created.stderr[created.stderr.index("{"):])["bundle"] == "-"
+    assert not (Path.cwd() / "-").exists()

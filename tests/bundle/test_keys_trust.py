@@ -91,3 +91,39 @@ def test_remove_by_unique_prefix(trust: TrustStore, alice: Ed25519PrivateKey) ->
     assert removed.keyid == key_id(alice.public_key())
     with pytest.raises(TrustStoreError):
         trust.remove_key("abc")
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        [1, 2],
+        "trust",
+        {"version": 1, "roles": [], "keys": {}, "streams": {}},
+        {"version": 1, "roles": {"r": [1]}, "keys": {}, "streams": {}},
+        {"version": 1, "roles": {}, "keys": {"k": "pem"}, "streams": {}},
+        {"version": 1, "roles": {}, "keys": {}, "streams": {"s": 3}},
+        {"version": 1, "roles": {"r": {"threshold": 1, "kinds": "model", "paths": ["*"]}}, "keys": {}, "streams": {}},
+    ],
+)
+def test_wrongly_shaped_trust_store_exits_33_from_the_cli(tmp_path: Path, shape: object) -> None:
+    from click.testing import CliRunner
+
+    from offline_ner.cli.main import cli
+
+    path = tmp_path / "trust.json"
+    path.write_text(json.dumps(shape))
+    result = CliRunner().invoke(cli, ["trust", "list", "--trust-store", str(path)])
+    assert result.exit_code == ExitCode.TRUST_STORE, result.output
+    assert "is corrupt: " in result.output and "AttributeError" not in result.output
+
+
+def test_temp_file_of_a_crashed_save_is_removed_by_the_next_locked_change(trust: TrustStore) -> None:
+    assert trust.path is not None
+    leftover = trust.path.parent / f".{trust.path.name}.k2j4h5xz.tmp"  # what atomic_writer's mkstemp names
+    leftover.write_text('{"half": ')
+    unrelated = trust.path.parent / ".other.json.k2j4h5xz.tmp"
+    unrelated.write_text("")
+    with TrustStore.locked(trust.path) as store:
+        store.save()
+    assert not leftover.exists()
+    assert unrelated.exists(), "only this store's temp files are removed"

@@ -58,6 +58,7 @@ def test_model_bundle_resolves_to_a_folder_transformers_loads_offline(
     trust = TrustStore(path=tmp_path / "trust.json")
     trust.set_role("release", threshold=1, kinds=["model"])
     trust.add_key(alice.public_key(), roles=["release"])
+    trust.save()  # import_bundle re-reads the store under its lock
     bundle = create_bundle(
         tiny_bert_dir,
         kind="model",
@@ -103,3 +104,21 @@ def test_reference_without_sequence_takes_the_newest(sim: BundleSimulator, trust
         import_bundle(sim.write(name=f"{sequence}.bundle"), trust, store, now=NOW)
     assert resolve_reference("bundle:conll-llm/qa.json", store).read_bytes() == b'{"n": 2}'
     assert resolve_reference("bundle:conll-llm@1/qa.json", store).read_bytes() == b'{"n": 1}'
+
+
+def test_a_killed_imports_staging_leftovers_are_removed_by_the_next_import(
+    sim: BundleSimulator, trust: TrustStore, tmp_path: Path
+) -> None:
+    store = tmp_path / "store"
+    staging = store / ".staging"
+    killed_mid_verify = staging / ".verify-abc123"  # a killed verification: partly written payload
+    (killed_mid_verify / "payload").mkdir(parents=True)
+    (killed_mid_verify / "payload" / "records.jsonl").write_bytes(b"x" * 1000)
+    killed_before_rename = staging / ".verify-def456"  # made read-only (0555/0444), then killed before the rename
+    (killed_before_rename / "payload" / "sub").mkdir(parents=True)
+    (killed_before_rename / "payload" / "sub" / "f").write_bytes(b"y")
+    (killed_before_rename / "payload" / "sub" / "f").chmod(0o444)
+    for folder in (killed_before_rename / "payload" / "sub", killed_before_rename / "payload", killed_before_rename):
+        folder.chmod(0o555)
+    import_bundle(sim.write(), trust, store, now=NOW)
+    assert list(staging.iterdir()) == []

@@ -9,12 +9,13 @@ import pytest
 from click.testing import CliRunner
 
 from offline_ner.cli.main import cli
+from offline_ner.config import packaged_configs_dir
 from offline_ner.data import write_jsonl
 from offline_ner.errors import ExitCode
 from offline_ner.train import SCHEDULE_KINDS
 from tests.train.conftest import toy_records
 
-CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
+CONFIGS = sorted(packaged_configs_dir().glob("*.yaml"))
 
 
 @pytest.fixture(scope="module")
@@ -48,10 +49,10 @@ def test_schedules_plot_draws_every_curve_to_a_png(tmp_path: Path) -> None:
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.stem)  # passed by name, as on an installed host
 def test_every_shipped_config_trains(config: Path, tiny_bert_dir: Path, data_files: dict[str, Path],
                                      tmp_path: Path, no_network: None) -> None:
-    args = train_args(tiny_bert_dir, data_files, tmp_path / "run", "--config", str(config), "--max-steps", "2")
+    args = train_args(tiny_bert_dir, data_files, tmp_path / "run", "--config", config.stem, "--max-steps", "2")
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.stderr
     document = json.loads(result.stdout)  # exactly one JSON document, though the Trainer prints logs

@@ -5,10 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
-from offline_ner.data import Document, iter_text_folder, read_records, sentence_records, split_sentences, tokenize
+from offline_ner.data import (
+    Document,
+    iter_text_folder,
+    read_records,
+    sentence_records,
+    split_sentences,
+    tokenize,
+    tokenized_sentences,
+)
+from offline_ner.data.text import MAX_PIECE_CHARS
 from offline_ner.errors import DataError
 
 
@@ -18,17 +27,47 @@ def test_latin1_byte_in_a_text_file_is_decoded_not_fatal(tmp_path: Path) -> None
     assert doc.text.startswith("Café owners in München")
 
 
-def test_tokens_keep_acronyms_numbers_and_hyphenated_words_whole() -> None:
-    words = [t for t, _, _ in tokenize("The U.S. paid $1,000.50 to Smith-Jones (AT&T), didn't it?")]
-    assert words == [
-        "The", "U.S.", "paid", "$", "1,000.50", "to", "Smith-Jones", "(", "AT&T", ")", ",", "didn't", "it", "?",
+def words(text: str) -> list[list[str]]:
+    return [[token for token, _, _ in sentence] for sentence in tokenized_sentences(text)]
+
+
+def test_tokens_follow_conll_conventions() -> None:
+    text = "Dr. Nner's 2-foot 6PR band of the 1980s won 3-1 on 1996-12-06 at No. 10 with AT&T, didn't it?"
+    assert words(text) == [[
+        "Dr.", "Nner", "'s", "2-foot", "6PR", "band", "of", "the", "1980s", "won", "3-1", "on", "1996-12-06",
+        "at", "No.", "10", "with", "AT&T", ",", "did", "n't", "it", "?",
+    ]]
+    assert words("The U.S. paid $1,000.50 to Smith-Jones (on Saturday): fine.")[0][:8] == [
+        "The", "U.S.", "paid", "$", "1,000.50", "to", "Smith-Jones", "(",
     ]
+    assert words("(on Saturday): fine")[0][3:5] == [")", ":"]
+
+
+def test_issue_example_is_two_sentences_not_four() -> None:
+    text = "He signed in Dec. 1980 with Kerrang ! Records in London. James W. Hoyt ( b. 1950 ) was its founder."
+    assert [sentence[-2:] for sentence in words(text)] == [["London", "."], ["founder", "."]]
 
 
 def test_sentences_split_at_final_punctuation_but_not_after_titles_or_initials() -> None:
-    text = "Mr. Brown met J. Smith in Leeds. They talked!\nA new line starts here"
+    text = "Mr. Brown met J. Smith in Leeds. They talked?\nA new line starts here"
     sentences = [text[s:e] for s, e in split_sentences(text)]
-    assert sentences == ["Mr. Brown met J. Smith in Leeds.", "They talked!", "A new line starts here"]
+    assert sentences == ["Mr. Brown met J. Smith in Leeds.", "They talked?", "A new line starts here"]
+    assert len(split_sentences("Lt. Col. Ross met Sgt. Hill of Acme Inc. in Ft. Worth and said no. 10 more.")) == 1
+
+
+def test_sentence_final_abbreviation_gives_its_period_to_the_sentence_as_in_conll() -> None:
+    assert words("They sold it to Newmont Mining Corp. Shares rose at Acme Inc., Smith & Co. Ltd. and Dr. Hill.") == [
+        ["They", "sold", "it", "to", "Newmont", "Mining", "Corp", "."],
+        ["Shares", "rose", "at", "Acme", "Inc.", ",", "Smith", "&", "Co.", "Ltd.", "and", "Dr.", "Hill", "."],
+    ]
+    assert words("Shares rose at Newmont Mining Corp.\nAPPLETON, Wis.") == [
+        ["Shares", "rose", "at", "Newmont", "Mining", "Corp", "."], ["APPLETON", ",", "Wis", "."],
+    ]
+
+
+def test_numbered_item_is_one_sentence_and_an_opening_quote_starts_the_next() -> None:
+    assert words("1. Olga Melnik (Russia) 2:31.44") == [["1.", "Olga", "Melnik", "(", "Russia", ")", "2:31.44"]]
+    assert words('he said. "I will go."') == [["he", "said", "."], ['"', "I", "will", "go", ".", '"']]
 
 
 def test_sentence_records_map_back_to_the_document() -> None:
@@ -62,9 +101,36 @@ def test_folder_reads_as_unlabelled_records(tmp_path: Path) -> None:
     assert [r.id for r in records] == ["x:0", "x:1"] and all(r.tags is None for r in records)
 
 
-@given(st.text(max_size=200))
-def test_every_token_offset_points_at_the_token(text: str) -> None:
-    for token, start, end in tokenize(text):
-        assert text[start:end] == token and token.strip() == token
-    for start, end in split_sentences(text):
-        assert text[start:end].strip() == text[start:end] != ""
+def assert_tokens_tile_the_text(text: str) -> None:
+    """Tokens are exact, ordered, disjoint slices; everything between them is whitespace; sentences never cut."""
+    covered = 0
+    sentences = tokenized_sentences(text)
+    for sentence in sentences:
+        assert sentence, "empty sentence"
+        for token, start, end in sentence:
+            assert text[start:end] == token and token.strip() == token != ""
+            assert start >= covered and text[covered:start].strip() == ""
+            covered = end
+    assert text[covered:].strip() == ""
+    assert [token for sentence in sentences for token in sentence] == tokenize(text)
+    assert split_sentences(text) == [(sentence[0][1], sentence[-1][2]) for sentence in sentences]
+
+
+@given(st.text(max_size=300))
+@example("a\u2028b. C\u00a0d.  \"E\n")
+def test_no_character_is_dropped_or_duplicated_and_offsets_are_exact(text: str) -> None:
+    assert_tokens_tile_the_text(text)
+
+
+@given(st.lists(st.sampled_from(["Dr.", "W.", "No.", "1.", "Corp.", '"', "(", ")", "!", "?", ".", "'s", "a", "B", " ",
+                                 "  ", "\n", "\t", "-", "é", "東京", "\u200b"]), max_size=60))
+def test_offsets_stay_exact_on_text_built_from_the_rule_triggers(parts: list[str]) -> None:
+    assert_tokens_tile_the_text("".join(parts))
+
+
+def test_a_line_longer_than_one_tokenizer_piece_keeps_every_character() -> None:
+    sentence = "Angela Merkel visited Paris on Tuesday and met Dr. Smith of the U.S. embassy "
+    text = sentence * (2 * MAX_PIECE_CHARS // len(sentence) + 1) + "x" * (MAX_PIECE_CHARS + 7)
+    assert_tokens_tile_the_text(text)
+    last_two = [token for token, _, _ in tokenize(text)[-2:]]
+    assert "".join(last_two) == "x" * (MAX_PIECE_CHARS + 7)  # a run with no space is cut, but nothing is lost

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from offline_ner.experiment import ExperimentData, expand_grid, load_experiment
 
-PAPER = Path(__file__).resolve().parents[2] / "configs" / "experiments" / "paper.yaml"
+PAPER = "experiments/paper"  # packaged config, by name
 REQUIRED_ARMS = {"gold-only", "distilled-only", "union", "simple-mix", "gold-then-distilled", "blend-sigmoid",
                  "blend-power", "simple-mix+agreement", "upper-bound-gold-labels"}
 
@@ -22,7 +22,7 @@ def test_paper_config_covers_every_regimen_the_paper_compares_at_every_gold_size
 
 
 def test_paper_data_splits_gold_from_the_noisebench_sentences(shared_data: Path, monkeypatch) -> None:
-    monkeypatch.chdir(PAPER.parents[2])
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])  # the config names ../shared/data from the repo root
     data = ExperimentData.load(load_experiment(PAPER))
     assert len(data.distilled["llm"]) == len(data.distilled["gold_labels"]) == 5885
     assert [r.tokens for r in data.distilled["llm"]] == [r.tokens for r in data.distilled["gold_labels"]]

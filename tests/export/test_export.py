@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from offline_ner._fs import sha256_file
 from offline_ner.cli.main import cli
+from offline_ner.data import text_tokenizer
 from offline_ner.errors import ExitCode, ExportError, ExportValidationError
 from offline_ner.export import MANIFEST_NAME, ExportConfig, export_onnx, read_manifest
 from offline_ner.export._graphs import cpu_needs_reduce_range, fusion_problems
@@ -54,6 +55,12 @@ def test_export_writes_every_graph_with_validation_numbers_and_hashes(tiny_onnx_
     for name, entry in manifest["files"].items():
         assert entry["sha256"] == sha256_file(tiny_onnx_dir / name)
     assert json.loads((tiny_onnx_dir / "labels.json").read_text()) == manifest["labels"]
+
+
+def test_export_records_the_text_tokenizer_inference_must_use(tiny_onnx_dir: Path) -> None:
+    recorded = read_manifest(tiny_onnx_dir)["text_tokenizer"]
+    assert recorded == text_tokenizer() and recorded["name"] == "spacy-en-conll"
+    assert set(recorded) == {"name", "rules", "spacy", "fingerprint"}
 
 
 def test_cli_export_reports_checks_as_json(tiny_bert_dir: Path, tmp_path: Path) -> None:

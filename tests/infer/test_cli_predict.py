@@ -109,3 +109,13 @@ def test_conll_and_text_inputs_cannot_be_mixed(tiny_onnx_dir: Path, tmp_path: Pa
               "--input", str(tmp_path / "b.txt"), "-o", str(tmp_path / "o")],
     )
     assert result.exit_code == ExitCode.USAGE
+
+
+def test_output_dash_streams_entities_to_stdout_and_the_summary_to_stderr(tiny_onnx_dir: Path, tmp_path: Path) -> None:
+    (tmp_path / "lines.txt").write_text("Paris is big.\nBerlin too.\n", encoding="utf-8")
+    result = CliRunner().invoke(
+        cli, ["predict", "--model", str(tiny_onnx_dir), "--input", str(tmp_path / "lines.txt"), "-o", "-", "--json"]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert [json.loads(line)["id"] for line in result.stdout.splitlines()] == ["lines:1", "lines:2"]
+    assert '"output": "-"' in result.stderr

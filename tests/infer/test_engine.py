@@ -24,7 +24,7 @@ pytestmark = pytest.mark.usefixtures("no_network")
 
 SENTENCES = [
     "Angela Merkel met Emmanuel Macron in Paris on Tuesday.",
-    "The European Union fined Google 2.4 billion euros!",
+    "The European Union fined Google 2.4 billion euros.",
     "José Mourinho was appointed manager of AS Roma?",
     "Zürich-based UBS completed its takeover of Credit Suisse.",
     "Tokyo (東京) hosted the Olympic Games in 2021.",
@@ -78,6 +78,15 @@ def test_a_document_of_many_sentences_gives_the_entities_of_its_sentences(engine
         offset += len(sentence) + 1
     [whole] = engine.predict([document])
     assert shift(whole, 0) == one_by_one
+
+
+def test_issue_18_text_is_two_sentences_for_the_engine(tiny_onnx_dir: Path) -> None:
+    fresh = NerEngine(tiny_onnx_dir, device="cpu")
+    text = "He signed in Dec. 1980 with Kerrang ! Records in London. James W. Hoyt ( b. 1950 ) was its founder."
+    list(fresh.predict([text]))
+    assert fresh.stats.sentences == 2
+    assert 0 < fresh.stats.tokenize_seconds < fresh.stats.seconds
+    assert 0 < fresh.stats.to_json()["tokenize_share"] < 1
 
 
 def test_a_sentence_longer_than_the_window_is_tagged_word_by_word_once(tiny_onnx_dir: Path) -> None:

@@ -56,8 +56,3 @@ def tiny_config(model_dir: Path, **settings: Any) -> TrainConfig:
             "torch_threads": 1}
     overrides = [f"{key}={value}" for key, value in {**base, **settings}.items()]
     return load_config(None, TrainConfig, overrides=overrides)
-
-
-@pytest.fixture(autouse=True)
-def _closed_network(no_network: None) -> None:
-    """A closed-side stage: every test here runs with the network blocked."""

@@ -6,12 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from offline_ner.config import load_config
+from offline_ner.config import load_config, packaged_configs_dir
 from offline_ner.errors import ConfigError
 from offline_ner.train import REGIMENS, SCHEDULE_KINDS, TrainConfig
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
-SHIPPED = sorted(CONFIGS.glob("*.yaml"))
+SHIPPED = sorted(packaged_configs_dir().glob("*.yaml"))
 
 
 def test_a_config_ships_for_every_regimen_and_schedule() -> None:
@@ -50,7 +49,7 @@ def test_yaml_exponent_without_a_dot_still_reads_as_a_float() -> None:
 
 
 def test_overrides_reach_nested_schedule_keys() -> None:
-    cfg = load_config(CONFIGS / "blend_sigmoid.yaml", TrainConfig, overrides=["schedule.k=4", "max_steps=100"])
+    cfg = load_config("blend_sigmoid", TrainConfig, overrides=["schedule.k=4", "max_steps=100"])
     assert cfg.schedule.params() == {"s_max": 1.0, "k": 4.0, "p0": 0.5}
     assert cfg.phase_steps(0) == 100
 

@@ -1,0 +1,127 @@
+"""Connected side: fill a wheelhouse for one :class:`~offline_ner.bundle.runtime.Target` with pip.
+
+Three pip runs, each an ordinary client call (the index, mirrors and find-links in pip's own configuration apply):
+
+1. ``pip wheel --no-deps`` builds offline-ner's own wheel from its source folder (a built wheel is copied);
+2. ``pip wheel --no-deps`` builds the dependencies that publish only an sdist (:data:`SDIST_ONLY`, pure Python),
+   pinned as offline-ner's metadata pins them;
+3. ``pip download --only-binary=:all:`` resolves everything else for the target: CPython version, the whole
+   manylinux tag list down from the glibc floor, and torch's CPU build from the PyTorch CPU index (``cpu``) or the
+   CUDA build from the default index plus the ``gpu`` extra's CUDA wheels (``cuda``).
+
+Then ``target.json`` records the target, and ``collect_sources("runtime", ...)`` checks every wheel against it.
+
+Example::
+
+    build_wheelhouse(Target("3.11", "2.28"), Path("wh"), project=Path("."), torch_version="2.13.0",
+                     torch_index=TORCH_CPU_INDEX)
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import zipfile
+from collections.abc import Callable, Sequence
+from email.parser import HeaderParser
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from offline_ner.bundle.runtime import Target
+from offline_ner.errors import BundleError
+
+PROJECT = "offline-ner"
+# torch's CPU-only builds (version suffix +cpu) are published only on this index, not on PyPI
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+# dependencies that publish no wheel: pip builds them here (pure Python, so one wheel fits every target)
+SDIST_ONLY = ("seqeval",)
+GPU_EXTRA = "gpu"  # pyproject's extra with the CUDA and cuDNN wheels
+
+
+def _pip(args: Sequence[str], log: Callable[[str], None]) -> None:
+    command = [sys.executable, "-m", "pip", *args]
+    log("$ " + " ".join(command))
+    # pip's output goes line by line to ``log`` (stderr): progress on a long download, and stdout stays free
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as pip:
+        assert pip.stdout is not None
+        for line in pip.stdout:
+            log(line.rstrip("\n"))
+    if pip.returncode != 0:
+        raise BundleError(f"pip {args[0]} failed (exit {pip.returncode}); its output is above")
+
+
+def _own_wheel(out: Path, project: Path, source_args: list[str], log: Callable[[str], None]) -> Path:
+    before = set(out.glob("*.whl"))
+    if project.is_file() and project.suffix == ".whl":
+        shutil.copy2(project, out / project.name)
+        return out / project.name
+    _pip(["wheel", "--no-deps", "--wheel-dir", str(out), *source_args, str(project)], log)
+    built = [path for path in set(out.glob("*.whl")) - before if canonicalize_name(path.name.split("-")[0]) == PROJECT]
+    if len(built) != 1:
+        raise BundleError(f"building {project} gave no {PROJECT} wheel; is it the offline-ner source folder?")
+    return built[0]
+
+
+def wheel_requirements(wheel: Path) -> list[Requirement]:
+    """The ``Requires-Dist`` requirements in a wheel's metadata (markers and extras kept)."""
+    with zipfile.ZipFile(wheel) as archive:
+        name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        metadata = HeaderParser().parsestr(archive.read(name).decode("utf-8"))
+    return [Requirement(text) for text in metadata.get_all("Requires-Dist") or []]
+
+
+def build_wheelhouse(
+    target: Target,
+    out: Path,
+    *,
+    project: Path,
+    torch_version: str,
+    torch_index: str | None,
+    find_links: Sequence[Path] = (),
+    no_index: bool = False,
+    extras: Sequence[str] = (),
+    log: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+) -> Path:
+    """Fill the empty folder ``out`` with every wheel offline-ner needs on ``target``, plus ``target.json``.
+
+    Args:
+        project: offline-ner's source folder, or its built wheel.
+        torch_version: the public torch version (``2.13.0``); ``+cpu`` is added for a ``cpu`` target.
+        torch_index: an extra index for torch (:data:`TORCH_CPU_INDEX`), or None for pip's configured sources.
+        find_links, no_index: passed to pip (a local wheel mirror instead of, or beside, the index).
+        extras: offline-ner extras to include besides ``gpu`` (which a ``cuda`` target always gets).
+
+    Returns:
+        ``out``.
+
+    Raises:
+        BundleError: ``out`` is not empty, or a pip step failed.
+    """
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise BundleError(f"{out} is not empty: one wheelhouse holds one target (its lock pins every wheel in it)")
+    out.mkdir(parents=True, exist_ok=True)
+    source_args = [*(f"--find-links={path}" for path in find_links), *(["--no-index"] if no_index else [])]
+    own = _own_wheel(out, Path(project), source_args, log)
+    pins = {canonicalize_name(r.name): r for r in wheel_requirements(own)}
+    sdist_only = [str(pins[name]) for name in SDIST_ONLY if name in pins]
+    if sdist_only:
+        _pip(["wheel", "--no-deps", "--wheel-dir", str(out), *source_args, *sdist_only], log)
+    wanted = sorted({*extras, *([GPU_EXTRA] if target.device == "cuda" else [])})
+    # "==2.13.0" alone also matches "2.13.0+cpu", which pip prefers wherever its sources offer both (PEP 440)
+    torch = f"torch=={torch_version}+cpu" if target.device == "cpu" else f"torch=={torch_version},!={torch_version}+cpu"
+    platforms = [arg for tag in target.platform_tags() for arg in ("--platform", tag)]
+    _pip(
+        [
+            "download", "--only-binary=:all:", "--dest", str(out), f"--find-links={out}", *source_args,
+            *([f"--extra-index-url={torch_index}"] if torch_index else []),
+            "--implementation", "cp", "--python-version", target.python, *platforms,
+            torch, f"{own}[{','.join(wanted)}]" if wanted else str(own),
+        ],
+        log,
+    )
+    target.write(out)
+    return out

@@ -1,0 +1,74 @@
+"""UTF-8 line files read the same way by every reader (CoNLL, JSONL, label imports).
+
+A byte-order mark at the start of a file is dropped (Windows tools write one; kept, it became part of the first
+token and hid a ``-DOCSTART-`` line), invalid UTF-8 and JSON nested too deeply are a :class:`DataError` naming the
+file and line, and input quoted in a message is cut to a short excerpt: one bad 10 MB line must not become a
+10 MB error message.
+
+Example::
+
+    for line_no, line in iter_utf8_lines(path):
+        obj = loads_json_line(line, path=path, line=line_no)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from offline_ner.errors import DataError
+
+BOM = "\ufeff"
+EXCERPT_CHARS = 80
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """``repr(text)``, cut to ``limit`` characters and followed by the full length when longer."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text)} characters)"
+
+
+def iter_utf8_lines(
+    path: str | os.PathLike[str], *, bad_lines: list[DataError] | None = None
+) -> Iterator[tuple[int, str]]:
+    """``(line_no, text)`` per line (1-based, line ending removed, a leading BOM dropped from line 1).
+
+    With ``bad_lines``, a line that is not UTF-8 is appended there as its DataError and reading goes on (an
+    import that skips bad rows); without it, the first one is raised.
+
+    Raises:
+        DataError: a line is not valid UTF-8 (file and line named).
+        OSError: the file cannot be opened (callers turn a missing file into their own DataError).
+    """
+    with open(path, "rb") as handle:
+        for line_no, raw in enumerate(handle, start=1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                error = DataError(
+                    f"not valid UTF-8 at byte {err.start} of the line; re-encode the file as UTF-8",
+                    path=path,
+                    line=line_no,
+                )
+                if bad_lines is None:
+                    raise error from err
+                bad_lines.append(error)
+                continue
+            yield line_no, (text.removeprefix(BOM) if line_no == 1 else text).rstrip("\r\n")
+
+
+def loads_json_line(text: str, **where: Any) -> Any:
+    """One JSON value; ``where`` (path, line) names the place in errors.
+
+    Raises:
+        DataError: invalid JSON, or nesting deeper than Python's parser can follow (never RecursionError).
+    """
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise DataError(f"invalid JSON ({err.msg} at column {err.colno})", **where) from err
+    except RecursionError as err:
+        raise DataError("JSON nested too deeply", **where) from err

@@ -1,0 +1,151 @@
+"""Two real `offline-ner` processes racing on one trust store: one import is held mid-verify by a slow FIFO while
+the other runs. The trust store's lock makes each load-check-save one step, so whichever finishes first, an older
+sequence is refused (26), the ratchet never moves back, and no stream or key is lost."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from offline_ner.bundle import TrustStore
+from offline_ner.errors import ExitCode
+from tests.bundle.simulator import BundleSimulator, fixed_key
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _bundle(sim: BundleSimulator, stream: str, sequence: int) -> Path:
+    sim.fields.update(stream=stream, sequence=sequence)
+    sim.files["qa.json"] = json.dumps({"note": "x" * 300_000}).encode()  # several pipe buffers: the feeder can stall
+    return sim.write(name=f"{stream}-{sequence}.bundle")
+
+
+class HeldFifo:
+    """A FIFO that feeds a bundle's first half, then stalls until released (the reader is then mid-verify)."""
+
+    def __init__(self, path: Path, data: bytes) -> None:
+        self.path, self.data = path, data
+        os.mkfifo(path)
+        self.reading = threading.Event()  # the reader has consumed bytes: it holds its locks
+        self.release = threading.Event()
+        self.thread = threading.Thread(target=self._feed, daemon=True)
+        self.thread.start()
+
+    def _feed(self) -> None:
+        with open(self.path, "wb") as pipe:
+            half = len(self.data) // 2
+            pipe.write(self.data[:half])  # returns once the reader has taken all but a pipe buffer of it
+            pipe.flush()
+            self.reading.set()
+            self.release.wait(60)
+            pipe.write(self.data[half:])
+
+
+def _offline_ner(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "offline_ner", *args, "--json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_until_blocked_on_a_lock(proc: subprocess.Popen[str], timeout: float = 30.0) -> None:
+    """Until ``proc`` holds a '.lock' file open (it waits in flock) or has already exited."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            fds = [os.readlink(f"/proc/{proc.pid}/fd/{fd}") for fd in os.listdir(f"/proc/{proc.pid}/fd")]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if any(target.endswith(".lock") for target in fds):
+            time.sleep(0.3)  # from open() to flock()
+            return
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "OFFLINE_NER_TRUST_STORE": str(tmp_path / "trust.json"),
+        "OFFLINE_NER_STORE": str(tmp_path / "store"),
+    }
+
+
+def _race(
+    tmp_path: Path, env: dict[str, str], held: Path, other: list[str]
+) -> tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str]]:
+    """Import ``held`` through a stalled FIFO; run ``other`` meanwhile; release the FIFO; both results."""
+    fifo = HeldFifo(tmp_path / "held.fifo", held.read_bytes())
+    first = _offline_ner(env, "bundle", "import", str(fifo.path))
+    assert fifo.reading.wait(30), "the held import never started reading"
+    second = _offline_ner(env, *other)
+    _wait_until_blocked_on_a_lock(second)
+    fifo.release.set()
+    results = [subprocess.CompletedProcess(p.args, 0, *p.communicate(timeout=60)) for p in (first, second)]
+    for proc, result in zip((first, second), results):
+        result.returncode = proc.returncode
+    fifo.thread.join(10)
+    return results[0], results[1]
+
+
+@pytest.mark.usefixtures("trust")
+def test_older_sequence_started_while_a_newer_one_is_verified_is_refused(
+    sim: BundleSimulator, tmp_path: Path, env: dict[str, str]
+) -> None:
+    m3, m2 = _bundle(sim, "conll-llm", 3), _bundle(sim, "conll-llm", 2)
+    newer, older = _race(tmp_path, env, held=m3, other=["bundle", "import", str(m2)])
+    assert newer.returncode == 0, newer.stderr
+    assert older.returncode == ExitCode.ROLLBACK, older.stderr
+    assert TrustStore.load(tmp_path / "trust.json").streams["conll-llm"].sequence == 3
+    assert sorted(p.name for p in (tmp_path / "store" / "refs" / "conll-llm").iterdir()) == ["3"]
+
+
+@pytest.mark.usefixtures("trust")
+def test_newer_sequence_started_while_an_older_one_is_verified_is_accepted_after_it(
+    sim: BundleSimulator, tmp_path: Path, env: dict[str, str]
+) -> None:
+    m2, m3 = _bundle(sim, "conll-llm", 2), _bundle(sim, "conll-llm", 3)
+    older, newer = _race(tmp_path, env, held=m2, other=["bundle", "import", str(m3)])
+    assert (older.returncode, newer.returncode) == (0, 0), older.stderr + newer.stderr
+    assert TrustStore.load(tmp_path / "trust.json").streams["conll-llm"].sequence == 3
+
+
+@pytest.mark.usefixtures("trust")
+def test_an_import_of_another_stream_during_a_held_import_loses_neither_stream(
+    sim: BundleSimulator, tmp_path: Path, env: dict[str, str]
+) -> None:
+    held, other = _bundle(sim, "conll-llm", 3), _bundle(sim, "bbc-llm", 1)
+    first, second = _race(tmp_path, env, held=held, other=["bundle", "import", str(other)])
+    assert (first.returncode, second.returncode) == (0, 0), first.stderr + second.stderr
+    streams = TrustStore.load(tmp_path / "trust.json").streams
+    assert {s: st.sequence for s, st in streams.items()} == {"bbc-llm": 1, "conll-llm": 3}
+    assert {p.name for p in (tmp_path / "store" / "refs").iterdir()} == {"bbc-llm", "conll-llm"}
+
+
+def test_a_key_trusted_during_a_held_import_is_kept(
+    sim: BundleSimulator, trust: TrustStore, tmp_path: Path, env: dict[str, str]
+) -> None:
+    pem = tmp_path / "carol.pub.pem"
+    pem.write_bytes(
+        fixed_key(3)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    held = _bundle(sim, "conll-llm", 3)
+    first, second = _race(tmp_path, env, held=held, other=["trust", "add", str(pem), "--role", "annotator"])
+    assert (first.returncode, second.returncode) == (0, 0), first.stderr + second.stderr
+    after = TrustStore.load(tmp_path / "trust.json")
+    assert len(after.keys) == len(trust.keys) + 1
+    assert after.streams["conll-llm"].sequence == 3
