@@ -68,6 +68,7 @@ class TrainConfig:
     phase_max_steps: tuple[int, ...] = ()  # per-phase step budgets in phase order; overrides max_steps
     patience: int = 0  # evaluations without dev F1 gain before a phase stops; 0 = train the full budget
     eval_every_steps: int = 0  # 0 = evaluate (and checkpoint) at the end of every epoch
+    dev_subset: int = 0  # > 0: pick checkpoints on this many dev records (evenly spread); all are scored at the end
     eval_mode: str = "default"  # seqeval mode that picks the best checkpoint; "strict" = IOB2-exact
     carry_over: str = "best"  # a later phase starts from the earlier phase's best dev checkpoint, not its last
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)  # used by the blend regimen only
@@ -92,7 +93,7 @@ class TrainConfig:
                 raise ValueError(f"{name} must be > 0, not {getattr(self, name)}")
         if self.max_length < 8:
             raise ValueError(f"max_length must be >= 8 subwords, not {self.max_length}")
-        for name in ("max_steps", "patience", "eval_every_steps", "blend_epoch_size", "torch_threads"):
+        for name in ("max_steps", "patience", "eval_every_steps", "blend_epoch_size", "torch_threads", "dev_subset"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, not {getattr(self, name)}")
         if self.epochs <= 0 and self.max_steps == 0 and not self.phase_max_steps:
