@@ -128,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=2, help="alternating runs of each; medians are reported")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
     parser.add_argument("--only", choices=("both", "ours", "hf"), default="both", help="which trainers to run")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override our trainer's config (A/B of an option, e.g. freeze_word_embeddings=true)")
     parser.add_argument("--json", action="store_true", help="print one JSON line (else indented JSON)")
     args = parser.parse_args(argv)
     if args.threads:
@@ -138,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load_config(None, TrainConfig, overrides=[
         "regimen=gold", f"base_model={args.base_model}", f"batch_size={args.batch_size}",
         f"learning_rate={args.learning_rate}", f"max_length={args.max_length}", f"epochs={args.epochs}",
-        "patience=0", f"torch_threads={args.threads}"])
+        "patience=0", f"torch_threads={args.threads}", *args.overrides])
     gemm = [gemm_gflops()]
     ours: list[float] = []
     hf: list[float] = []
@@ -164,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = {
         "base_model": args.base_model, "sentences": len(gold), "batch_size": args.batch_size,
         "learning_rate": args.learning_rate, "epochs": args.epochs, "threads": torch.get_num_threads(),
-        "repeats": args.repeats, "eval_file": str(args.eval_file), "eval_sentences": len(held_out),
+        "repeats": args.repeats, "overrides": args.overrides, "eval_file": str(args.eval_file), "eval_sentences": len(held_out),
         "ours_tok_s": ours_tok_s, "hf_tok_s": hf_tok_s,
         "ratio_vs_hf": ours_tok_s / hf_tok_s if ours_tok_s and hf_tok_s else None,
         "gemm_gflops": gflops, "gemm_runs": gemm, "ceiling_tok_s": ceiling,
