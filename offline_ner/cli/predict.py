@@ -106,6 +106,13 @@ def predict(
         f"{chosen['threads']} threads",
         err=True,
     )
+    if shard is not None and chosen["precision"] == "int8":
+        click.echo(
+            "warning: the int8 graph quantises activations per batch, so its tags and scores depend on which "
+            "documents share a batch; merged int8 shards can differ from one run. Use --precision fp32 for "
+            "byte-identical output (README: Scaling out)",
+            err=True,
+        )
     run = ShardRun(shard, out_path, output_format) if shard is not None else None
     feed, keep = itertools.tee(_progress(run.select(units) if run is not None else units))
     with atomic_writer(out_path, "w") as handle:

@@ -158,3 +158,9 @@ def test_rerun_of_a_crashed_shard_replaces_only_itself(sharded: dict, tiny_onnx_
     code, output = merge(sharded["source"], tmp_path / "m.jsonl", *parts)
     assert code == 0, output
     assert (tmp_path / "m.jsonl").read_bytes() == sharded["single"].read_bytes()
+
+
+def test_int8_shards_warn_that_batches_change_their_numbers(sharded: dict, tiny_onnx_dir: Path, tmp_path: Path) -> None:
+    code, output = run("predict", "--model", str(tiny_onnx_dir), "--input", str(sharded["source"]), "-o",
+                       str(tmp_path / "p.jsonl"), "--device", "cpu", "--precision", "int8", "--shard", "1/2")
+    assert code == 0 and "warning: the int8 graph quantises activations per batch" in output
