@@ -225,6 +225,8 @@ def _route(units: Iterable[Document | Record], manifests: dict[int, tuple[Path, 
             )
         if manifest.units != sizes[k] or manifest.ids_sha256 != ids[k].hexdigest():
             raise ShardError(f"{path}: its ids differ from the ids of shard {k}/{count} of this input")
+        if not path.is_file():
+            raise ShardError(f"{path}: shard output missing beside its manifest; rerun shard {k}/{count}")
         if sha256_file(path) != manifest.output_sha256:
             raise ShardError(f"{path}: output changed after its manifest was written (sha256 differs); rerun it")
     return route

@@ -143,6 +143,9 @@ def test_merge_refuses_an_output_changed_after_its_shard_finished(sharded: dict,
     parts[1].write_text("".join(lines[:-1]), encoding="utf-8")  # truncated by hand
     code, output = merge(sharded["source"], tmp_path / "m.jsonl", *parts)
     assert code == ExitCode.SHARD and "output changed after its manifest was written" in output
+    parts[1].unlink()
+    code, output = merge(sharded["source"], tmp_path / "m.jsonl", *parts)
+    assert code == ExitCode.SHARD and "shard output missing beside its manifest" in output
 
 
 def test_rerun_of_a_crashed_shard_replaces_only_itself(sharded: dict, tiny_onnx_dir: Path, tmp_path: Path) -> None:
