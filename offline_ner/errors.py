@@ -12,6 +12,7 @@ place and the numbers live only in :class:`ExitCode` (mirrored by the table in `
     ├── ExportError
     │   └── ExportValidationError   the ONNX graph disagrees with PyTorch
     ├── InferError
+    │   └── ShardError              shard outputs that do not cover the input exactly once
     ├── AnnotateError               connected side
     │   ├── LLMAuthError, LLMQuotaError, LLMContextLengthError, LLMTransportError, LLMReplyError
     │   └── BudgetExceededError
@@ -55,6 +56,7 @@ class ExitCode(IntEnum):
     LLM_TRANSPORT = 14
     LLM_REPLY = 15
     BUDGET_EXCEEDED = 16
+    SHARD = 17
     BUNDLE_FORMAT = 20
     SIGNATURE = 21
     UNKNOWN_KEY = 22
@@ -126,6 +128,12 @@ class InferError(OfflineNerError):
     """Batch inference failed (bad model folder, unreadable input)."""
 
     exit_code = ExitCode.INFER
+
+
+class ShardError(InferError):
+    """Shard outputs cannot be merged: a shard is missing, duplicated, unfinished, foreign or altered."""
+
+    exit_code = ExitCode.SHARD
 
 
 class AnnotateError(OfflineNerError):

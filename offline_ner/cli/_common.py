@@ -31,7 +31,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_CODES_EPILOG = (
     "Exit codes: 0 ok, 1 unexpected error, 2 usage, 3 config, 4 bad data, 5 model not found, "
-    "6 train, 7 export, 8 export validation, 9 inference, 10-16 annotation, 20-33 bundle "
+    "6 train, 7 export, 8 export validation, 9 inference, 10-16 annotation, 17 shard merge, 20-33 bundle "
     "(see README and bundle/FORMAT.md)."
 )
 

@@ -10,6 +10,8 @@ Example::
     engine = NerEngine("runs/onnx")
     for entities in engine.predict(["Angela Merkel visited Paris."]):
         print(entities)
+
+Sharded runs (``predict --shard K/N`` and ``predict-merge``) live in :mod:`offline_ner.infer.shard`.
 """
 
 from __future__ import annotations
@@ -17,5 +19,6 @@ from __future__ import annotations
 from offline_ner.infer.config import InferConfig
 from offline_ner.infer.engine import NerEngine, Throughput
 from offline_ner.infer.entities import Entity
+from offline_ner.infer.shard import ShardManifest, ShardRun, ShardSpec, merge_shards
 
-__all__ = ["Entity", "InferConfig", "NerEngine", "Throughput"]
+__all__ = ["Entity", "InferConfig", "NerEngine", "ShardManifest", "ShardRun", "ShardSpec", "Throughput", "merge_shards"]
