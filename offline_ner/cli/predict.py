@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import itertools
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -48,17 +48,26 @@ def _read_units(inputs: tuple[Path, ...], fmt: str) -> tuple[str, Iterator[Docum
     return "jsonl", itertools.chain.from_iterable(iter_documents(path, fmt) for path in inputs)
 
 
+def _inputs_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option("--input", "inputs", required=True, multiple=True, type=click.Path(path_type=Path),
+                        help=help_text)
+
+
+def _format_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option("--format", "fmt", type=click.Choice(["auto", "text", "jsonl", "conll"]), default="auto",
+                        show_default=True, help=help_text)
+
+
+# predict and predict-merge read the same inputs and write the same kind of output
+_output_option = click.option("-o", "--output", "out_path", required=True, type=click.Path(path_type=Path),
+                              help="Output file ('-': stdout).")
+
+
 @click.command(epilog=EXIT_CODES_EPILOG)
 @click.option("--model", "onnx_dir", required=True, type=click.Path(path_type=Path), help="Folder from `export`.")
-@click.option(
-    "--input", "inputs", required=True, multiple=True, type=click.Path(path_type=Path),
-    help="Input file or folder of .txt files; repeat for several.",
-)
-@click.option("-o", "--output", "out_path", required=True, type=click.Path(path_type=Path), help="Output file ('-': stdout).")
-@click.option(
-    "--format", "fmt", type=click.Choice(["auto", "text", "jsonl", "conll"]), default="auto", show_default=True,
-    help="Input format; auto: .jsonl -> jsonl, .conll/.iob/.bio -> conll, else text (one document per line).",
-)
+@_inputs_option("Input file or folder of .txt files; repeat for several.")
+@_output_option
+@_format_option("Input format; auto: .jsonl -> jsonl, .conll/.iob/.bio -> conll, else text (one document per line).")
 @click.option("--device", type=click.Choice(["auto", "cuda", "cpu"]), default="auto", show_default=True)
 @click.option(
     "--precision", type=click.Choice(["auto", "fp32", "fp16", "int8"]), default="auto", show_default=True,
@@ -132,15 +141,9 @@ def predict(
 
 @click.command("predict-merge", epilog=EXIT_CODES_EPILOG)
 @click.argument("shards", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option(
-    "--input", "inputs", required=True, multiple=True, type=click.Path(path_type=Path),
-    help="The same input(s), in the same order, that every shard was run on.",
-)
-@click.option("-o", "--output", "out_path", required=True, type=click.Path(path_type=Path), help="Output file ('-': stdout).")
-@click.option(
-    "--format", "fmt", type=click.Choice(["auto", "text", "jsonl", "conll"]), default="auto", show_default=True,
-    help="Input format, as given to the shards.",
-)
+@_inputs_option("The same input(s), in the same order, that every shard was run on.")
+@_output_option
+@_format_option("Input format, as given to the shards.")
 @json_option
 @handles_errors
 def predict_merge(shards: tuple[Path, ...], inputs: tuple[Path, ...], out_path: Path, fmt: str, as_json: bool) -> None:
