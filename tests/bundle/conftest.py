@@ -1,4 +1,5 @@
-"""Bundle fixtures: fixed keys (alice and bob trusted, mallory not), a saved trust store, the bundle simulator."""
+"""Bundle fixtures: fixed keys (alice and bob trusted, mallory not), a saved trust store, the bundle simulator,
+and the environment that points the CLI at this test's trust store, content store and key passphrase."""
 
 from __future__ import annotations
 
@@ -48,3 +49,12 @@ def sim(tmp_path: Path, alice: Ed25519PrivateKey) -> BundleSimulator:
 @pytest.fixture
 def verifier(tmp_path: Path, trust: TrustStore) -> Verifier:
     return Verifier(tmp_path, trust)
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {
+        "OFFLINE_NER_KEY_PASSPHRASE": "correct horse battery staple",
+        "OFFLINE_NER_TRUST_STORE": str(tmp_path / "trust.json"),
+        "OFFLINE_NER_STORE": str(tmp_path / "store"),
+    }

@@ -13,15 +13,6 @@ from offline_ner.errors import ExitCode
 from tests.bundle.simulator import PROVENANCE, records_jsonl
 
 
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return {
-        "OFFLINE_NER_KEY_PASSPHRASE": "correct horse battery staple",
-        "OFFLINE_NER_TRUST_STORE": str(tmp_path / "trust.json"),
-        "OFFLINE_NER_STORE": str(tmp_path / "store"),
-    }
-
-
 def run(env: dict[str, str], *args: str) -> Result:
     return CliRunner(env=env).invoke(cli, list(args), catch_exceptions=False)
 

@@ -21,13 +21,9 @@ from tests.bundle.wheels import build_wheel
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return {
-        "OFFLINE_NER_KEY_PASSPHRASE": "correct horse battery staple",
-        "OFFLINE_NER_TRUST_STORE": str(tmp_path / "trust.json"),
-        "OFFLINE_NER_STORE": str(tmp_path / "store"),
-        "PIP_CONFIG_FILE": os.devnull,  # only the local folder below, never this machine's index or mirrors
-    }
+def env(env: dict[str, str]) -> dict[str, str]:
+    # only the local folder below, never this machine's index or mirrors
+    return {**env, "PIP_CONFIG_FILE": os.devnull}
 
 
 def run(env: dict[str, str], *args: str) -> Result:
