@@ -245,12 +245,10 @@ class _PhaseLog(TrainerCallback):
 
     def __init__(self, log: _JsonlLog, phase: str, sampler: _PlanSampler, counter: _ShareCounter) -> None:
         self.log, self.phase, self.sampler, self.counter = log, phase, sampler, counter
-        self.eval_s = 0.0
         self.logged_epochs: set[int] = set()
 
     def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
         logs = logs or {}
-        self.eval_s += float(logs.get("eval_runtime", 0.0))
         self.log.write({"event": "log", "phase": self.phase, "step": state.global_step, "epoch": state.epoch, **logs})
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
@@ -495,7 +493,8 @@ def _train_phase(
     final = phase_dir / "final"
     trainer.save_model(str(final))  # the best dev checkpoint (load_best_model_at_end)
     state = trainer.state
-    loop_s = max(train_s - phase_log.eval_s, 1e-9)
+    eval_s = time_split.seconds["evaluation"]
+    loop_s = max(train_s - eval_s, 1e-9)
     return {
         "name": phase.name,
         "steps": state.global_step,
@@ -506,7 +505,7 @@ def _train_phase(
         "final_dir": str(final),
         "last_dir": str(_last_checkpoint(phase_dir)),
         "train_s": round(train_s, 3),
-        "eval_s": round(phase_log.eval_s, 3),
+        "eval_s": round(eval_s, 3),
         "time_split": time_split.to_json(),
         "train_tokens": counter.tokens_this_run,
         "train_tokens_per_s": counter.tokens_this_run / loop_s,
