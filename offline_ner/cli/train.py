@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -41,15 +43,32 @@ def _read_source(ref: str | None, store: Path) -> list[Any]:
 
 
 def _summary(metrics: dict[str, Any], model_dir: Path) -> str:
-    lines = [
-        f"phase {i + 1} {p['name']:<10} best dev F1 {p['best_dev_f1']:.4f} at step {p['best_step']}"
-        f" ({p['steps']} steps{', stopped early' if p['stopped_early'] else ''})"
-        for i, p in enumerate(metrics["phases"])
-    ]
-    lines.append(f"dev F1 {metrics['best_dev_f1']:.4f} ({metrics['dev_eval_mode']} mode), "
-                 f"{metrics['steps']} steps in {metrics['wall_s']:.0f} s")
+    if metrics["best_dev_f1"] is None:  # trained without a dev set
+        lines = [f"phase {i + 1} {p['name']:<10} {p['steps']} steps" for i, p in enumerate(metrics["phases"])]
+        lines.append(f"no dev set: {metrics['steps']} steps in {metrics['wall_s']:.0f} s, the last model kept")
+    else:
+        lines = [
+            f"phase {i + 1} {p['name']:<10} best dev F1 {p['best_dev_f1']:.4f} at step {p['best_step']}"
+            f" ({p['steps']} steps{', stopped early' if p['stopped_early'] else ''})"
+            for i, p in enumerate(metrics["phases"])
+        ]
+        lines.append(f"dev F1 {metrics['best_dev_f1']:.4f} ({metrics['dev_eval_mode']} mode), "
+                     f"{metrics['steps']} steps in {metrics['wall_s']:.0f} s")
     lines.append(f"model: {model_dir}")
     return "\n".join(lines)
+
+
+def _without_nproc(args: list[str]) -> list[str]:
+    """The command line minus ``--nproc N`` / ``--nproc=N``: what each torchrun worker runs."""
+    out, skip = [], False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            out.append(arg)
+    return out
 
 
 @click.command(epilog=EXIT_CODES_EPILOG)
@@ -61,7 +80,8 @@ def _summary(metrics: dict[str, Any], model_dir: Path) -> str:
 @click.option("--regimen", type=click.Choice(REGIMENS), help="Shorthand for --set regimen=...")
 @click.option("--gold", help="Gold data source: CoNLL/JSONL path or bundle:<stream>/<file>.")
 @click.option("--distilled", help="Distilled (LLM-labelled) data source.")
-@click.option("--dev", help="Dev data source: picks the best checkpoint.")
+@click.option("--dev", help="Dev data source: picks the best checkpoint and stops training. Without it, the "
+              "full budget runs and the last model is kept.")
 @click.option("--base-model", help="minilm-l6-uncased (its package, else its imported model bundle), a local HF "
               "model folder, or bundle:<stream>/.")
 @click.option("--epochs", type=float, help="Epochs per phase.")
@@ -71,11 +91,14 @@ def _summary(metrics: dict[str, Any], model_dir: Path) -> str:
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Output folder (model/, metrics.json, train_log.jsonl); rerun to resume.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Training processes on this machine (DDP under torchrun: gloo on CPU, nccl on GPU); "
+                   "--batch-size is the global batch, split over them.")
 @store_option
 @json_option
 @handles_errors
-def train(config_path: Path | None, overrides: tuple[str, ...], out_dir: Path, quiet: bool, store: Path,
-          as_json: bool, **shorthands: Any) -> None:
+def train(config_path: Path | None, overrides: tuple[str, ...], out_dir: Path, quiet: bool, nproc: int,
+          store: Path, as_json: bool, **shorthands: Any) -> None:
     """Fine-tune a token classifier on gold and distilled records with a regimen from the config.
 
     Regimens: gold, distilled, union, distilled_then_gold (Simple Mix), gold_then_distilled, blend
@@ -86,27 +109,31 @@ def train(config_path: Path | None, overrides: tuple[str, ...], out_dir: Path, q
         offline-ner train --config simple_mix --gold train.conll \\
             --distilled llm.jsonl --dev dev.conll --epochs 2 --out runs/simple-mix
 
-        offline-ner train --config simple_mix --gold gold.conll \
+        offline-ner train --config simple_mix --gold gold.conll \\
             --distilled bundle:conll-llm/records.jsonl --base-model bundle:bert-base-cased/ \
             --dev dev.conll --store /srv/offline-ner/store --out runs/from-bundles
     """
     from offline_ner.config import load_config
-    from offline_ner.errors import ConfigError
     from offline_ner.train import TrainConfig
     from offline_ner.train import train as run_training
+    from offline_ner.train.distributed import is_main, torchrun_command
 
     # JSON is YAML: a path like "on" or "123" stays a string
     flags = [f"{SHORTHANDS[name]}={json.dumps(value)}" for name, value in shorthands.items() if value is not None]
     cfg = load_config(config_path, TrainConfig, overrides=[*overrides, *flags])
-    if cfg.dev is None:  # a config error, found before any data is read or a model loaded
-        where = config_path or "the command line"
-        raise ConfigError(f"{where}: no dev data: pass --dev (or set 'dev:'); it picks the best checkpoint")
+    if nproc > 1 and "WORLD_SIZE" not in os.environ:  # start the workers; each one runs this command
+        raise SystemExit(subprocess.call(torchrun_command(nproc, _without_nproc(sys.argv[1:]))))
+    if cfg.dev is None and is_main():
+        click.echo("note: no dev set: no checkpoint selection or early stopping; the full budget runs and the "
+                   "last model is kept", err=True)
     gold, distilled, dev = (_read_source(ref, store) for ref in (cfg.gold, cfg.distilled, cfg.dev))
     # bundle:bert-base-cased/, or a packaged name served by its imported model bundle on a closed host
     cfg = dataclasses.replace(cfg, base_model=resolve_base_model_source(cfg.base_model, store))
     # the Trainer prints its log dicts to stdout; keep stdout for the one --json document
     with contextlib.redirect_stdout(sys.stderr):
         result = run_training(cfg, gold=gold, distilled=distilled, dev=dev, out_dir=out_dir, progress=not quiet)
+    if not is_main():
+        return
     emit(
         {"model_dir": str(result.model_dir), "best_dev_f1": result.metrics["best_dev_f1"], "metrics": result.metrics},
         as_json,

@@ -18,6 +18,7 @@ from offline_ner.train.schedules import SCHEDULE_PARAMS, check_params
 
 EVAL_MODES = ("default", "strict")
 CARRY_OVER = ("best", "last")
+KEEP = ("best", "last")
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class TrainConfig:
     weight_decay: float = 0.01  # the standard AdamW decay for BERT fine-tuning
     warmup_ratio: float = 0.1  # a short warm-up keeps the new classifier head from wrecking the encoder
     epochs: float = 3.0  # per phase; 3 is the usual BERT NER budget on CoNLL
+    phase_epochs: tuple[float, ...] = ()  # per-phase epochs in phase order (e.g. [2, 10]); overrides epochs
     max_steps: int = 0  # per phase; > 0 replaces epochs with a fixed step budget (fair comparisons)
     phase_max_steps: tuple[int, ...] = ()  # per-phase step budgets in phase order; overrides max_steps
     patience: int = 0  # evaluations without dev F1 gain before a phase stops; 0 = train the full budget
@@ -71,8 +73,10 @@ class TrainConfig:
     dev_subset: int = 0  # > 0: pick checkpoints on this many dev records (evenly spread); all are scored at the end
     eval_mode: str = "default"  # seqeval mode that picks the best checkpoint; "strict" = IOB2-exact
     carry_over: str = "best"  # a later phase starts from the earlier phase's best dev checkpoint, not its last
+    keep: str = "best"  # the final model: the last phase's best dev checkpoint, or its last one
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)  # used by the blend regimen only
     blend_epoch_size: int = 0  # records per blend epoch; 0 = gold + distilled, one pass's worth of data
+    word_weighted_loss: bool = True  # every labelled word weighs the same in every batch (2 epochs, 1k gold: see BENCHMARKS.md)
     freeze_word_embeddings: bool = False  # keep the pre-trained word vectors fixed (fewer weights to update)
     length_group_batches: int = 16  # batches per length-sorted group: less padding, share barely shifts
     labels: tuple[str, ...] = ()  # empty = the CoNLL labels plus any other type found in the data
@@ -87,6 +91,8 @@ class TrainConfig:
             raise ValueError(f"eval_mode must be one of {', '.join(EVAL_MODES)}, not {self.eval_mode!r}")
         if self.carry_over not in CARRY_OVER:
             raise ValueError(f"carry_over must be one of {', '.join(CARRY_OVER)}, not {self.carry_over!r}")
+        if self.keep not in KEEP:
+            raise ValueError(f"keep must be one of {', '.join(KEEP)}, not {self.keep!r}")
         positive = ("max_length", "batch_size", "eval_batch_size", "length_group_batches", "logging_steps")
         for name in positive:
             if getattr(self, name) <= 0:
@@ -96,20 +102,25 @@ class TrainConfig:
         for name in ("max_steps", "patience", "eval_every_steps", "blend_epoch_size", "torch_threads", "dev_subset"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, not {getattr(self, name)}")
-        if self.epochs <= 0 and self.max_steps == 0 and not self.phase_max_steps:
+        if self.epochs <= 0 and self.max_steps == 0 and not self.phase_max_steps and not self.phase_epochs:
             raise ValueError("set epochs > 0 or a step budget (max_steps / phase_max_steps)")
-        if any(steps <= 0 for steps in self.phase_max_steps):
-            raise ValueError(f"phase_max_steps must all be > 0, not {list(self.phase_max_steps)}")
         n_phases = len(regimen_phases(self.regimen))
-        if self.phase_max_steps and len(self.phase_max_steps) != n_phases:
-            raise ValueError(
-                f"phase_max_steps has {len(self.phase_max_steps)} entries but regimen {self.regimen!r} "
-                f"has {n_phases} phase(s)"
-            )
+        for name in ("phase_max_steps", "phase_epochs"):
+            budgets = getattr(self, name)
+            if any(budget <= 0 for budget in budgets):
+                raise ValueError(f"{name} must all be > 0, not {list(budgets)}")
+            if budgets and len(budgets) != n_phases:
+                raise ValueError(
+                    f"{name} has {len(budgets)} entries but regimen {self.regimen!r} has {n_phases} phase(s)"
+                )
 
     def phase_steps(self, phase_index: int) -> int:
-        """The step budget of one phase (0 = use ``epochs``)."""
+        """The step budget of one phase (0 = use ``phase_epochs``/``epochs``)."""
         return self.phase_max_steps[phase_index] if self.phase_max_steps else self.max_steps
+
+    def phase_epoch_budget(self, phase_index: int) -> float:
+        """The epochs of one phase: its ``phase_epochs`` entry, else ``epochs``."""
+        return self.phase_epochs[phase_index] if self.phase_epochs else self.epochs
 
     def to_json(self) -> dict[str, object]:
         """A plain mapping (YAML/JSON-ready) with the schedule nested."""

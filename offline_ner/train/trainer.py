@@ -56,6 +56,7 @@ from offline_ner.data import Record, label_list, repair_iob2
 from offline_ner.errors import TrainError
 from offline_ner.train._model import load_classifier, load_tokenizer
 from offline_ner.train.base_model import resolve_base_model
+from offline_ner.train import distributed
 from offline_ner.train.config import TrainConfig
 from offline_ner.train.evaluation import evaluate_model, score_tags
 from offline_ner.train.features import Feature, build_features, join_windows
@@ -77,19 +78,21 @@ class TrainResult:
 
 
 class _JsonlLog:
-    """Append-only training log; each event is flushed at once so a killed run keeps its history."""
+    """Append-only training log; each event is flushed at once so a killed run keeps its history. Rank 0 writes."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
 
     def write(self, event: dict[str, Any]) -> None:
+        if not distributed.is_main():
+            return
         with open(self.path, "a", encoding="utf-8") as handle:
             handle.write(json.dumps({"time": round(time.time(), 3), **event}, sort_keys=True) + "\n")
 
 
 class _ShareCounter:
-    """Gold and distilled records (and non-pad tokens) the model computed a loss on, per epoch."""
+    """Gold and distilled records (and non-pad tokens) the model computed a loss on, per epoch, in this process."""
 
     def __init__(self) -> None:
         self.epochs: dict[int, dict[str, int]] = {}
@@ -105,7 +108,20 @@ class _ShareCounter:
         atomic_write_text(path, json.dumps({str(e): c for e, c in self.epochs.items()}))
 
     def load(self, path: Path) -> None:
-        self.epochs = {int(e): c for e, c in json.loads(path.read_text(encoding="utf-8")).items()}
+        """Restore the counts saved with a checkpoint: the sum over all ranks, so rank 0 takes them, others zeros."""
+        saved = {int(e): c for e, c in json.loads(path.read_text(encoding="utf-8")).items()}
+        keep = distributed.is_main()
+        self.epochs = {e: {k: n if keep else 0 for k, n in c.items()} for e, c in saved.items()}
+
+    def summed(self) -> _ShareCounter:
+        """The counts of every rank together (this process's own outside torchrun). Every rank must call it."""
+        epochs = sorted(self.epochs)
+        flat = [n for e in epochs for n in (self.epochs[e]["gold"], self.epochs[e]["distilled"])]
+        *totals, tokens = distributed.sum_over_ranks([*flat, self.tokens_this_run])
+        out = _ShareCounter()
+        out.epochs = {e: {"gold": totals[2 * i], "distilled": totals[2 * i + 1]} for i, e in enumerate(epochs)}
+        out.tokens_this_run = tokens
+        return out
 
 
 class _PlanSampler(torch.utils.data.Sampler[int]):
@@ -139,12 +155,20 @@ class _Collator:
 
 
 class _PhaseTrainer(Trainer):
-    """HF Trainer with our sampler, and a count of what each training batch held."""
+    """HF Trainer with our sampler, a count of what each training batch held, and an optional word-weighted loss.
 
-    def __init__(self, *args: Any, plan_sampler: _PlanSampler, counter: _ShareCounter, **kwargs: Any) -> None:
+    With ``words_per_batch`` > 0 the training loss is the sum of the word losses divided by that constant (the
+    phase's mean labelled words per batch) instead of their mean per batch. Length-grouped batches differ a lot in
+    how many words they hold, and a per-batch mean gives each word of a batch of short sentences several times
+    the weight of a word in a batch of long ones; the constant weighs every word alike, as random batches do.
+    """
+
+    def __init__(self, *args: Any, plan_sampler: _PlanSampler, counter: _ShareCounter, words_per_batch: float,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._plan_sampler = plan_sampler
         self._counter = counter
+        self._words_per_batch = words_per_batch
 
     def _get_train_sampler(self, train_dataset: Any = None) -> torch.utils.data.Sampler[int]:
         return self._plan_sampler
@@ -157,7 +181,14 @@ class _PhaseTrainer(Trainer):
             distilled = int(flags.sum())
             tokens = int(inputs["attention_mask"].sum())
             self._counter.add(self._plan_sampler.epoch, distilled, len(flags) - distilled, tokens)
-        return super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
+        if not model.training or not self._words_per_batch:
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        labels = inputs.pop("labels")
+        outputs = model(**inputs)
+        word_losses = torch.nn.functional.cross_entropy(outputs.logits.flatten(0, 1).float(), labels.flatten(),
+                                                        ignore_index=-100, reduction="sum")
+        loss = word_losses / self._words_per_batch
+        return (loss, outputs) if return_outputs else loss
 
 
 class _DevScorer:
@@ -267,11 +298,12 @@ class _PhaseLog(TrainerCallback):
 
     def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         checkpoint = Path(args.output_dir) / f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}"
-        if checkpoint.is_dir():
-            self.counter.save(checkpoint / SHARE_FILE)
+        counts = self.counter.summed()
+        if distributed.is_main() and checkpoint.is_dir():
+            counts.save(checkpoint / SHARE_FILE)
 
     def log_share(self, epoch: int) -> None:
-        counts = self.counter.epochs.get(epoch)
+        counts = self.counter.summed().epochs.get(epoch)
         if counts is None or epoch in self.logged_epochs:
             return
         self.logged_epochs.add(epoch)
@@ -332,8 +364,6 @@ def _check_data(
     missing = [name for name, pool in (("gold", gold), ("distilled", distilled)) if needed[name] and not pool]
     if missing:
         raise TrainError(f"this regimen trains on {' and '.join(missing)} records, but none were given")
-    if not dev:
-        raise TrainError("no dev records: they pick the best checkpoint and stop training; pass a dev set")
     unlabelled = [r.id for r in dev if r.tags is None]
     if unlabelled:
         raise TrainError(f"dev record {unlabelled[0]} has no tags")
@@ -386,7 +416,7 @@ def _plan(
         epoch_size = cfg.blend_epoch_size or epoch_size
         share = schedule_curve(cfg.schedule.kind, **cfg.schedule.params())
     budget = cfg.phase_steps(index)
-    total_batches = budget or math.ceil(cfg.epochs * math.ceil(epoch_size / cfg.batch_size))
+    total_batches = budget or math.ceil(cfg.phase_epoch_budget(index) * math.ceil(epoch_size / cfg.batch_size))
     return SamplingPlan(
         gold=gold,
         distilled=distilled,
@@ -400,25 +430,30 @@ def _plan(
     )
 
 
-def _training_args(cfg: TrainConfig, phase_dir: Path, index: int, progress: bool) -> TrainingArguments:
+def _training_args(cfg: TrainConfig, phase_dir: Path, index: int, progress: bool, has_dev: bool) -> TrainingArguments:
     strategy = "steps" if cfg.eval_every_steps else "epoch"
+    world = distributed.world_size()
+    if cfg.batch_size % world:
+        raise TrainError(f"batch_size {cfg.batch_size} does not split evenly over {world} processes")
     return TrainingArguments(
         output_dir=str(phase_dir),
-        per_device_train_batch_size=cfg.batch_size,
+        per_device_train_batch_size=cfg.batch_size // world,  # each rank takes its slice of every global batch
         per_device_eval_batch_size=cfg.eval_batch_size,
         learning_rate=cfg.learning_rate,
         weight_decay=cfg.weight_decay,
         warmup_ratio=cfg.warmup_ratio,
-        num_train_epochs=cfg.epochs,
+        num_train_epochs=cfg.phase_epoch_budget(index),
         max_steps=cfg.phase_steps(index) or -1,
-        eval_strategy=strategy,
+        eval_strategy=strategy if has_dev else "no",
         save_strategy=strategy,
         eval_steps=cfg.eval_every_steps or None,
         save_steps=cfg.eval_every_steps or None,
         save_total_limit=2,  # the best and the latest: enough to resume and to pick the best
-        load_best_model_at_end=True,
-        metric_for_best_model="f1",
+        load_best_model_at_end=has_dev,  # without dev there is no best: the phase ends with its last model
+        metric_for_best_model="f1" if has_dev else None,
         greater_is_better=True,
+        ddp_find_unused_parameters=False,  # every trainable weight gets a gradient; the search costs a pass
+        use_cpu=not torch.cuda.is_available(),  # else HF Trainer ignores torchrun's processes on a CPU-only host
         logging_steps=cfg.logging_steps,
         report_to=[],
         seed=cfg.seed + index,
@@ -438,6 +473,13 @@ class _Prepared:
     distilled: list[Feature]
     dev: list[Feature]
     dev_records: list[Record]
+
+
+def _words_per_batch(items: Sequence[dict[str, Any]], plan: SamplingPlan, cfg: TrainConfig) -> float:
+    """Mean labelled words in one process's batch over the phase's pools: the word-weighted loss's divisor."""
+    pool = [*plan.gold, *plan.distilled]
+    words = sum(sum(label != -100 for label in items[i]["labels"]) for i in pool)
+    return words / len(pool) * cfg.batch_size / distributed.world_size()
 
 
 def _train_phase(
@@ -461,20 +503,23 @@ def _train_phase(
     phase_log = _PhaseLog(log, phase.name, sampler, counter)
     time_split = _TimeSplit()
     callbacks: list[TrainerCallback] = [phase_log, time_split]
-    if cfg.patience:
+    has_dev = bool(data.dev)
+    if cfg.patience and has_dev:  # without dev nothing can say when to stop: the full budget runs
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.patience))
     trainer = _PhaseTrainer(
         model=model,
-        args=_training_args(cfg, phase_dir, index, progress),
+        args=_training_args(cfg, phase_dir, index, progress, has_dev),
         train_dataset=items,
-        eval_dataset=[f.as_item(False) for f in data.dev],
+        eval_dataset=[f.as_item(False) for f in data.dev] if has_dev else None,
         data_collator=_Collator(data.tokenizer),
         processing_class=data.tokenizer,
-        compute_metrics=_DevScorer(data.dev, data.dev_records, dict(enumerate(data.labels)), cfg.eval_mode),
-        preprocess_logits_for_metrics=_argmax_logits,
+        compute_metrics=(_DevScorer(data.dev, data.dev_records, dict(enumerate(data.labels)), cfg.eval_mode)
+                         if has_dev else None),
+        preprocess_logits_for_metrics=_argmax_logits if has_dev else None,
         callbacks=callbacks,
         plan_sampler=sampler,
         counter=counter,
+        words_per_batch=_words_per_batch(items, plan, cfg) if cfg.word_weighted_loss else 0.0,
     )
     # both print every log dict; train_log.jsonl keeps them, so the console shows only the progress bar
     trainer.remove_callback(PrinterCallback)
@@ -491,7 +536,9 @@ def _train_phase(
     trainer.train(resume_from_checkpoint=str(last) if last is not None else None)
     train_s = time.monotonic() - started
     final = phase_dir / "final"
-    trainer.save_model(str(final))  # the best dev checkpoint (load_best_model_at_end)
+    trainer.save_model(str(final))  # the best dev checkpoint (load_best_model_at_end), else the last model
+    counts = counter.summed()
+    distributed.barrier()  # rank 0 has written the checkpoints and their counts that every rank reads below
     state = trainer.state
     eval_s = time_split.seconds["evaluation"]
     loop_s = max(train_s - eval_s, 1e-9)
@@ -507,9 +554,9 @@ def _train_phase(
         "train_s": round(train_s, 3),
         "eval_s": round(eval_s, 3),
         "time_split": time_split.to_json(),
-        "train_tokens": counter.tokens_this_run,
-        "train_tokens_per_s": counter.tokens_this_run / loop_s,
-        "epochs": [_epoch_share(plan, e, counter.epochs[e]) for e in sorted(counter.epochs)],
+        "train_tokens": counts.tokens_this_run,
+        "train_tokens_per_s": counts.tokens_this_run / loop_s,
+        "epochs": [_epoch_share(plan, e, counts.epochs[e]) for e in sorted(counts.epochs)],
     }
 
 
@@ -523,6 +570,13 @@ def _publish(source: Path, model_dir: Path) -> None:
     if model_dir.exists():
         shutil.rmtree(model_dir)
     staging.rename(model_dir)
+
+
+def _final_model_note(cfg: TrainConfig, has_dev: bool) -> str:
+    """What ``model/`` holds, in words, for metrics.json."""
+    if not has_dev:
+        return "last: no dev set, so no checkpoint selection and no early stopping"
+    return "best dev checkpoint of the last phase" if cfg.keep == "best" else "last checkpoint of the last phase"
 
 
 def train(
@@ -539,7 +593,8 @@ def train(
         cfg: the training config (``cfg.gold``/``distilled``/``dev`` are ignored: records come as arguments).
         gold: human-labelled records.
         distilled: LLM-labelled records (IOB2 repaired here; the count goes into the metrics).
-        dev: labelled records for best-checkpoint selection and early stopping.
+        dev: labelled records for best-checkpoint selection and early stopping; none: no selection, no early
+            stop, the last model of the full budget.
         out_dir: output folder; rerunning with the same config and data resumes what is there.
         progress: show progress bars on the terminal.
 
@@ -552,6 +607,7 @@ def train(
             ``out_dir`` holds a run of another config.
     """
     started = time.monotonic()
+    distributed.init()
     out_dir = Path(out_dir)
     phases = regimen_phases(cfg.regimen)
     _check_data(phases, gold, distilled, dev)
@@ -559,8 +615,8 @@ def train(
     distilled, distilled_repairs = _repaired(distilled, "distilled")
     labels = _labels(cfg, gold, distilled, dev)
     base = resolve_base_model(cfg.base_model)
-    if cfg.torch_threads:
-        torch.set_num_threads(cfg.torch_threads)
+    if cfg.torch_threads or distributed.world_size() > 1:
+        torch.set_num_threads(distributed.threads_per_rank(cfg.torch_threads))
     tokenizer = load_tokenizer(base)
     label2id = {label: i for i, label in enumerate(labels)}
     # a phase that does not use a pool never samples it, but featurizing both keeps one index space
@@ -572,7 +628,10 @@ def train(
     dev_f, dev_stats = build_features(selection, tokenizer, label2id, cfg.max_length)
     dev_f.sort(key=lambda f: len(f.input_ids))  # eval batches in order: sorted, they pad little
     data = _Prepared(tokenizer, labels, gold_f, distilled_f, dev_f, selection)
-    resumed = _prepare_run_dir(out_dir / "checkpoints", _fingerprint(cfg, gold, distilled, dev), cfg.resume)
+    resumed = False
+    if distributed.is_main():
+        resumed = _prepare_run_dir(out_dir / "checkpoints", _fingerprint(cfg, gold, distilled, dev), cfg.resume)
+    distributed.barrier()  # the other ranks start once the run folder is ready
     log = _JsonlLog(out_dir / "train_log.jsonl")
     log.write({"event": "start", "regimen": cfg.regimen, "base_model": str(base), "resumed": resumed,
                "gold": len(gold), "distilled": len(distilled), "dev": len(dev)})
@@ -585,16 +644,19 @@ def train(
             log.write({"event": "phase_skipped", "phase": phase.name, "reason": "complete in an earlier run"})
         else:
             result = _train_phase(cfg, phase, index, init, data, phase_dir, log, progress)
-            atomic_write_text(done, json.dumps(result, indent=2))
+            if distributed.is_main():
+                atomic_write_text(done, json.dumps(result, indent=2))
             log.write({"event": "phase_end", "phase": phase.name, "best_dev_f1": result["best_dev_f1"],
                        "steps": result["steps"]})
         results.append(result)
-        init = Path(result["final_dir"] if cfg.carry_over == "best" or index == len(phases) - 1 else result["last_dir"])
-    _publish(init, out_dir / "model")
+        choice = cfg.keep if index == len(phases) - 1 else cfg.carry_over
+        init = Path(result["final_dir"] if choice == "best" else result["last_dir"])
     dev_f1_all = results[-1]["best_dev_f1"]
-    if len(selection) < len(dev):
-        dev_f1_all = evaluate_model(out_dir / "model", dev, mode=cfg.eval_mode, batch_size=cfg.eval_batch_size,
-                                    max_length=cfg.max_length).f1
+    if distributed.is_main():
+        _publish(init, out_dir / "model")
+        if dev and (len(selection) < len(dev) or cfg.keep == "last"):
+            dev_f1_all = evaluate_model(out_dir / "model", dev, mode=cfg.eval_mode, batch_size=cfg.eval_batch_size,
+                                        max_length=cfg.max_length).f1
     train_s = sum(r["train_s"] - r["eval_s"] for r in results)
     tokens = sum(r["train_tokens"] for r in results)
     metrics: dict[str, Any] = {
@@ -602,6 +664,8 @@ def train(
         "base_model": str(base),
         "best_dev_f1": results[-1]["best_dev_f1"],  # on the selection records (all dev unless dev_subset)
         "dev_f1_all": dev_f1_all,  # the final model on every dev record
+        "final_model": _final_model_note(cfg, bool(dev)),
+        "processes": distributed.world_size(),
         "dev_selection_records": len(selection),
         "dev_eval_mode": cfg.eval_mode,
         "steps": sum(r["steps"] for r in results),
@@ -617,7 +681,9 @@ def train(
         },
         "config": cfg.to_json(),
     }
-    atomic_write_text(out_dir / "metrics.json", json.dumps(metrics, indent=2, default=str))
+    if distributed.is_main():
+        atomic_write_text(out_dir / "metrics.json", json.dumps(metrics, indent=2, default=str))
     log.write({"event": "end", "best_dev_f1": metrics["best_dev_f1"], "steps": metrics["steps"]})
+    distributed.barrier()  # every rank returns once the model folder and metrics exist
     return TrainResult(model_dir=out_dir / "model", metrics=metrics, log_path=log.path)
 

@@ -189,3 +189,39 @@ def test_resume_after_kill_continues_from_the_last_checkpoint(tiny_bert_dir: Pat
     assert phase["steps"] == 40
     # realised-share counts survive the kill: every one of the 40 batches of 4 is counted exactly once
     assert sum(e["gold"] for e in phase["epochs"]) == 160
+
+
+def test_phase_epochs_give_each_phase_its_own_budget(tiny_bert_dir: Path, toy_data: Data, tmp_path: Path) -> None:
+    cfg = tiny_config(tiny_bert_dir, regimen="distilled_then_gold", phase_epochs=[1, 3])
+    result = run(cfg, toy_data, tmp_path)
+    shares = events(result, "share")
+    assert [(e["phase"], e["epoch"]) for e in shares] == [("distilled", 0), ("gold", 0), ("gold", 1), ("gold", 2)]
+    assert [p["steps"] for p in result.metrics["phases"]] == [3, 9]  # 24 records in batches of 8 per epoch
+
+
+def test_keep_last_publishes_the_last_checkpoint_not_the_best(tiny_bert_dir: Path, toy_data: Data,
+                                                              tmp_path: Path) -> None:
+    cfg = tiny_config(tiny_bert_dir, regimen="gold", max_steps=6, eval_every_steps=2, keep="last")
+    result = run(cfg, toy_data, tmp_path)
+    phase = result.metrics["phases"][0]
+    assert phase["last_dir"].endswith("checkpoint-6")
+    published = load_file(result.model_dir / "model.safetensors")
+    last = load_file(Path(phase["last_dir"]) / "model.safetensors")
+    assert all(bool((published[k] == last[k]).all()) for k in last)
+    assert result.metrics["final_model"].startswith("last checkpoint")
+
+
+def test_training_without_dev_runs_the_full_budget_and_keeps_the_last_model(
+    tiny_bert_dir: Path, toy_data: Data, tmp_path: Path
+) -> None:
+    cfg = tiny_config(tiny_bert_dir, regimen="distilled_then_gold", patience=1, phase_epochs=[1, 2])
+    result = train(cfg, gold=toy_data["gold"], distilled=toy_data["distilled"], dev=[], out_dir=tmp_path,
+                   progress=False)
+    metrics = result.metrics
+    assert metrics["best_dev_f1"] is None and metrics["dev_f1_all"] is None
+    assert metrics["final_model"].startswith("last: no dev set")
+    assert [p["steps"] for p in metrics["phases"]] == [3, 6]  # patience needs dev: the full budget ran
+    assert not any("eval_f1" in e for e in events(result, "log"))
+    last = load_file(Path(metrics["phases"][-1]["last_dir"]) / "model.safetensors")
+    published = load_file(result.model_dir / "model.safetensors")
+    assert all(bool((published[k] == last[k]).all()) for k in last)
