@@ -54,9 +54,9 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from offline_ner._fs import atomic_write_text
 from offline_ner.data import Record, label_list, repair_iob2
 from offline_ner.errors import TrainError
+from offline_ner.train import distributed
 from offline_ner.train._model import load_classifier, load_tokenizer
 from offline_ner.train.base_model import resolve_base_model
-from offline_ner.train import distributed
 from offline_ner.train.config import TrainConfig
 from offline_ner.train.evaluation import evaluate_model, score_tags
 from offline_ner.train.features import Feature, build_features, join_windows
