@@ -78,6 +78,7 @@ class TrainConfig:
     blend_epoch_size: int = 0  # records per blend epoch; 0 = gold + distilled, one pass's worth of data
     word_weighted_loss: bool = True  # every labelled word weighs the same in every batch (2 epochs, 1k gold: see BENCHMARKS.md)
     freeze_word_embeddings: bool = False  # keep the pre-trained word vectors fixed (fewer weights to update)
+    pack_tokens: int = 0  # > 0: random batches packed into rows of this many tokens (no padding, no length groups)
     length_group_batches: int = 16  # batches per length-sorted group: less padding, share barely shifts
     labels: tuple[str, ...] = ()  # empty = the CoNLL labels plus any other type found in the data
     logging_steps: int = 50  # loss/lr lines in the training log; ~1-2 per minute on 2 CPU cores
@@ -99,7 +100,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be > 0, not {getattr(self, name)}")
         if self.max_length < 8:
             raise ValueError(f"max_length must be >= 8 subwords, not {self.max_length}")
-        for name in ("max_steps", "patience", "eval_every_steps", "blend_epoch_size", "torch_threads", "dev_subset"):
+        for name in ("max_steps", "patience", "eval_every_steps", "blend_epoch_size", "torch_threads", "dev_subset",
+                     "pack_tokens"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, not {getattr(self, name)}")
         if self.epochs <= 0 and self.max_steps == 0 and not self.phase_max_steps and not self.phase_epochs:

@@ -60,6 +60,7 @@ from offline_ner.train.base_model import resolve_base_model
 from offline_ner.train.config import TrainConfig
 from offline_ner.train.evaluation import evaluate_model, score_tags
 from offline_ner.train.features import Feature, build_features, join_windows
+from offline_ner.train.packing import pack_batch
 from offline_ner.train.regimens import Phase, regimen_phases
 from offline_ner.train.sampler import SamplingPlan, epoch_order, expected_share
 from offline_ner.train.schedules import schedule_curve
@@ -142,15 +143,25 @@ class _PlanSampler(torch.utils.data.Sampler[int]):
 
 
 class _Collator:
-    """Dynamic padding (HF's token-classification collator) that carries the ``is_distilled`` flags along."""
+    """Dynamic padding (HF's token-classification collator) or packed rows (``pack_tokens`` > 0, training only).
 
-    def __init__(self, tokenizer: Any) -> None:
+    Either way the batch carries the ``is_distilled`` flags and its non-pad token count along for the counter.
+    """
+
+    def __init__(self, tokenizer: Any, pack_tokens: int = 0) -> None:
         self._pad = DataCollatorForTokenClassification(tokenizer)
+        self._pad_id = tokenizer.pad_token_id
+        self._pack_tokens = pack_tokens
 
     def __call__(self, items: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
         flags = torch.tensor([item["is_distilled"] for item in items], dtype=torch.long)
-        batch = self._pad([{k: v for k, v in item.items() if k != "is_distilled"} for item in items])
+        inputs = [{k: v for k, v in item.items() if k != "is_distilled"} for item in items]
+        if self._pack_tokens:
+            batch = pack_batch(inputs, self._pad_id, self._pack_tokens)
+        else:
+            batch = self._pad(inputs)
         batch["is_distilled"] = flags
+        batch["n_tokens"] = torch.tensor(sum(len(item["input_ids"]) for item in items))
         return batch
 
 
@@ -164,22 +175,31 @@ class _PhaseTrainer(Trainer):
     """
 
     def __init__(self, *args: Any, plan_sampler: _PlanSampler, counter: _ShareCounter, words_per_batch: float,
-                 **kwargs: Any) -> None:
+                 train_collator: _Collator, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._plan_sampler = plan_sampler
         self._counter = counter
         self._words_per_batch = words_per_batch
+        self._train_collator = train_collator
 
     def _get_train_sampler(self, train_dataset: Any = None) -> torch.utils.data.Sampler[int]:
         return self._plan_sampler
+
+    def get_train_dataloader(self) -> Any:
+        # training batches may be packed; dev batches stay padded rows, one per feature, for the scorer
+        eval_collator, self.data_collator = self.data_collator, self._train_collator
+        try:
+            return super().get_train_dataloader()
+        finally:
+            self.data_collator = eval_collator
 
     def compute_loss(
         self, model: Any, inputs: dict[str, Any], return_outputs: bool = False, num_items_in_batch: Any = None
     ) -> Any:
         flags = inputs.pop("is_distilled")
+        tokens = int(inputs.pop("n_tokens"))
         if model.training:
             distilled = int(flags.sum())
-            tokens = int(inputs["attention_mask"].sum())
             self._counter.add(self._plan_sampler.epoch, distilled, len(flags) - distilled, tokens)
         if not model.training or not self._words_per_batch:
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
@@ -426,7 +446,7 @@ def _plan(
         epoch_size=epoch_size,
         total_batches=total_batches,
         share=share,
-        group_batches=cfg.length_group_batches,
+        group_batches=1 if cfg.pack_tokens else cfg.length_group_batches,  # packed batches need no length groups
     )
 
 
@@ -512,6 +532,7 @@ def _train_phase(
         train_dataset=items,
         eval_dataset=[f.as_item(False) for f in data.dev] if has_dev else None,
         data_collator=_Collator(data.tokenizer),
+        train_collator=_Collator(data.tokenizer, cfg.pack_tokens),
         processing_class=data.tokenizer,
         compute_metrics=(_DevScorer(data.dev, data.dev_records, dict(enumerate(data.labels)), cfg.eval_mode)
                          if has_dev else None),

@@ -225,3 +225,14 @@ def test_training_without_dev_runs_the_full_budget_and_keeps_the_last_model(
     last = load_file(Path(metrics["phases"][-1]["last_dir"]) / "model.safetensors")
     published = load_file(result.model_dir / "model.safetensors")
     assert all(bool((published[k] == last[k]).all()) for k in last)
+
+
+def test_packed_batches_train_on_every_record_and_count_only_real_tokens(
+    tiny_bert_dir: Path, toy_data: Data, tmp_path: Path
+) -> None:
+    padded = run(tiny_config(tiny_bert_dir, regimen="gold", max_steps=6), toy_data, tmp_path / "padded")
+    packed = run(tiny_config(tiny_bert_dir, regimen="gold", max_steps=6, pack_tokens=32), toy_data, tmp_path / "packed")
+    one, two = padded.metrics["phases"][0], packed.metrics["phases"][0]
+    assert [e["gold"] for e in two["epochs"]] == [24, 24]  # each epoch still one pass over the records
+    assert two["train_tokens"] == one["train_tokens"]  # the same sentences, so the same non-pad tokens
+    assert 0.0 <= packed.metrics["best_dev_f1"] <= 1.0
