@@ -450,6 +450,10 @@ def _plan(
     )
 
 
+def _gpu_has_bf16() -> bool:
+    return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+
+
 def _training_args(cfg: TrainConfig, phase_dir: Path, index: int, progress: bool, has_dev: bool) -> TrainingArguments:
     strategy = "steps" if cfg.eval_every_steps else "epoch"
     world = distributed.world_size()
@@ -474,6 +478,10 @@ def _training_args(cfg: TrainConfig, phase_dir: Path, index: int, progress: bool
         greater_is_better=True,
         ddp_find_unused_parameters=False,  # every trainable weight gets a gradient; the search costs a pass
         use_cpu=not torch.cuda.is_available(),  # else HF Trainer ignores torchrun's processes on a CPU-only host
+        # mixed precision on a GPU (bf16 where it has it, else fp16 with loss scaling); fp32 on the CPU, where
+        # AVX2 has no fast half-precision math
+        bf16=_gpu_has_bf16(),
+        fp16=torch.cuda.is_available() and not _gpu_has_bf16(),
         logging_steps=cfg.logging_steps,
         report_to=[],
         seed=cfg.seed + index,
