@@ -118,7 +118,7 @@ class NerEngine:
     """Batch NER over an ONNX export folder, on CUDA when available, else CPU.
 
     Args:
-        onnx_dir: a folder written by ``offline-ner export``.
+        onnx_dir: a folder written by ``offline-ner export``, or a stock optimum token-classification export.
         config: engine settings; ``overrides`` replace single fields (``NerEngine(d, device="cpu")``).
 
     Raises:

@@ -41,6 +41,7 @@ def test_conll2003_txt_files_are_read_as_conll_not_text(shared_data: Path) -> No
     [
         ("gold.txt", CONLL, "conll"),
         ("gold.txt", "EU B-ORG\nrejects O\n", "conll"),
+        ("bad.txt", "EU B-ORG\nrejects O\nGerman B-MISC extra\n", "conll"),  # the CoNLL reader names line 3
         ("docs.txt", '{"id": "a", "text": "x"}\n', "jsonl"),
         ("tasks.txt", '[{"data": {"text": "x"}}]', "label-studio"),
         ("news.conll", TEXT, "text"),

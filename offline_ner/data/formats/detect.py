@@ -6,9 +6,9 @@ in order, on the first 64 KiB:
 - a zlib stream holding msgpack: a spaCy DocBin (``spacy``);
 - first non-blank character ``[``: a JSON array of Label Studio tasks (``label-studio``);
 - first non-blank character ``{``: JSON lines (``jsonl``);
-- a ``-DOCSTART-`` line, or every non-blank line of 2 to 4 whitespace-separated columns ending in an IOB2 tag
-  (``EU NNP B-NP B-ORG``): CoNLL (``conll``);
-- one word per line with a blank line between groups and a CoNLL suffix (``.conll``, ``.iob``...): token-only CoNLL;
+- a ``-DOCSTART-`` line, or a first line and most others of 2 to 4 whitespace-separated columns ending in an IOB2
+  tag (``EU NNP B-NP B-ORG``): CoNLL (``conll``);
+- at most one word per line and a CoNLL suffix (``.conll``, ``.iob``...): token-only CoNLL;
 - anything else: plain text, one document per line (``text``). A folder is a folder of ``.txt`` documents.
 
 Example::
@@ -42,16 +42,22 @@ def _is_docbin(head: bytes) -> bool:
     return bool(body) and 0x80 <= body[0] <= 0x8F  # a msgpack map (DocBin's to_bytes is a dict)
 
 
+def _is_tagged_row(fields: list[str]) -> bool:
+    return 2 <= len(fields) <= 4 and is_valid_tag(fields[-1])
+
+
 def _looks_like_conll(lines: list[str]) -> bool:
+    """A ``-DOCSTART-`` line, or a first line and most others of token columns ending in a tag (a malformed line
+    further down stays CoNLL, so the CoNLL reader names it)."""
     rows = [line.split() for line in lines if line.strip()]
-    rows = [fields for fields in rows if fields[0] != "-DOCSTART-"] if rows else rows
-    if any(line.split()[:1] == ["-DOCSTART-"] for line in lines):
+    if any(fields[0] == "-DOCSTART-" for fields in rows):
         return True
-    return bool(rows) and all(2 <= len(fields) <= 4 and is_valid_tag(fields[-1]) for fields in rows)
+    tagged = sum(map(_is_tagged_row, rows))
+    return bool(rows) and _is_tagged_row(rows[0]) and tagged * 2 > len(rows)
 
 
 def _one_token_per_line(lines: list[str]) -> bool:
-    return any(not line.strip() for line in lines) and all(len(line.split()) <= 1 for line in lines)
+    return all(len(line.split()) <= 1 for line in lines)
 
 
 def sniff_format(head: bytes, name: str = "") -> str:
