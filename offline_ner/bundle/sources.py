@@ -23,8 +23,7 @@ from typing import Any
 
 from offline_ner._fs import sha256_file
 from offline_ner.bundle import runtime
-from offline_ner.data import dumps_record, iter_jsonl, read_records
-from offline_ner.data.formats import JSONL_SUFFIXES
+from offline_ner.data import detect_format, dumps_record, iter_jsonl, read_records
 from offline_ner.errors import BundleError, DataError
 
 ANNOTATION_FILES = ("records.jsonl", "provenance.json", "qa.json")
@@ -55,13 +54,10 @@ def _json_object(path: Path) -> dict[str, Any]:
 
 def _annotations(source: Path) -> tuple[list[PayloadFile], dict[str, Any]]:
     if source.is_file():
-        records = read_records(source)  # JSONL or CoNLL by suffix; DataError names file and line
+        fmt = detect_format(source)  # by content: JSONL, CoNLL, Label Studio export, spaCy DocBin
+        records = read_records(source, fmt)  # DataError names file and line (or task)
         text = "".join(dumps_record(record) for record in records).encode("utf-8")
-        imported = {
-            "file": source.name,
-            "sha256": sha256_file(source),
-            "format": "jsonl" if source.suffix.lower() in JSONL_SUFFIXES else "conll",
-        }
+        imported = {"file": source.name, "sha256": sha256_file(source), "format": fmt}
         provenance = {"imported_from": imported}
         files = [
             PayloadFile("provenance.json", data=json.dumps(provenance, indent=2, sort_keys=True).encode() + b"\n"),

@@ -105,7 +105,8 @@ def create(
 ) -> None:
     """Bundle SOURCE and sign it. Passphrases come from OFFLINE_NER_KEY_PASSPHRASE or a prompt.
 
-    SOURCE is an annotation export folder or a JSONL/CoNLL file (annotations), a Hugging Face model folder with
+    SOURCE is an annotation export folder or a labelled file (annotations: JSONL, CoNLL, a Label Studio export
+    or a spaCy DocBin, detected from the content), a Hugging Face model folder with
     safetensors weights or a packaged base model's name such as minilm-l6-uncased (model), or a wheelhouse from
     'bundle runtime --wheelhouse DIR' (runtime; 'bundle runtime' also signs it).
 

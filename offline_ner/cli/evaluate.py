@@ -4,18 +4,30 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from offline_ner._fs import atomic_write_text
 from offline_ner.cli._common import EXIT_CODES_EPILOG, emit, handles_errors, json_option
+from offline_ner.data.formats import INPUT_FORMATS
+
+if TYPE_CHECKING:
+    from offline_ner.data import Record
+    from offline_ner.train.evaluation import EvalReport
 
 
 @click.command(epilog=EXIT_CODES_EPILOG)
 @click.option("--model", "model_dir", required=True, type=click.Path(path_type=Path),
-              help="Trained HF model folder.")
+              help="Trained HF model folder, or an ONNX export folder (scored with the inference engine).")
 @click.option("--data", "data_path", required=True, type=click.Path(path_type=Path),
-              help="Labelled CoNLL or JSONL file.")
+              help="Labelled file ('-': stdin): CoNLL, JSONL, Label Studio export or spaCy DocBin.")
+@click.option("--input-format", "input_format", type=click.Choice(["auto", *INPUT_FORMATS]), default="auto",
+              show_default=True, help="Format of --data; auto: detected from the content.")
+@click.option("--precision", type=click.Choice(["auto", "fp32", "fp16", "int8"]), default="auto", show_default=True,
+              help="ONNX exports only: the graph to score (auto: as predict picks it).")
+@click.option("--device", type=click.Choice(["auto", "cuda", "cpu"]), default="cpu", show_default=True,
+              help="ONNX exports only.")
 @click.option("--mode", type=click.Choice(["default", "strict"]), default="default", show_default=True,
               help="strict: IOB2-exact entities (seqeval mode='strict').")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
@@ -25,20 +37,52 @@ from offline_ner.cli._common import EXIT_CODES_EPILOG, emit, handles_errors, jso
               help="Also write the JSON report here.")
 @json_option
 @handles_errors
-def evaluate(model_dir: Path, data_path: Path, mode: str, batch_size: int, max_length: int,
-             output: Path | None, as_json: bool) -> None:
+def evaluate(model_dir: Path, data_path: Path, input_format: str, precision: str, device: str, mode: str,
+             batch_size: int, max_length: int, output: Path | None, as_json: bool) -> None:
     """Score MODEL on DATA: precision, recall and F1 per entity type and overall.
 
-    Example:
+    MODEL is a trained folder (PyTorch) or an export folder (ONNX: `offline-ner export` or optimum-cli), so the
+    graph that is deployed (fp32, int8 or fp16, --precision) is the one scored.
 
+    Examples:
+
+    \b
         offline-ner evaluate --model runs/simple-mix/model --data test.conll --mode strict -o test.json
+        offline-ner evaluate --model runs/onnx --precision int8 --data test.conll
     """
     from offline_ner.data import read_records
-    from offline_ner.train import evaluate_model
 
-    records = read_records(data_path)
-    report = evaluate_model(model_dir, records, mode=mode, batch_size=batch_size, max_length=max_length)
-    result = {"model": str(model_dir), "data": str(data_path), **report.to_json()}
+    records = read_records(data_path, input_format)
+    engine: dict[str, object] = {}
+    if _is_onnx_folder(model_dir):
+        report, engine = _evaluate_onnx(model_dir, records, mode, precision, device)
+    else:
+        from offline_ner.train import evaluate_model
+
+        report = evaluate_model(model_dir, records, mode=mode, batch_size=batch_size, max_length=max_length)
+    result = {"model": str(model_dir), "data": str(data_path), **report.to_json(), **engine}
     if output is not None:
         atomic_write_text(output, json.dumps(result, indent=2, sort_keys=True) + "\n")
     emit(result, as_json, report.table())
+
+
+def _is_onnx_folder(path: Path) -> bool:
+    from offline_ner.infer.model_dir import is_onnx_folder
+
+    return is_onnx_folder(path)
+
+
+def _evaluate_onnx(
+    onnx_dir: Path, records: list[Record], mode: str, precision: str, device: str
+) -> tuple[EvalReport, dict[str, object]]:
+    """Score an export with the engine predict uses: words tagged at their first subword, windows over long ones."""
+    from offline_ner.infer import InferConfig, NerEngine
+    from offline_ner.train.evaluation import gold_tags, score_tags
+
+    gold = gold_tags(records)
+    engine = NerEngine(onnx_dir, InferConfig(device=device, precision=precision))
+    chosen = engine.describe()
+    click.echo(f"device {chosen['device']}, graph {chosen['model_file']} ({chosen['precision']})", err=True)
+    predicted = list(engine.predict_tokens(record.tokens for record in records))
+    report = score_tags(gold, predicted, mode=mode)
+    return report, {"engine": chosen}

@@ -18,7 +18,8 @@ from offline_ner.cli._common import EXIT_CODES_EPILOG
 SUMMARIES = {
     "annotate": "Connected side: label text with an LLM (plan, run, batch, import, replay).",
     "bundle": "Create, inspect, verify and import signed bundles.",
-    "evaluate": "Score a trained model on labelled data (seqeval P/R/F1 per type).",
+    "convert": "Convert labelled records between formats (JSONL, CoNLL, Label Studio, spaCy DocBin, HF).",
+    "evaluate": "Score a trained model or an ONNX export on labelled data (seqeval P/R/F1 per type).",
     "experiment": "Run a grid of regimens, schedules, gold sizes and seeds; write tables and plots.",
     "export": "Export a trained model to ONNX, validated against PyTorch (fp32, fp16, int8).",
     "keys": "Generate Ed25519 signing keys (private key encrypted at rest).",
@@ -33,6 +34,7 @@ SUMMARIES = {
 COMMANDS = {
     "annotate": "offline_ner.cli.annotate:annotate",
     "bundle": "offline_ner.cli.bundle:bundle",
+    "convert": "offline_ner.cli.convert:convert",
     "evaluate": "offline_ner.cli.evaluate:evaluate",
     "experiment": "offline_ner.cli.experiment:experiment",
     "export": "offline_ner.cli.export:export",

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from offline_ner.cli._common import EXIT_CODES_EPILOG, emit, handles_errors, json_option
+from offline_ner.data.formats import PREDICTION_FORMATS, UNIT_FORMATS
 
 if TYPE_CHECKING:
     from offline_ner.data import Document, Record
@@ -36,38 +37,54 @@ def _parse_shard(ctx: click.Context, param: click.Parameter, value: str | None) 
         raise click.BadParameter(str(err)) from None
 
 
-def _read_units(inputs: tuple[Path, ...], fmt: str) -> tuple[str, Iterator[Document | Record]]:
-    """The output format (``conll`` for token input, else ``jsonl``) and the input's units, streamed in order."""
+def _read_units(inputs: tuple[Path, ...], fmt: str) -> tuple[bool, Iterator[Document | Record]]:
+    """Whether the input is pre-tokenised (CoNLL) and its units (documents or sentences), streamed in order."""
     from offline_ner.infer.inputs import detect_format, iter_documents, iter_token_sentences
 
+    if not inputs:
+        raise click.UsageError("give at least one input: a file, a folder of .txt files, or '-' for stdin")
     formats = {detect_format(path) if fmt == "auto" else fmt for path in inputs}
+    unreadable = sorted(formats - set(UNIT_FORMATS))
+    if unreadable:
+        raise click.UsageError(
+            f"predict reads text, JSONL or CoNLL, and the input looks like {unreadable[0]}; convert it with "
+            "`offline-ner convert`, or name the format with --input-format"
+        )
     if "conll" in formats and len(formats) > 1:
         raise click.UsageError("CoNLL (token) input cannot be mixed with text or JSONL input in one run")
     if formats == {"conll"}:
-        return "conll", itertools.chain.from_iterable(iter_token_sentences(path) for path in inputs)
-    return "jsonl", itertools.chain.from_iterable(iter_documents(path, fmt) for path in inputs)
+        return True, itertools.chain.from_iterable(iter_token_sentences(path) for path in inputs)
+    return False, itertools.chain.from_iterable(iter_documents(path, fmt) for path in inputs)
 
 
 def _inputs_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    return click.option("--input", "inputs", required=True, multiple=True, type=click.Path(path_type=Path),
-                        help=help_text)
+    return click.option("--input", "inputs", multiple=True, type=click.Path(path_type=Path), help=help_text)
 
 
-def _format_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    return click.option("--format", "fmt", type=click.Choice(["auto", "text", "jsonl", "conll"]), default="auto",
-                        show_default=True, help=help_text)
+_input_format_option = click.option(
+    "--input-format", "input_format", type=click.Choice(["auto", *UNIT_FORMATS]), default="auto",
+    show_default=True,
+    help="auto: detected from the content (JSON lines, CoNLL columns, else text with one document per line).",
+)
 
 
 # predict and predict-merge read the same inputs and write the same kind of output
-_output_option = click.option("-o", "--output", "out_path", required=True, type=click.Path(path_type=Path),
-                              help="Output file ('-': stdout).")
+_output_option = click.option("-o", "--output", "out_path", default=Path("-"), type=click.Path(path_type=Path),
+                              show_default=True, help="Output file ('-': stdout).")
 
 
 @click.command(epilog=EXIT_CODES_EPILOG)
-@click.option("--model", "onnx_dir", required=True, type=click.Path(path_type=Path), help="Folder from `export`.")
-@_inputs_option("Input file or folder of .txt files; repeat for several.")
+@click.option("--model", "onnx_dir", required=True, type=click.Path(path_type=Path),
+              help="Folder from `export`, or from `optimum-cli export onnx --task token-classification`.")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@_inputs_option("Input file or folder of .txt files ('-': stdin); repeat for several, or give them as arguments.")
 @_output_option
-@_format_option("Input format; auto: .jsonl -> jsonl, .conll/.iob/.bio -> conll, else text (one document per line).")
+@_input_format_option
+@click.option(
+    "--format", "output_format", type=click.Choice(["auto", *PREDICTION_FORMATS]), default="auto", show_default=True,
+    help="auto: conll for CoNLL input, else jsonl. hf: transformers pipeline entities; spacy: a DocBin; "
+    "spacy-jsonl: {text, spans}; label-studio: tasks with pre-annotations (README: Formats).",
+)
 @click.option("--device", type=click.Choice(["auto", "cuda", "cpu"]), default="auto", show_default=True)
 @click.option(
     "--precision", type=click.Choice(["auto", "fp32", "fp16", "int8"]), default="auto", show_default=True,
@@ -83,30 +100,39 @@ _output_option = click.option("-o", "--output", "out_path", required=True, type=
 @json_option
 @handles_errors
 def predict(
-    onnx_dir: Path, inputs: tuple[Path, ...], out_path: Path, fmt: str, device: str, precision: str,
-    batch_tokens: int | None, threads: int | None, shard: ShardSpec | None, as_json: bool,
+    onnx_dir: Path, paths: tuple[Path, ...], inputs: tuple[Path, ...], out_path: Path, input_format: str,
+    output_format: str, device: str, precision: str, batch_tokens: int | None, threads: int | None,
+    shard: ShardSpec | None, as_json: bool,
 ) -> None:
-    """Find named entities in documents with an exported ONNX model.
+    """Find named entities in documents (PATHS and --input; '-' is stdin) with an exported ONNX model.
 
     Text and JSONL input ({"id", "text"} per line) give JSONL output, one line per document:
     {"id", "entities": [{"type", "start", "end", "text", "score"}]}, offsets are characters into the text.
-    CoNLL input (tokens in the first column) gives two-column CoNLL output with the predicted tags. The output
-    file appears only when every input was read; the device and graph chosen are reported on stderr.
+    CoNLL input (tokens in the first column) gives CoNLL output: token, gold tag (when the input had tags) and
+    predicted tag. --format picks another output (hf, spacy, spacy-jsonl, label-studio). Output goes to stdout
+    unless -o names a file, which appears only when every input was read; the device and graph chosen are
+    reported on stderr.
 
-    Example:
+    Examples:
 
     \b
         offline-ner predict --model runs/onnx --input news.jsonl -o entities.jsonl
+        cat news.jsonl | offline-ner predict --model runs/onnx - | jq .entities
+        offline-ner predict --model runs/onnx news.txt --format label-studio -o tasks.json
     """
     from offline_ner._fs import atomic_writer
-    from offline_ner.data import format_conll
     from offline_ner.infer import InferConfig, NerEngine
-    from offline_ner.infer.inputs import write_entities_jsonl
+    from offline_ner.infer.output import LINE_FORMATS, open_mode, write_documents, write_sentences
     from offline_ner.infer.shard import ShardRun, manifest_path
 
-    output_format, units = _read_units(inputs, fmt)
+    tokens_in, units = _read_units(paths + inputs, input_format)
+    fmt = ("conll" if tokens_in else "jsonl") if output_format == "auto" else output_format
+    if fmt == "conll" and not tokens_in:
+        raise click.UsageError("--format conll needs CoNLL (pre-tokenised) input; use jsonl, hf or spacy-jsonl")
     if shard is not None and str(out_path) == "-":
         raise click.UsageError("--shard needs an output file (its manifest goes beside it), not '-'")
+    if shard is not None and fmt not in LINE_FORMATS:
+        raise click.UsageError(f"--shard writes line formats ({', '.join(LINE_FORMATS)}), not {fmt}")
     overrides = {"max_batch_tokens": batch_tokens} if batch_tokens else {}
     engine = NerEngine(onnx_dir, InferConfig(device=device, precision=precision, threads=threads, **overrides))
     chosen = engine.describe()
@@ -122,14 +148,15 @@ def predict(
             "byte-identical output (README: Scaling out)",
             err=True,
         )
-    run = ShardRun(shard, out_path, output_format) if shard is not None else None
+    run = ShardRun(shard, out_path, "conll" if fmt == "conll" else "jsonl") if shard is not None else None
     feed, keep = itertools.tee(_progress(run.select(units) if run is not None else units))
-    with atomic_writer(out_path, "w") as handle:
-        if output_format == "conll":
+    version = f"offline-ner {onnx_dir.name} {chosen['precision']}"
+    with atomic_writer(out_path, open_mode(fmt)) as handle:
+        if tokens_in:
             tagged = zip(keep, engine.predict_tokens(record.tokens for record in feed))
-            handle.writelines(format_conll(record.with_tags(tags) for record, tags in tagged))
+            write_sentences(handle, fmt, tagged, version)  # type: ignore[arg-type]
         else:
-            write_entities_jsonl(handle, zip(keep, engine.predict(doc.text for doc in feed)))
+            write_documents(handle, fmt, zip(keep, engine.predict(doc.text for doc in feed)), version)  # type: ignore[arg-type]
     stats = engine.stats
     click.echo(stats.line(), err=True)
     summary = {"output": str(out_path), "engine": chosen, "throughput": stats.to_json()}
@@ -143,10 +170,12 @@ def predict(
 @click.argument("shards", nargs=-1, required=True, type=click.Path(path_type=Path))
 @_inputs_option("The same input(s), in the same order, that every shard was run on.")
 @_output_option
-@_format_option("Input format, as given to the shards.")
+@_input_format_option
 @json_option
 @handles_errors
-def predict_merge(shards: tuple[Path, ...], inputs: tuple[Path, ...], out_path: Path, fmt: str, as_json: bool) -> None:
+def predict_merge(
+    shards: tuple[Path, ...], inputs: tuple[Path, ...], out_path: Path, input_format: str, as_json: bool
+) -> None:
     """Join the outputs of `predict --shard K/N` into the output one unsharded `predict` run gives, byte for byte.
 
     Reads the input again (no model) and refuses, with exit 17 and nothing written, when the shards do not cover
@@ -160,7 +189,7 @@ def predict_merge(shards: tuple[Path, ...], inputs: tuple[Path, ...], out_path: 
     """
     from offline_ner.infer.shard import merge_shards
 
-    _, units = _read_units(inputs, fmt)
+    _, units = _read_units(inputs, input_format)
     report = merge_shards(units, shards, out_path)
     emit({"output": str(out_path), **asdict(report)}, as_json,
          f"merged {report.shards} shards, {report.units} units into {out_path}", err=str(out_path) == "-")

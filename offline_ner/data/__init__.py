@@ -1,10 +1,19 @@
-"""Records and the formats they are read from and written to (CoNLL, JSONL, plain text); IOB2 rules.
+"""Records and the formats they are read from and written to (CoNLL, JSONL, plain text, Label Studio, spaCy);
+IOB2 rules.
 
 Every stage imports this package; it imports no other stage and nothing heavy.
 """
 
-from offline_ner.data.conll import format_conll, iter_conll, read_conll, write_conll
-from offline_ner.data.formats import read_records
+from offline_ner.data.char_spans import CharSpan, SpanText, record_from_spans, spans_of_record
+from offline_ner.data.conll import format_conll, format_conll_with_gold, iter_conll, read_conll, write_conll
+from offline_ner.data.formats import (
+    INPUT_FORMATS,
+    RECORD_FORMATS,
+    detect_format,
+    iter_records,
+    read_records,
+    write_records,
+)
 from offline_ner.data.iob2 import (
     CONLL_TYPES,
     Span,
@@ -20,6 +29,7 @@ from offline_ner.data.records import Document, Record
 from offline_ner.data.text import (
     decode_text,
     iter_text_folder,
+    iter_text_lines,
     iter_tokenized_sentences,
     read_text_file,
     sentence_records,
@@ -32,18 +42,26 @@ from offline_ner.data.text import (
 
 __all__ = [
     "CONLL_TYPES",
+    "INPUT_FORMATS",
+    "RECORD_FORMATS",
+    "CharSpan",
     "Document",
     "Record",
     "Span",
+    "SpanText",
     "decode_text",
+    "detect_format",
     "dumps_record",
     "format_conll",
+    "format_conll_with_gold",
     "iob2_violations",
     "is_valid_tag",
     "iter_conll",
     "iter_json_lines",
     "iter_jsonl",
+    "iter_records",
     "iter_text_folder",
+    "iter_text_lines",
     "iter_tokenized_sentences",
     "label_list",
     "parse_record",
@@ -51,9 +69,11 @@ __all__ = [
     "read_jsonl",
     "read_records",
     "read_text_file",
+    "record_from_spans",
     "repair_iob2",
     "sentence_records",
     "spans_from_tags",
+    "spans_of_record",
     "split_sentences",
     "tags_from_spans",
     "text_tokenizer",
@@ -62,4 +82,5 @@ __all__ = [
     "tokenizer_mismatch",
     "write_conll",
     "write_jsonl",
+    "write_records",
 ]

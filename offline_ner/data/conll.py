@@ -12,12 +12,12 @@ Example::
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from offline_ner._fs import atomic_writer
 from offline_ner.data.iob2 import is_valid_tag
-from offline_ner.data.lines import excerpt, iter_utf8_lines
+from offline_ner.data.lines import STDIN_NAME, excerpt, input_stem, is_stdin, iter_utf8_lines
 from offline_ner.data.records import Record
 from offline_ner.errors import DataError
 
@@ -45,8 +45,8 @@ def iter_conll(
     """
     path = Path(path)
     allowed = set(labels) if labels is not None else None
-    stem = path.stem
-    source = source if source is not None else path.name
+    stem = input_stem(path)
+    source = source if source is not None else (STDIN_NAME if is_stdin(path) else path.name)
     columns: int | None = None
     tokens: list[str] = []
     tags: list[str] = []
@@ -103,6 +103,16 @@ def format_conll(records: Iterable[Record]) -> Iterator[str]:
             raise ValueError(f"record {record.id} has no tags to write as CoNLL")
         for token, tag in zip(record.tokens, record.tags):
             yield f"{token} {tag}\n"
+        yield "\n"
+
+
+def format_conll_with_gold(pairs: Iterable[tuple[Record, Sequence[str]]]) -> Iterator[str]:
+    """CoNLL text for predicted tags: ``token gold predicted`` when the record carries gold tags (conlleval's
+    layout: gold column before the predicted one), else ``token predicted``; a blank line after each sentence."""
+    for record, predicted in pairs:
+        gold = record.tags if record.tags is not None else None
+        for k, (token, tag) in enumerate(zip(record.tokens, predicted)):
+            yield f"{token} {gold[k]} {tag}\n" if gold is not None else f"{token} {tag}\n"
         yield "\n"
 
 

@@ -1,6 +1,10 @@
 """JSONL records: one JSON object per line with ``id``, ``tokens``, optional ``tags``, ``text``, ``offsets``,
 ``source`` and ``provenance`` (the schema in ``bundle/FORMAT.md``).
 
+Two other shapes are read into the same records: Hugging Face datasets' ``{"tokens", "ner_tags"}`` (tag strings,
+or integers given a label list; ``id`` optional) and spaCy/Prodigy's ``{"text", "spans": [{"start", "end",
+"label"}]}`` (the text is tokenised here). A line without ``id`` gets ``<file stem>:<line>``, the same on every read.
+
 Example::
 
     write_jsonl(records, "distilled.jsonl")
@@ -11,13 +15,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from offline_ner._fs import atomic_writer
+from offline_ner.data.char_spans import parse_char_spans, record_from_spans
 from offline_ner.data.iob2 import is_valid_tag
-from offline_ner.data.lines import excerpt, iter_utf8_lines, loads_json_line
+from offline_ner.data.lines import excerpt, input_stem, iter_utf8_lines, loads_json_line
 from offline_ner.data.records import Record
 from offline_ner.errors import DataError
 
@@ -29,17 +34,51 @@ def _string_list(obj: dict[str, Any], key: str, where: dict[str, Any]) -> tuple[
     return tuple(value)
 
 
-def parse_record(obj: object, **where: Any) -> Record:
-    """Build a record from one decoded JSON object; ``where`` (path, line) goes into errors."""
+def _hf_tags(obj: dict[str, Any], labels: Sequence[str] | None, where: dict[str, Any]) -> tuple[str, ...]:
+    """HF ``ner_tags``: tag strings, or integer ids into ``labels`` (the dataset's ClassLabel names)."""
+    value = obj["ner_tags"]
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    if not isinstance(value, list) or not all(isinstance(item, int) and not isinstance(item, bool) for item in value):
+        raise DataError("'ner_tags' must be a list of tag strings or of integer label ids", **where)
+    if labels is None:
+        raise DataError(
+            "'ner_tags' holds integer ids but no label list was given (read_records(..., labels=[...]) or "
+            "`offline-ner convert --labels O,B-PER,...`)",
+            **where,
+        )
+    if any(not 0 <= item < len(labels) for item in value):
+        raise DataError(f"'ner_tags' holds an id outside the {len(labels)} given labels", **where)
+    return tuple(labels[item] for item in value)
+
+
+def parse_record(
+    obj: object, *, default_id: str | None = None, labels: Sequence[str] | None = None, **where: Any
+) -> Record:
+    """Build a record from one decoded JSON object; ``where`` (path, line) goes into errors.
+
+    ``default_id`` is the id of a line without one; ``labels`` maps integer HF ``ner_tags`` to tag names.
+    """
     if not isinstance(obj, dict):
         raise DataError(f"expected a JSON object, found {type(obj).__name__}", **where)
-    missing = [key for key in ("id", "tokens") if key not in obj]
+    record_id = obj.get("id", default_id)
+    if "tokens" not in obj and isinstance(obj.get("text"), str) and "spans" in obj and record_id is not None:
+        spans = parse_char_spans(obj["spans"], **where)
+        return record_from_spans(str(record_id), obj["text"], spans, source=str(obj.get("source") or ""), **where)
+    missing = [key for key, value in (("id", record_id), ("tokens", obj.get("tokens"))) if value is None]
     if missing:
-        raise DataError(f"missing field(s) {', '.join(missing)}; expected at least id and tokens", **where)
+        raise DataError(
+            f"missing field(s) {', '.join(missing)}; expected at least id and tokens (or text and spans)", **where
+        )
     tokens = _string_list(obj, "tokens", where)
     if not tokens:
         raise DataError("'tokens' is empty", **where)
-    tags = _string_list(obj, "tags", where) if obj.get("tags") is not None else None
+    if obj.get("tags") is not None:
+        tags: tuple[str, ...] | None = _string_list(obj, "tags", where)
+    elif obj.get("ner_tags") is not None:
+        tags = _hf_tags(obj, labels, where)
+    else:
+        tags = None
     if tags is not None:
         if len(tags) != len(tokens):
             raise DataError(f"{len(tokens)} tokens but {len(tags)} tags", **where)
@@ -63,7 +102,7 @@ def parse_record(obj: object, **where: Any) -> Record:
     if not isinstance(provenance, dict):
         raise DataError("'provenance' must be an object", **where)
     return Record(
-        id=str(obj["id"]),
+        id=str(record_id),
         tokens=tokens,
         tags=tags,
         text=text,
@@ -101,23 +140,24 @@ def iter_json_lines(
         raise DataError("file not found", path=path) from err
 
 
-def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[Record]:
-    """Stream records from a JSONL file; blank lines are skipped.
+def iter_jsonl(path: str | os.PathLike[str], *, labels: Sequence[str] | None = None) -> Iterator[Record]:
+    """Stream records from a JSONL file (``-``: stdin); blank lines are skipped; ``labels``: see parse_record.
 
     Raises:
         DataError: invalid UTF-8 or JSON, a missing or ill-typed field, an empty file (file and line named).
     """
     count = 0
+    stem = input_stem(path)
     for obj, where in iter_json_lines(path):
-        yield parse_record(obj, **where)
+        yield parse_record(obj, default_id=f"{stem}:{where['line']}", labels=labels, **where)
         count += 1
     if count == 0:
         raise DataError("no records found (empty file?)", path=path)
 
 
-def read_jsonl(path: str | os.PathLike[str]) -> list[Record]:
+def read_jsonl(path: str | os.PathLike[str], *, labels: Sequence[str] | None = None) -> list[Record]:
     """All records of a JSONL file; see :func:`iter_jsonl`."""
-    return list(iter_jsonl(path))
+    return list(iter_jsonl(path, labels=labels))
 
 
 # characters that str.splitlines() and some JSONL tools treat as line breaks: always escaped

@@ -5,6 +5,10 @@ token and hid a ``-DOCSTART-`` line), invalid UTF-8 and JSON nested too deeply a
 file and line, and input quoted in a message is cut to a short excerpt: one bad 10 MB line must not become a
 10 MB error message.
 
+``-`` is standard input everywhere a path is read (:func:`open_input`). Its first bytes can be looked at before
+the reader starts (:func:`peek_input`, for format detection) without losing them, so a pipe is read once and
+streamed, never buffered whole.
+
 Example::
 
     for line_no, line in iter_utf8_lines(path):
@@ -13,15 +17,76 @@ Example::
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any
 
 from offline_ner.errors import DataError
 
 BOM = "\ufeff"
 EXCERPT_CHARS = 80
+STDIN = "-"
+STDIN_NAME = "stdin"  # stands for the file stem of standard input in record ids (``stdin:3``)
+_stdin_head = b""  # bytes peek_input took from standard input and open_input gives back first
+
+
+def is_stdin(path: str | os.PathLike[str]) -> bool:
+    return os.fspath(path) == STDIN
+
+
+def input_stem(path: str | os.PathLike[str]) -> str:
+    """The stem record ids are built from: the file name without suffix, ``stdin`` for ``-``."""
+    return STDIN_NAME if is_stdin(path) else os.path.splitext(os.path.basename(os.fspath(path)))[0]
+
+
+def _stdin_bytes() -> IO[bytes]:
+    return getattr(sys.stdin, "buffer", sys.stdin)  # type: ignore[return-value]
+
+
+def peek_input(path: str | os.PathLike[str], size: int = 64 * 1024) -> bytes:
+    """Up to ``size`` first bytes of a file or of standard input, which stay readable by :func:`open_input`."""
+    global _stdin_head
+    if not is_stdin(path):
+        with open(path, "rb") as handle:
+            return handle.read(size)
+    stream = _stdin_bytes()
+    read = getattr(stream, "read1", stream.read)
+    while len(_stdin_head) < size:
+        chunk = read(size - len(_stdin_head))
+        if not chunk:
+            break
+        _stdin_head += chunk
+    return _stdin_head[:size]
+
+
+class _PrefixedStdin(io.RawIOBase):
+    """Standard input with the bytes :func:`peek_input` already took put back in front."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        global _stdin_head
+        view = memoryview(buffer).cast("B")
+        if _stdin_head:
+            count = min(len(view), len(_stdin_head))
+            view[:count] = _stdin_head[:count]
+            _stdin_head = _stdin_head[count:]
+            return count
+        stream = _stdin_bytes()
+        data = getattr(stream, "read1", stream.read)(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+
+def open_input(path: str | os.PathLike[str]) -> IO[bytes]:
+    """A binary handle on a file, or on standard input for ``-`` (closing it leaves stdin open)."""
+    if is_stdin(path):
+        return io.BufferedReader(_PrefixedStdin())
+    return open(path, "rb")
 
 
 def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
@@ -43,7 +108,7 @@ def iter_utf8_lines(
         DataError: a line is not valid UTF-8 (file and line named).
         OSError: the file cannot be opened (callers turn a missing file into their own DataError).
     """
-    with open(path, "rb") as handle:
+    with open_input(path) as handle:
         for line_no, raw in enumerate(handle, start=1):
             try:
                 text = raw.decode("utf-8")

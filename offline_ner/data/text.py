@@ -297,3 +297,18 @@ def iter_text_folder(folder: str | os.PathLike[str], pattern: str = "**/*.txt") 
     for path in paths:
         relative = path.relative_to(folder).as_posix()
         yield read_text_file(path, doc_id=relative.removesuffix(".txt"), source=f"{folder.name}/{relative}")
+
+
+def iter_text_lines(path: str | os.PathLike[str]) -> Iterator[Document]:
+    """One document per line of a file or stdin (``-``), leniently decoded (UTF-8, else cp1252/Latin-1 per line);
+    ids ``<stem>:<line>``; blank lines are empty documents, so output lines match input lines."""
+    from offline_ner.data.lines import STDIN_NAME, input_stem, is_stdin, open_input
+
+    stem, source = input_stem(path), STDIN_NAME if is_stdin(path) else Path(path).name
+    try:
+        with open_input(path) as handle:
+            for line_no, raw in enumerate(handle, start=1):
+                text, _ = decode_text(raw.rstrip(b"\r\n"))
+                yield Document(id=f"{stem}:{line_no}", text=text, source=source)
+    except FileNotFoundError as err:
+        raise DataError("file not found", path=path) from err

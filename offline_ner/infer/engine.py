@@ -118,7 +118,7 @@ class NerEngine:
     """Batch NER over an ONNX export folder, on CUDA when available, else CPU.
 
     Args:
-        onnx_dir: a folder written by ``offline-ner export``.
+        onnx_dir: a folder written by ``offline-ner export``, or a stock optimum token-classification export.
         config: engine settings; ``overrides`` replace single fields (``NerEngine(d, device="cpu")``).
 
     Raises:
@@ -165,6 +165,7 @@ class NerEngine:
             "precision": self.precision,
             "threads": self.threads,
             "reason": self.device_reason,
+            "origin": self.folder.origin,
         }
 
     def _open(self) -> tuple[Runner, dict[str, Any], str]:
@@ -200,7 +201,7 @@ class NerEngine:
             InferError: the export records another text tokenizer than this installation's (the model would
                 see words cut differently from its training data), or none.
         """
-        problem = tokenizer_mismatch(self.folder.text_tokenizer)
+        problem = tokenizer_mismatch(self.folder.text_tokenizer) if self.folder.origin == "offline-ner" else None
         if problem:
             raise InferError(f"{self.folder.path}: {problem}; re-export the model with this installation")
         for chunk in _chunks(texts, self.config.chunk_chars, lambda text: len(text) + 1):
@@ -211,7 +212,8 @@ class NerEngine:
             yield from results
 
     def predict_tokens(self, sentences: Iterable[Sequence[str]]) -> Iterator[list[str]]:
-        """IOB2 tags for pre-tokenised sentences (e.g. CoNLL input), one tag per given word."""
+        """IOB2 tags for pre-tokenised sentences (e.g. CoNLL input), one tag per given word; a generator, streaming
+        like :meth:`predict` (``list(...)`` it for a list)."""
         size = lambda words: sum(len(word) + 1 for word in words)
         for chunk in _chunks(sentences, self.config.chunk_chars, size):
             started = time.perf_counter()

@@ -1,9 +1,11 @@
-"""Inference inputs and outputs, streamed: text lines, folders of .txt files, JSONL documents, CoNLL sentences.
+"""Inference inputs, streamed: text lines, folders of .txt files, JSONL documents, CoNLL sentences; ``-`` is stdin.
 
 Readers yield one document (or sentence) at a time and writers take iterators, so the CLI's memory stays flat on
 inputs of any size. Plain text is one document per line (blank lines are empty documents, kept so output lines
 match input lines) or one document per ``.txt`` file in a folder. JSONL is ``{"id": ..., "text": ...}`` per line;
-a bad line raises :class:`DataError` naming the file and line. CoNLL input is pre-tokenised (first column).
+a bad line raises :class:`DataError` naming the file and line. CoNLL input is pre-tokenised (first column); when
+its last column holds tags they are kept as gold, so the output can carry them beside the predictions. The
+format is detected from the content (``offline_ner.data.formats.detect``), not from the file name.
 
 Example::
 
@@ -19,23 +21,22 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from offline_ner.data import Document, Record, decode_text, iter_conll, iter_json_lines, iter_text_folder
-from offline_ner.data.formats import JSONL_SUFFIXES
+from offline_ner.data import (
+    Document,
+    Record,
+    detect_format,
+    is_valid_tag,
+    iter_conll,
+    iter_json_lines,
+    iter_text_folder,
+)
+from offline_ner.data.formats import UNIT_FORMATS
+from offline_ner.data.lines import BOM, input_stem, is_stdin, peek_input
+from offline_ner.data.text import iter_text_lines
 from offline_ner.errors import DataError
 from offline_ner.infer.entities import Entity
 
-FORMATS = ("auto", "text", "jsonl", "conll")
-CONLL_SUFFIXES = (".conll", ".conllu", ".iob", ".iob2", ".bio")
-
-
-def detect_format(path: Path) -> str:
-    """``jsonl`` for .jsonl/.ndjson, ``conll`` for .conll/.iob/.bio, else ``text`` (a folder is text files)."""
-    suffix = path.suffix.lower()
-    if path.is_file() and suffix in JSONL_SUFFIXES:
-        return "jsonl"
-    if path.is_file() and suffix in CONLL_SUFFIXES:
-        return "conll"
-    return "text"
+FORMATS = ("auto", *UNIT_FORMATS)  # detection may find others (Label Studio, DocBin): predict refuses them
 
 
 def parse_document(obj: object, default_id: str, **where: Any) -> Document:
@@ -54,15 +55,7 @@ def parse_document(obj: object, default_id: str, **where: Any) -> Document:
 def iter_jsonl_documents(path: Path) -> Iterator[Document]:
     """Stream documents from a JSONL file; blank lines are skipped, every other bad line is an error."""
     for obj, where in iter_json_lines(path):
-        yield parse_document(obj, default_id=f"{path.stem}:{where['line']}", **where)
-
-
-def iter_text_lines(path: Path) -> Iterator[Document]:
-    """One document per line, leniently decoded (UTF-8, else cp1252/Latin-1 per line); ids ``<stem>:<line>``."""
-    with open(path, "rb") as handle:
-        for line_no, raw in enumerate(handle, start=1):
-            text, _ = decode_text(raw.rstrip(b"\r\n"))
-            yield Document(id=f"{path.stem}:{line_no}", text=text, source=path.name)
+        yield parse_document(obj, default_id=f"{input_stem(path)}:{where['line']}", **where)
 
 
 def iter_documents(path: str | os.PathLike[str], fmt: str = "auto") -> Iterator[Document]:
@@ -73,10 +66,10 @@ def iter_documents(path: str | os.PathLike[str], fmt: str = "auto") -> Iterator[
             an empty CoNLL file), or a JSONL line is malformed (file and line named).
     """
     path = Path(path)
-    if not path.exists():
+    if not is_stdin(path) and not path.exists():
         raise DataError("input not found", path=path)
     fmt = detect_format(path) if fmt == "auto" else fmt
-    if path.is_dir():
+    if not is_stdin(path) and path.is_dir():
         yield from iter_text_folder(path)
         return
     if fmt == "jsonl":
@@ -92,9 +85,24 @@ def iter_documents(path: str | os.PathLike[str], fmt: str = "auto") -> Iterator[
         raise DataError("no documents found (empty file?)", path=path)
 
 
+def _has_tags(path: str | os.PathLike[str]) -> bool:
+    """Whether a CoNLL input's first token line ends in an IOB2 tag after 1-3 other columns: then the tags are
+    gold (the reader checks every other line against the same column count)."""
+    try:
+        head = peek_input(path).decode("utf-8", "replace").removeprefix(BOM)
+    except OSError:
+        return False  # the reader reports it
+    for line in head.splitlines():
+        fields = line.split()
+        if fields and fields[0] != "-DOCSTART-":
+            return 2 <= len(fields) <= 4 and is_valid_tag(fields[-1])
+    return False
+
+
 def iter_token_sentences(path: str | os.PathLike[str]) -> Iterator[Record]:
-    """Pre-tokenised sentences from a CoNLL file (tokens from the first column; any tags are ignored)."""
-    yield from iter_conll(path, labelled=False)
+    """Pre-tokenised sentences from a CoNLL file or stdin (tokens from the first column); when the last column
+    holds IOB2 tags the records carry them (gold, for a gold column in the output), else no tags."""
+    yield from iter_conll(path, labelled=_has_tags(path))
 
 
 def write_entities_jsonl(handle: IO[str], items: Iterable[tuple[Document, list[Entity]]]) -> int:

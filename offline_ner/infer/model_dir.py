@@ -3,6 +3,11 @@
 The manifest format is written by the export stage (``offline_ner/export/manifest.py`` documents it); this
 module only reads the fields inference needs, so inference never imports the export stage or torch.
 
+A folder from ``optimum-cli export onnx --task token-classification`` (``model.onnx``, ``config.json``,
+``tokenizer.json``, no ``export.json``) is read too: labels from ``config.json``'s ``id2label``, the graph as
+fp32 (and ``model_quantized.onnx``, what ``optimum-cli onnxruntime quantize`` writes, as CPU int8). It records no
+text tokenizer, so raw text is split by this package's (its ``origin`` says so).
+
 Example::
 
     folder = read_model_folder(Path("runs/onnx"))
@@ -19,6 +24,7 @@ from typing import Any
 from offline_ner.errors import InferError, ModelNotFoundError
 
 MANIFEST_NAME = "export.json"
+OPTIMUM_GRAPHS = (("fp32", "model.onnx", "fp32"), ("cpu-int8", "model_quantized.onnx", "int8"))
 # preference order per (device, precision); "auto" takes the first one the export holds
 PREFERENCES = {
     ("cuda", "auto"): ("gpu-fp16", "gpu-fp32", "fp32"),
@@ -41,6 +47,7 @@ class ModelFolder:
     max_positions: int
     # how raw text must be split into words for this model (export.json "text_tokenizer"); None: not recorded
     text_tokenizer: dict[str, Any] | None = None
+    origin: str = "offline-ner"  # or "optimum": a stock optimum export (no manifest, no recorded text tokenizer)
 
     @property
     def tokenizer_path(self) -> Path:
@@ -68,9 +75,12 @@ def read_model_folder(path: str | Path) -> ModelFolder:
     """
     path = Path(path)
     manifest_path = path / MANIFEST_NAME
+    if not manifest_path.is_file() and (path / "model.onnx").is_file() and (path / "tokenizer.json").is_file():
+        return read_optimum_folder(path)
     if not manifest_path.is_file() or not (path / "tokenizer.json").is_file():
         raise ModelNotFoundError(
-            f"{path}: not an ONNX export folder (needs export.json and tokenizer.json); run `offline-ner export`"
+            f"{path}: not an ONNX export folder (needs export.json and tokenizer.json, or an optimum export's "
+            "model.onnx, config.json and tokenizer.json); run `offline-ner export`"
         )
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
@@ -84,3 +94,31 @@ def read_model_folder(path: str | Path) -> ModelFolder:
     if text_tokenizer is not None and not isinstance(text_tokenizer, dict):
         raise InferError(f"{manifest_path}: 'text_tokenizer' must be an object; re-export the model")
     return ModelFolder(path, labels, variants, int(config.get("max_position_embeddings", 512)), text_tokenizer)
+
+
+def read_optimum_folder(path: Path) -> ModelFolder:
+    """A stock optimum token-classification export: labels from ``config.json``, graphs by optimum's file names.
+
+    Raises:
+        InferError: ``config.json`` is missing, unreadable, or has no ``id2label`` covering ids 0..n-1.
+    """
+    try:
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        id2label = {int(key): str(value) for key, value in config["id2label"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+        raise InferError(f"{path}: an optimum export needs config.json with id2label ({err})") from err
+    if not id2label or sorted(id2label) != list(range(len(id2label))):
+        raise InferError(f"{path}/config.json: id2label must number the labels 0..n-1")
+    variants = tuple(
+        {"name": name, "file": file, "precision": precision, "device": "cpu"}
+        for name, file, precision in OPTIMUM_GRAPHS
+        if (path / file).is_file()
+    )
+    labels = tuple(id2label[k] for k in range(len(id2label)))
+    return ModelFolder(path, labels, variants, int(config.get("max_position_embeddings", 512)), None, "optimum")
+
+
+def is_onnx_folder(path: str | Path) -> bool:
+    """Whether ``path`` holds an ONNX export (ours or optimum's) rather than a PyTorch model folder."""
+    path = Path(path)
+    return (path / MANIFEST_NAME).is_file() or (path / "model.onnx").is_file()

@@ -114,11 +114,21 @@ def evaluate_model(
         ModelNotFoundError: ``model_dir`` is missing or incomplete.
         DataError: a record has no tags.
     """
+    gold = gold_tags(records)
+    predicted = predict_tags(model_dir, records, batch_size=batch_size, max_length=max_length)
+    return score_tags(gold, predicted, mode=mode)
+
+
+def gold_tags(records: Sequence[Record]) -> list[list[str]]:
+    """The records' tags, for scoring any model's predictions against them.
+
+    Raises:
+        DataError: a record has no tags.
+    """
     unlabelled = [r.id for r in records if r.tags is None]
     if unlabelled:
         raise DataError(f"{len(unlabelled)} record(s) have no tags (first: {unlabelled[0]}); evaluation needs gold")
-    predicted = predict_tags(model_dir, records, batch_size=batch_size, max_length=max_length)
-    return score_tags([list(r.tags or ()) for r in records], predicted, mode=mode)
+    return [list(r.tags or ()) for r in records]
 
 
 def predict_tags(

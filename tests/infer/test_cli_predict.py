@@ -54,7 +54,7 @@ def test_text_inputs_and_folders_stream_into_one_output(tiny_onnx_dir: Path, tmp
     assert ids == ["lines:1", "lines:2", "lines:3", "one"]
 
 
-def test_conll_tokens_give_conll_tags(tiny_onnx_dir: Path, tmp_path: Path) -> None:
+def test_conll_tokens_give_conll_tags_after_the_gold_column(tiny_onnx_dir: Path, tmp_path: Path) -> None:
     source = tmp_path / "test.conll"
     source.write_text("EU NNP B-NP B-ORG\nrejects VBZ B-VP O\n\nPeter NNP B-NP B-PER\n", encoding="utf-8")
     out = tmp_path / "out.conll"
@@ -62,7 +62,8 @@ def test_conll_tokens_give_conll_tags(tiny_onnx_dir: Path, tmp_path: Path) -> No
     assert code == 0, stderr
     blocks = out.read_text().strip().split("\n\n")
     assert [[line.split()[0] for line in block.splitlines()] for block in blocks] == [["EU", "rejects"], ["Peter"]]
-    assert all(len(line.split()) == 2 for block in blocks for line in block.splitlines())
+    rows = [line.split() for block in blocks for line in block.splitlines()]
+    assert [row[1] for row in rows] == ["B-ORG", "O", "B-PER"] and all(len(row) == 3 for row in rows)
 
 
 def test_bad_jsonl_line_exits_4_and_writes_no_output(tiny_onnx_dir: Path, tmp_path: Path) -> None:

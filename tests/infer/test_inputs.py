@@ -69,10 +69,11 @@ def test_folder_gives_one_document_per_text_file(tmp_path: Path) -> None:
     assert [d.id for d in iter_documents(tmp_path)] == ["a", "b"]
 
 
-def test_formats_are_detected_from_the_path(tmp_path: Path) -> None:
-    for name in ("x.jsonl", "x.conll", "x.txt"):
-        (tmp_path / name).write_text("x")
-    assert [detect_format(tmp_path / n) for n in ("x.jsonl", "x.conll", "x.txt")] == ["jsonl", "conll", "text"]
+def test_formats_are_detected_from_the_content_not_the_path(tmp_path: Path) -> None:
+    contents = {"x.jsonl": "Paris.\n", "x.conll": '{"text": "Paris."}\n', "x.txt": "EU NNP B-ORG\nrejects VBZ O\n"}
+    for name, content in contents.items():
+        (tmp_path / name).write_text(content)
+    assert [detect_format(tmp_path / n) for n in contents] == ["text", "jsonl", "conll"]
     assert detect_format(tmp_path) == "text"
 
 
