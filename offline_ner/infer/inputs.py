@@ -26,6 +26,7 @@ from offline_ner.infer.entities import Entity
 
 FORMATS = ("auto", "text", "jsonl", "conll")
 CONLL_SUFFIXES = (".conll", ".conllu", ".iob", ".iob2", ".bio")
+PARQUET_SUFFIXES = (".parquet", ".pq")  # read only by the Ray engine (offline_ner.infer.ray), through pyarrow
 
 
 def detect_format(path: Path) -> str:
