@@ -171,22 +171,21 @@ def _predict_on_ray(
     shard: ShardSpec | None, address: str | None, actors: int | None, batch_docs: int | None, as_json: bool,
 ) -> None:
     """``--engine ray``: one library call (:func:`offline_ner.infer.ray.predict_files`), then its report."""
-    from offline_ner.infer.ray import BATCH_DOCUMENTS, cpu_precision, predict_files
+    from offline_ner.infer.ray import cpu_precision, predict_files
 
     if shard is not None:
         raise click.UsageError("--shard and --engine ray do not combine: Ray spreads the documents itself")
-    if str(out_path) == "-":
-        raise click.UsageError("--engine ray needs an output file, not '-'")
     if config.device != "cuda" and cpu_precision(onnx_dir, config.precision) == "int8":
         _warn_int8("the ray engine's output")
     run = predict_files(inputs, onnx_dir, out_path, config, fmt=fmt, address=address, actors=actors,
-                        batch_size=batch_docs or BATCH_DOCUMENTS)
+                        batch_size=batch_docs)
     click.echo(
         f"ray: {run.documents} documents in {run.seconds:.2f} s on {run.actors} actors x {run.threads_per_actor} "
         f"threads ({run.cluster_cpus:g} CPUs in the cluster, {run.address})",
         err=True,
     )
-    emit({"output": str(out_path), "engine": {"name": "ray", **asdict(run)}}, as_json, f"wrote {out_path}")
+    emit({"output": str(out_path), "engine": {"name": "ray", **asdict(run)}}, as_json, f"wrote {out_path}",
+         err=str(out_path) == "-")
 
 
 @click.command("predict-merge", epilog=EXIT_CODES_EPILOG)

@@ -104,14 +104,12 @@ def _source_files(inputs: Sequence[Path], fmt: str) -> tuple[list[str], dict[str
             found = sorted(p for p in path.glob(TEXT_FOLDER_PATTERN) if p.is_file())
             if not found:
                 raise DataError(f"no files matching {TEXT_FOLDER_PATTERN!r}", path=path)
-            for file in found:
-                files.append(str(file.resolve()))
-                how[files[-1]] = ("file", str(path.resolve()))
+            for file in found:  # absolute, not resolved: a symlinked file keeps its name (its id) in the folder
+                files.append(os.path.abspath(file))
+                how[files[-1]] = ("file", os.path.abspath(path))
         else:
-            files.append(str(path.resolve()))
+            files.append(os.path.abspath(path))
             how[files[-1]] = (detect_format(path) if fmt == "auto" else fmt, "")
-    if len(set(files)) != len(files):
-        raise DataError("the same file is given twice; every document would be tagged twice", path=files[0])
     return files, how
 
 
@@ -122,9 +120,9 @@ def _document_files_datasource(files: list[str], how: dict[str, tuple[str, str]]
         """Text lines, JSONL and .txt files read by offline_ner's own readers, in blocks of ``block_rows``."""
 
         def _read_stream(self, f: Any, path: str) -> Iterator[pa.Table]:
-            fmt, root = how[path]
+            fmt, root = how[os.path.abspath(path)]
             if fmt == "file":
-                relative = Path(path).relative_to(root).as_posix()
+                relative = Path(os.path.abspath(path)).relative_to(root).as_posix()
                 doc = read_text_file(path, doc_id=relative.removesuffix(".txt"), source=f"{Path(root).name}/{relative}")
                 yield _documents_table([doc])
                 return
@@ -333,19 +331,20 @@ def predict_files(
     fmt: str = "auto",
     address: str | None = None,
     actors: int | None = None,
-    batch_size: int = BATCH_DOCUMENTS,
+    batch_size: int | None = None,
 ) -> RayRun:
     """``offline-ner predict --engine ray``: read ``inputs``, tag them on a Ray cluster, write one JSONL file.
 
     Joins the cluster at ``address`` (``"auto"``: the one this node belongs to), or starts a local one when
     ``address`` is None, unless Ray is already initialised in this process; a cluster this call started is
     stopped before it returns. Each actor reserves ``config.threads`` CPUs (default 1) and, with
-    ``device="cuda"``, one GPU; ``actors`` defaults to what the cluster holds (CPUs / threads, or GPUs).
+    ``device="cuda"``, one GPU; ``actors`` defaults to what the cluster holds (CPUs / threads, or GPUs);
+    ``batch_size`` (documents per model call) to :data:`BATCH_DOCUMENTS`.
     """
     import time
 
-    ray = _require_ray()
     check_inputs(inputs, fmt)
+    ray = _require_ray()
     cfg = config or InferConfig()
     threads = cfg.threads or 1
     gpus = 1 if cfg.device == "cuda" else 0
@@ -361,6 +360,7 @@ def predict_files(
             raise InferError(f"the Ray cluster has no room for one actor ({threads} CPUs"
                              f"{', 1 GPU' if gpus else ''}); it has {dict(resources)}")
         begin = time.perf_counter()
+        batch_size = batch_size or BATCH_DOCUMENTS
         tagged = predict_dataset(read_documents(inputs, fmt, block_rows=batch_size), model_dir,
                                  dataclasses.replace(cfg, threads=threads), concurrency=actors, num_cpus=threads,
                                  num_gpus=gpus, batch_size=batch_size)

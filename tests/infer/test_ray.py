@@ -1,11 +1,13 @@
 """The Ray Data engine (extra ``[ray]``) on a local 2-CPU Ray cluster started here: its output equals the
 single-process engine's byte for byte on JSONL, text lines, text folders and Parquet, in input order, and bad input
-fails with the same error and exit code. Skipped when ray is not installed (the default install has no [ray])."""
+fails with the same error and exit code. The tests that need the cluster skip when ray is not installed (the default
+install has no [ray]); the refusals made before any cluster starts run everywhere."""
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,9 +18,6 @@ from offline_ner.cli.main import cli
 from offline_ner.errors import DataError, ExitCode
 from offline_ner.infer.ray import LOCAL_NODE_IP
 
-ray = pytest.importorskip("ray", reason="ray is not installed: pip install -e '.[ray]' to run the Ray engine tests")
-
-
 WORDS = ["Angela Merkel", "visited", "Paris", "and", "Zürich", "(東京)", "met", "Macron", "in", "Berlin", "👍🏽", "."]
 
 
@@ -26,6 +25,7 @@ WORDS = ["Angela Merkel", "visited", "Paris", "and", "Zürich", "(東京)", "met
 def cluster() -> Iterator[None]:
     """A local Ray cluster of 2 CPUs on 127.0.0.1 for this module's tests, shut down afterwards (no dashboard, no
     usage stats)."""
+    ray = pytest.importorskip("ray", reason="ray is not installed: pip install -e '.[ray]' to run the Ray engine tests")
     previous = os.environ.get("RAY_USAGE_STATS_ENABLED")
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # never phone home
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
@@ -101,6 +101,8 @@ def test_parquet_documents_give_what_the_same_documents_give_as_jsonl(cluster: N
 
 
 def test_predict_dataset_tags_any_dataset_with_id_and_text(cluster: None, tiny_onnx_dir: Path) -> None:
+    import ray
+
     from offline_ner.infer import InferConfig, NerEngine
     from offline_ner.infer.ray import iter_entity_rows, predict_dataset
 
@@ -137,8 +139,25 @@ def test_ray_options_without_the_ray_engine_are_a_usage_error(tiny_onnx_dir: Pat
     assert code == ExitCode.USAGE and "--actors apply to --engine ray only" in output
 
 
-def test_mixing_parquet_with_jsonl_is_refused(tiny_onnx_dir: Path, tmp_path: Path) -> None:
-    from offline_ner.infer.ray import read_documents
+def test_mixing_parquet_with_jsonl_is_refused(tmp_path: Path) -> None:
+    from offline_ner.infer.ray import check_inputs
 
+    (tmp_path / "d.parquet").write_bytes(b"PAR1")
     with pytest.raises(DataError, match="Parquet input cannot be mixed"):
-        read_documents([write_docs(tmp_path / "d.jsonl", 2), tmp_path / "d.parquet"])
+        check_inputs([write_docs(tmp_path / "d.jsonl", 2), tmp_path / "d.parquet"])
+
+
+def test_parquet_input_without_the_ray_engine_is_a_usage_error(tiny_onnx_dir: Path, tmp_path: Path) -> None:
+    (tmp_path / "d.parquet").write_bytes(b"PAR1")
+    code, output = run("predict", "--model", str(tiny_onnx_dir), "--input", str(tmp_path / "d.parquet"), "-o",
+                       str(tmp_path / "o.jsonl"))
+    assert code == ExitCode.USAGE and "add --engine ray" in output
+
+
+def test_without_the_ray_extra_the_ray_engine_says_how_to_install_it(tiny_onnx_dir: Path, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # as on a host without the extra: `import ray` fails
+    code, output = run("predict", "--model", str(tiny_onnx_dir), "--input", str(write_docs(tmp_path / "d.jsonl", 2)),
+                       "-o", str(tmp_path / "o.jsonl"), "--engine", "ray")
+    assert code == ExitCode.INFER and "pip install 'offline-ner[ray]'" in output
+    assert not (tmp_path / "o.jsonl").exists()
