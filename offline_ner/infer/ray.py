@@ -109,15 +109,26 @@ def _source_files(inputs: Sequence[Path], fmt: str) -> tuple[list[str], dict[str
                 how[files[-1]] = ("file", os.path.abspath(path))
         else:
             files.append(os.path.abspath(path))
-            how[files[-1]] = (detect_format(path) if fmt == "auto" else fmt, "")
+            parquet = path.suffix.lower() in PARQUET_SUFFIXES
+            how[files[-1]] = ("parquet" if parquet else detect_format(path) if fmt == "auto" else fmt, "")
     return files, how
+
+
+def _parquet_blocks(path: str, block_rows: int) -> Iterator[pa.Table]:
+    """``id`` (as a string, like JSONL ids) and ``text`` of a Parquet file, in row order, ``block_rows`` at a time."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=block_rows, columns=["id", "text"]):
+        yield pa.table({"id": batch.column("id").cast(pa.string()), "text": batch.column("text")})
 
 
 def _document_files_datasource(files: list[str], how: dict[str, tuple[str, str]], block_rows: int) -> Any:
     from ray.data.datasource import FileBasedDatasource
 
     class DocumentFiles(FileBasedDatasource):  # type: ignore[misc]
-        """Text lines, JSONL and .txt files read by offline_ner's own readers, in blocks of ``block_rows``."""
+        """Text lines, JSONL and .txt files read by offline_ner's own readers, and Parquet files, in blocks of
+        ``block_rows`` rows. One datasource for all, so inputs keep their order and read tasks take no CPU."""
 
         def _read_stream(self, f: Any, path: str) -> Iterator[pa.Table]:
             fmt, root = how[os.path.abspath(path)]
@@ -125,6 +136,9 @@ def _document_files_datasource(files: list[str], how: dict[str, tuple[str, str]]
                 relative = Path(os.path.abspath(path)).relative_to(root).as_posix()
                 doc = read_text_file(path, doc_id=relative.removesuffix(".txt"), source=f"{Path(root).name}/{relative}")
                 yield _documents_table([doc])
+                return
+            if fmt == "parquet":
+                yield from _parquet_blocks(path, block_rows)
                 return
             for batch in _batched(iter_documents(path, fmt), block_rows):
                 yield _documents_table(batch)
@@ -137,52 +151,51 @@ def read_documents(
 ) -> ray.data.Dataset:
     """A Ray Dataset of ``{"id", "text"}`` rows from JSONL files, text files, folders of .txt files or Parquet.
 
-    Rows come in the order the single-process engine reads them (inputs in order, a folder's files sorted).
-    Parquet files need ``id`` and ``text`` columns and cannot be mixed with other inputs in one call.
+    Rows come in the order the single-process engine reads them (inputs in order, a folder's files sorted, a
+    Parquet file's rows in order). Parquet files (``.parquet``, ``.pq``) need ``id`` and ``text`` columns.
 
     Raises:
         InferError: ray is not installed.
-        DataError: a missing input, an empty folder, a Parquet file without ``id``/``text``; when the dataset
-            runs, a malformed JSONL line (file and line).
+        DataError: a missing input, CoNLL input, an empty folder, a Parquet file without ``id``/``text``; when
+            the dataset runs, a malformed JSONL line (file and line).
     """
     ray = _require_ray()
     paths = [Path(p) for p in inputs]
-    if check_inputs(paths, fmt) == "parquet":
-        return _read_parquet(ray, paths)
+    check_inputs(paths, fmt)
     files, how = _source_files(paths, fmt)
     return ray.data.read_datasource(_document_files_datasource(files, how, block_rows), num_cpus=READ_CPUS)
 
 
-def check_inputs(inputs: Sequence[str | os.PathLike[str]], fmt: str = "auto") -> str:
-    """``parquet`` or ``documents`` (text and JSONL): what :func:`read_documents` will read, checked before a
-    cluster is started.
+def check_inputs(inputs: Sequence[str | os.PathLike[str]], fmt: str = "auto") -> None:
+    """Refuse, before a cluster starts, what :func:`read_documents` cannot read.
 
     Raises:
-        DataError: CoNLL (token) input, Parquet mixed with other input, or a missing input.
+        DataError: a missing input, CoNLL (token) input, or a Parquet file without ``id`` and ``text`` columns.
     """
     paths = [Path(p) for p in inputs]
     if not paths:
         raise ValueError("the ray engine needs at least one input")
-    missing = [p for p in paths if not p.exists()]
-    if missing:
-        raise DataError("input not found", path=missing[0])
-    parquet = [p for p in paths if p.suffix.lower() in PARQUET_SUFFIXES or fmt == "parquet"]
-    if parquet and len(parquet) != len(paths):
-        raise DataError("Parquet input cannot be mixed with text or JSONL input in one run", path=parquet[0])
-    if fmt == "conll" or (fmt == "auto" and any(p.is_file() and detect_format(p) == "conll" for p in paths)):
-        raise DataError("the ray engine reads text, JSONL and Parquet documents, not CoNLL sentences; "
-                        "use the default engine (or --shard) for token input", path=paths[0])
-    return "parquet" if parquet else "documents"
-
-
-def _read_parquet(ray: Any, paths: list[Path]) -> ray.data.Dataset:
-    import pyarrow.parquet as pq
-
     for path in paths:
-        missing = {"id", "text"} - set(pq.read_schema(path).names)
-        if missing:
-            raise DataError(f"Parquet input needs columns 'id' and 'text'; missing {sorted(missing)}", path=path)
-    return ray.data.read_parquet([str(p) for p in paths], columns=["id", "text"], num_cpus=READ_CPUS)
+        if not path.exists():
+            raise DataError("input not found", path=path)
+        if fmt == "conll" or (fmt == "auto" and path.is_file() and detect_format(path) == "conll"):
+            raise DataError("the ray engine reads text, JSONL and Parquet documents, not CoNLL sentences; "
+                            "use the default engine (or --shard) for token input", path=path)
+        if path.is_file() and path.suffix.lower() in PARQUET_SUFFIXES:
+            missing = sorted({"id", "text"} - set(_parquet_columns(path)))
+            if missing:
+                raise DataError(f"Parquet input needs columns 'id' and 'text'; missing {missing}", path=path)
+
+
+def _parquet_columns(path: Path) -> list[str]:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError as err:
+        raise InferError(INSTALL_HINT) from err
+    try:
+        return list(pq.read_schema(path).names)
+    except (OSError, ValueError) as err:  # pyarrow's ArrowInvalid is a ValueError
+        raise DataError(f"not a readable Parquet file ({err})", path=path) from err
 
 
 class NerPredictor:
@@ -224,7 +237,9 @@ def predict_dataset(
         model_dir: an export folder, at the same path on every node.
         config: engine settings for every actor; its ``threads`` defaults to ``num_cpus`` (one ORT intra-op thread
             per CPU Ray reserves for the actor), its ``device`` to ``cuda`` when ``num_gpus`` > 0.
-        concurrency: actors (or a ``(min, max)`` autoscaling range); default: Ray's.
+        concurrency: actors (or a ``(min, max)`` autoscaling range); default: Ray's, 1 to as many as fit. Actors
+            that reserve every CPU leave none for read tasks that need one (Ray's own ``read_parquet`` lists
+            files in a 1-CPU task): read with ``num_cpus=0``, as :func:`read_documents` does, or leave a CPU free.
         num_cpus, num_gpus: reserved per actor; ``num_gpus=1`` gives each actor its own GPU on GPU nodes.
         batch_size: documents per model call of one actor.
 
@@ -232,17 +247,25 @@ def predict_dataset(
         A lazy Dataset with columns ``id`` and ``entities``; write it with :func:`write_entities` (one JSONL file
         identical to ``offline-ner predict``) or with Ray's own writers.
     """
+    from ray.data import ActorPoolStrategy
+
     cfg = config or InferConfig()
     if cfg.threads is None:
         cfg = dataclasses.replace(cfg, threads=max(1, int(num_cpus)))
     if num_gpus and cfg.device == "auto":
         cfg = dataclasses.replace(cfg, device="cuda")
+    if concurrency is None:
+        pool = ActorPoolStrategy(min_size=1, max_size=None)
+    elif isinstance(concurrency, int):
+        pool = ActorPoolStrategy(size=concurrency)
+    else:
+        pool = ActorPoolStrategy(min_size=concurrency[0], max_size=concurrency[1])
     tagged = ds.map_batches(
         NerPredictor,
         fn_constructor_args=(str(Path(model_dir).resolve()), cfg),
         batch_size=batch_size,
         batch_format="pyarrow",
-        concurrency=concurrency,
+        compute=pool,
         num_cpus=num_cpus,
         num_gpus=num_gpus,
     )

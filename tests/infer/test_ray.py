@@ -139,12 +139,15 @@ def test_ray_options_without_the_ray_engine_are_a_usage_error(tiny_onnx_dir: Pat
     assert code == ExitCode.USAGE and "--actors apply to --engine ray only" in output
 
 
-def test_mixing_parquet_with_jsonl_is_refused(tmp_path: Path) -> None:
+def test_a_parquet_file_without_an_id_column_is_refused_before_a_cluster_starts(tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow", reason="pyarrow comes with the [ray] extra")
+    import pyarrow.parquet as pq
+
     from offline_ner.infer.ray import check_inputs
 
-    (tmp_path / "d.parquet").write_bytes(b"PAR1")
-    with pytest.raises(DataError, match="Parquet input cannot be mixed"):
-        check_inputs([write_docs(tmp_path / "d.jsonl", 2), tmp_path / "d.parquet"])
+    pq.write_table(pa.table({"text": ["Paris"]}), tmp_path / "d.parquet")
+    with pytest.raises(DataError, match=r"missing \['id'\]"):
+        check_inputs([tmp_path / "d.parquet"])
 
 
 def test_parquet_input_without_the_ray_engine_is_a_usage_error(tiny_onnx_dir: Path, tmp_path: Path) -> None:
