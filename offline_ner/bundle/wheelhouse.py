@@ -24,6 +24,7 @@ import subprocess
 import sys
 import zipfile
 from collections.abc import Callable, Sequence
+from email.message import Message
 from email.parser import HeaderParser
 from pathlib import Path
 
@@ -65,12 +66,20 @@ def _own_wheel(out: Path, project: Path, source_args: list[str], log: Callable[[
     return built[0]
 
 
-def wheel_requirements(wheel: Path) -> list[Requirement]:
-    """The ``Requires-Dist`` requirements in a wheel's metadata (markers and extras kept)."""
+def _wheel_metadata(wheel: Path) -> Message:
     with zipfile.ZipFile(wheel) as archive:
         name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
-        metadata = HeaderParser().parsestr(archive.read(name).decode("utf-8"))
-    return [Requirement(text) for text in metadata.get_all("Requires-Dist") or []]
+        return HeaderParser().parsestr(archive.read(name).decode("utf-8"))
+
+
+def wheel_requirements(wheel: Path) -> list[Requirement]:
+    """The ``Requires-Dist`` requirements in a wheel's metadata (markers and extras kept)."""
+    return [Requirement(text) for text in _wheel_metadata(wheel).get_all("Requires-Dist") or []]
+
+
+def wheel_extras(wheel: Path) -> set[str]:
+    """The extras a wheel declares (``Provides-Extra``), normalised as pip compares them."""
+    return {canonicalize_name(extra) for extra in _wheel_metadata(wheel).get_all("Provides-Extra") or []}
 
 
 def build_wheelhouse(
@@ -92,13 +101,14 @@ def build_wheelhouse(
         torch_version: the public torch version (``2.13.0``); ``+cpu`` is added for a ``cpu`` target.
         torch_index: an extra index for torch (:data:`TORCH_CPU_INDEX`), or None for pip's configured sources.
         find_links, no_index: passed to pip (a local wheel mirror instead of, or beside, the index).
-        extras: offline-ner extras to include besides ``gpu`` (which a ``cuda`` target always gets).
+        extras: offline-ner extras to include besides ``gpu`` (which a ``cuda`` target always gets), e.g. ``ray``
+            and ``spark`` for a cluster inside the closed network.
 
     Returns:
         ``out``.
 
     Raises:
-        BundleError: ``out`` is not empty, or a pip step failed.
+        BundleError: ``out`` is not empty, offline-ner has no such extra, or a pip step failed.
     """
     out = Path(out)
     if out.exists() and any(out.iterdir()):
@@ -106,6 +116,10 @@ def build_wheelhouse(
     out.mkdir(parents=True, exist_ok=True)
     source_args = [*(f"--find-links={path}" for path in find_links), *(["--no-index"] if no_index else [])]
     own = _own_wheel(out, Path(project), source_args, log)
+    # pip only warns about an extra the project lacks: a typo would ship a bundle without, say, the ray engine
+    unknown = sorted({canonicalize_name(extra) for extra in extras} - wheel_extras(own))
+    if unknown:
+        raise BundleError(f"{own.name} has no extra {unknown[0]!r}; its extras: {', '.join(sorted(wheel_extras(own)))}")
     pins = {canonicalize_name(r.name): r for r in wheel_requirements(own)}
     sdist_only = [str(pins[name]) for name in SDIST_ONLY if name in pins]
     if sdist_only:

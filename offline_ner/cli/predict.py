@@ -16,9 +16,11 @@ from offline_ner.data.formats import PREDICTION_FORMATS, UNIT_FORMATS
 
 if TYPE_CHECKING:
     from offline_ner.data import Document, Record
+    from offline_ner.infer import InferConfig
     from offline_ner.infer.shard import ShardSpec
 
 T = TypeVar("T")
+ENGINES = ("local", "ray")
 
 
 def _progress(items: Iterable[T]) -> Iterator[T]:
@@ -39,10 +41,12 @@ def _parse_shard(ctx: click.Context, param: click.Parameter, value: str | None) 
 
 def _read_units(inputs: tuple[Path, ...], fmt: str) -> tuple[bool, Iterator[Document | Record]]:
     """Whether the input is pre-tokenised (CoNLL) and its units (documents or sentences), streamed in order."""
-    from offline_ner.infer.inputs import detect_format, iter_documents, iter_token_sentences
+    from offline_ner.infer.inputs import PARQUET_SUFFIXES, detect_format, iter_documents, iter_token_sentences
 
     if not inputs:
         raise click.UsageError("give at least one input: a file, a folder of .txt files, or '-' for stdin")
+    if any(path.suffix.lower() in PARQUET_SUFFIXES for path in inputs):
+        raise click.UsageError("Parquet input is read by the Ray engine: add --engine ray (extra [ray])")
     formats = {detect_format(path) if fmt == "auto" else fmt for path in inputs}
     unreadable = sorted(formats - set(UNIT_FORMATS))
     if unreadable:
@@ -97,12 +101,23 @@ _output_option = click.option("-o", "--output", "out_path", default=Path("-"), t
     help="Run only shard K of N (1 <= K <= N, cut by a hash of each document id) and write <output>.shard.json "
     "beside the output; join the shards with `offline-ner predict-merge`.",
 )
+@click.option(
+    "--engine", "engine_name", type=click.Choice(ENGINES), default="local", show_default=True,
+    help="local: this process; ray: actors on a Ray cluster (extra [ray]), same output. Under ray, --threads is "
+    "per actor (default 1).",
+)
+@click.option("--address", default=None, help="Ray cluster to join ('auto': this node's); default: start a local one.")
+@click.option("--actors", type=click.IntRange(min=1), default=None,
+              help="Ray actors, one ONNX session each (default: cluster CPUs / threads, or GPUs with --device cuda).")
+@click.option("--batch-docs", type=click.IntRange(min=1), default=None,
+              help="Documents per model call of one Ray actor (default 512).")
 @json_option
 @handles_errors
 def predict(
     onnx_dir: Path, paths: tuple[Path, ...], inputs: tuple[Path, ...], out_path: Path, input_format: str,
     output_format: str, device: str, precision: str, batch_tokens: int | None, threads: int | None,
-    shard: ShardSpec | None, as_json: bool,
+    shard: ShardSpec | None, engine_name: str, address: str | None, actors: int | None, batch_docs: int | None,
+    as_json: bool,
 ) -> None:
     """Find named entities in documents (PATHS and --input; '-' is stdin) with an exported ONNX model.
 
@@ -125,6 +140,18 @@ def predict(
     from offline_ner.infer.output import LINE_FORMATS, open_mode, write_documents, write_sentences
     from offline_ner.infer.shard import ShardRun, manifest_path
 
+    overrides = {"max_batch_tokens": batch_tokens} if batch_tokens else {}
+    config = InferConfig(device=device, precision=precision, threads=threads, **overrides)
+    if engine_name == "ray":
+        if output_format not in ("auto", "jsonl"):
+            raise click.UsageError("--engine ray writes JSONL entities; convert them afterwards for other formats")
+        _predict_on_ray(onnx_dir, paths + inputs, out_path, input_format, config, shard, address, actors,
+                        batch_docs, as_json)
+        return
+    ray_only = {"--address": address, "--actors": actors, "--batch-docs": batch_docs}
+    given = [name for name, value in ray_only.items() if value is not None]
+    if given:
+        raise click.UsageError(f"{', '.join(given)} apply to --engine ray only")
     tokens_in, units = _read_units(paths + inputs, input_format)
     fmt = ("conll" if tokens_in else "jsonl") if output_format == "auto" else output_format
     if fmt == "conll" and not tokens_in:
@@ -133,8 +160,7 @@ def predict(
         raise click.UsageError("--shard needs an output file (its manifest goes beside it), not '-'")
     if shard is not None and fmt not in LINE_FORMATS:
         raise click.UsageError(f"--shard writes line formats ({', '.join(LINE_FORMATS)}), not {fmt}")
-    overrides = {"max_batch_tokens": batch_tokens} if batch_tokens else {}
-    engine = NerEngine(onnx_dir, InferConfig(device=device, precision=precision, threads=threads, **overrides))
+    engine = NerEngine(onnx_dir, config)
     chosen = engine.describe()
     click.echo(
         f"device {chosen['device']} ({chosen['reason']}), graph {chosen['model_file']} ({chosen['precision']}), "
@@ -142,12 +168,7 @@ def predict(
         err=True,
     )
     if shard is not None and chosen["precision"] == "int8":
-        click.echo(
-            "warning: the int8 graph quantises activations per batch, so its tags and scores depend on which "
-            "documents share a batch; merged int8 shards can differ from one run. Use --precision fp32 for "
-            "byte-identical output (README: Scaling out)",
-            err=True,
-        )
+        _warn_int8("merged int8 shards")
     run = ShardRun(shard, out_path, "conll" if fmt == "conll" else "jsonl") if shard is not None else None
     feed, keep = itertools.tee(_progress(run.select(units) if run is not None else units))
     version = f"offline-ner {onnx_dir.name} {chosen['precision']}"
@@ -164,6 +185,37 @@ def predict(
         manifest = run.finish()
         summary["shard"] = {"manifest": str(manifest_path(out_path)), **asdict(manifest)}
     emit(summary, as_json, f"wrote {out_path}", err=str(out_path) == "-")
+
+
+def _warn_int8(what: str) -> None:
+    click.echo(
+        "warning: the int8 graph quantises activations per batch, so its tags and scores depend on which "
+        f"documents share a batch; {what} can differ from one run. Use --precision fp32 for "
+        "byte-identical output (README: Scaling out)",
+        err=True,
+    )
+
+
+def _predict_on_ray(
+    onnx_dir: Path, inputs: tuple[Path, ...], out_path: Path, fmt: str, config: InferConfig,
+    shard: ShardSpec | None, address: str | None, actors: int | None, batch_docs: int | None, as_json: bool,
+) -> None:
+    """``--engine ray``: one library call (:func:`offline_ner.infer.ray.predict_files`), then its report."""
+    from offline_ner.infer.ray import cpu_precision, predict_files
+
+    if shard is not None:
+        raise click.UsageError("--shard and --engine ray do not combine: Ray spreads the documents itself")
+    if config.device != "cuda" and cpu_precision(onnx_dir, config.precision) == "int8":
+        _warn_int8("the ray engine's output")
+    run = predict_files(inputs, onnx_dir, out_path, config, fmt=fmt, address=address, actors=actors,
+                        batch_size=batch_docs)
+    click.echo(
+        f"ray: {run.documents} documents in {run.seconds:.2f} s on {run.actors} actors x {run.threads_per_actor} "
+        f"threads ({run.cluster_cpus:g} CPUs in the cluster, {run.address})",
+        err=True,
+    )
+    emit({"output": str(out_path), "engine": {"name": "ray", **asdict(run)}}, as_json, f"wrote {out_path}",
+         err=str(out_path) == "-")
 
 
 @click.command("predict-merge", epilog=EXIT_CODES_EPILOG)

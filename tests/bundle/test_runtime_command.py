@@ -41,10 +41,14 @@ def release_key(tmp_path: Path, env: dict[str, str]) -> Path:
 
 @pytest.fixture
 def mirror(tmp_path: Path) -> Path:
-    """A local wheel folder: a stand-in offline-ner, its dependency, and torch's CPU and CUDA builds."""
+    """A local wheel folder: a stand-in offline-ner, its dependency, its ray and spark extras' stand-ins, and
+    torch's CPU and CUDA builds."""
     folder = tmp_path / "mirror"
-    build_wheel(folder, "offline_ner", "0.1.0", requires=("tinydep",))
+    build_wheel(folder, "offline_ner", "0.1.0", requires=("tinydep",),
+                extras={"ray": ("tinyray>=2",), "spark": ("tinyspark",)})
     build_wheel(folder, "tinydep", "2.0")
+    build_wheel(folder, "tinyray", "2.60")
+    build_wheel(folder, "tinyspark", "4.3")
     build_wheel(folder, "torch", "9.9+cpu")
     build_wheel(folder, "torch", "9.9")
     return folder
@@ -78,6 +82,39 @@ def test_runtime_bundle_for_a_cuda_target_never_takes_the_cpu_build_of_torch(
                            "--device", "cuda")
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "wh").glob("torch-*")) == ["torch-9.9-py3-none-any.whl"]
+
+
+def test_runtime_bundle_with_the_ray_and_spark_extras_carries_their_wheels(
+    tmp_path: Path, env: dict[str, str], mirror: Path, release_key: Path
+) -> None:
+    # a cluster inside the closed network installs the [ray] / [spark] engines from the same signed bundle
+    result = build_runtime(env, tmp_path, mirror, release_key, "--python", "3.11", "--glibc", "2.28",
+                           "--extra", "ray", "--extra", "spark")
+    assert result.exit_code == 0, result.output
+    with verify_bundle(tmp_path / "runtime.bundle", TrustStore.load(Path(env["OFFLINE_NER_TRUST_STORE"]))) as v:
+        provenance = v.manifest.provenance
+    assert provenance["projects"] == ["offline-ner==0.1.0", "tinydep==2.0", "tinyray==2.60", "tinyspark==4.3",
+                                      "torch==9.9+cpu"]
+
+
+def test_a_runtime_bundle_carries_no_extra_it_was_not_asked_for(
+    tmp_path: Path, env: dict[str, str], mirror: Path, release_key: Path
+) -> None:
+    result = build_runtime(env, tmp_path, mirror, release_key, "--python", "3.11", "--glibc", "2.28",
+                           "--extra", "ray")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "wh").glob("tiny*")) == ["tinydep-2.0-py3-none-any.whl",
+                                                                     "tinyray-2.60-py3-none-any.whl"]
+
+
+def test_an_extra_offline_ner_does_not_have_is_refused_before_pip_downloads(
+    tmp_path: Path, env: dict[str, str], mirror: Path, release_key: Path
+) -> None:
+    # pip only warns about an unknown extra and goes on: a typo would ship a bundle without the engine
+    result = build_runtime(env, tmp_path, mirror, release_key, "--python", "3.11", "--glibc", "2.28",
+                           "--extra", "rya")
+    assert result.exit_code == 20 and "has no extra 'rya'" in result.output and "ray, spark" in result.output
+    assert not (tmp_path / "runtime.bundle").exists()
 
 
 def test_a_non_empty_wheelhouse_is_refused_before_pip_runs(

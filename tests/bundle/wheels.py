@@ -12,12 +12,18 @@ def _record_hash(data: bytes) -> str:
     return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
-def build_wheel(out_dir: Path, name: str = "tinypkg", version: str = "1.0", requires: tuple[str, ...] = ()) -> Path:
-    """Write ``<name>-<version>-py3-none-any.whl`` whose module ``<name>`` has ``VALUE = "<name> <version>"``."""
+def build_wheel(out_dir: Path, name: str = "tinypkg", version: str = "1.0", requires: tuple[str, ...] = (),
+                extras: dict[str, tuple[str, ...]] | None = None) -> Path:
+    """Write ``<name>-<version>-py3-none-any.whl`` whose module ``<name>`` has ``VALUE = "<name> <version>"``;
+    ``extras`` maps an extra's name to the requirements it adds."""
     dist_info = f"{name}-{version}.dist-info"
     metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n" + "".join(
         f"Requires-Dist: {req}\n" for req in requires
     )
+    for extra, extra_requires in (extras or {}).items():
+        metadata += f"Provides-Extra: {extra}\n" + "".join(
+            f'Requires-Dist: {req}; extra == "{extra}"\n' for req in extra_requires
+        )
     files = {
         f"{name}/__init__.py": f'VALUE = "{name} {version}"\n'.encode(),
         f"{dist_info}/METADATA": metadata.encode(),
