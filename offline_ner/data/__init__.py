@@ -7,6 +7,8 @@ from offline_ner.data.conll import format_conll, iter_conll, read_conll, write_c
 from offline_ner.data.formats import read_records
 from offline_ner.data.iob2 import (
     CONLL_TYPES,
+    DECODERS,
+    DEFAULT_DECODER,
     Span,
     iob2_violations,
     is_valid_tag,
@@ -32,6 +34,8 @@ from offline_ner.data.text import (
 
 __all__ = [
     "CONLL_TYPES",
+    "DECODERS",
+    "DEFAULT_DECODER",
     "Document",
     "Record",
     "Span",
