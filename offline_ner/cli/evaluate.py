@@ -9,6 +9,7 @@ import click
 
 from offline_ner._fs import atomic_write_text
 from offline_ner.cli._common import EXIT_CODES_EPILOG, emit, handles_errors, json_option
+from offline_ner.cli._decode import decode_option
 
 
 @click.command(epilog=EXIT_CODES_EPILOG)
@@ -18,6 +19,7 @@ from offline_ner.cli._common import EXIT_CODES_EPILOG, emit, handles_errors, jso
               help="Labelled CoNLL or JSONL file.")
 @click.option("--mode", type=click.Choice(["default", "strict"]), default="default", show_default=True,
               help="strict: IOB2-exact entities (seqeval mode='strict').")
+@decode_option
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("--max-length", type=click.IntRange(min=8), default=128, show_default=True,
               help="Window size in subwords; longer sentences are windowed, not truncated.")
@@ -25,7 +27,7 @@ from offline_ner.cli._common import EXIT_CODES_EPILOG, emit, handles_errors, jso
               help="Also write the JSON report here.")
 @json_option
 @handles_errors
-def evaluate(model_dir: Path, data_path: Path, mode: str, batch_size: int, max_length: int,
+def evaluate(model_dir: Path, data_path: Path, mode: str, decode: str, batch_size: int, max_length: int,
              output: Path | None, as_json: bool) -> None:
     """Score MODEL on DATA: precision, recall and F1 per entity type and overall.
 
@@ -37,8 +39,9 @@ def evaluate(model_dir: Path, data_path: Path, mode: str, batch_size: int, max_l
     from offline_ner.train import evaluate_model
 
     records = read_records(data_path)
-    report = evaluate_model(model_dir, records, mode=mode, batch_size=batch_size, max_length=max_length)
-    result = {"model": str(model_dir), "data": str(data_path), **report.to_json()}
+    report = evaluate_model(model_dir, records, mode=mode, batch_size=batch_size, max_length=max_length,
+                            decode=decode)
+    result = {"model": str(model_dir), "data": str(data_path), "decode": decode, **report.to_json()}
     if output is not None:
         atomic_write_text(output, json.dumps(result, indent=2, sort_keys=True) + "\n")
     emit(result, as_json, report.table())

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from offline_ner.cli._common import EXIT_CODES_EPILOG, emit, handles_errors, json_option
+from offline_ner.cli._decode import decode_option
 
 if TYPE_CHECKING:
     from offline_ner.data import Document, Record
@@ -75,6 +76,7 @@ _output_option = click.option("-o", "--output", "out_path", required=True, type=
 )
 @click.option("--batch-tokens", type=click.IntRange(min=16), default=None, help="Token budget per batch.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads (default: physical cores).")
+@decode_option
 @click.option(
     "--shard", "shard", default=None, metavar="K/N", callback=_parse_shard,
     help="Run only shard K of N (1 <= K <= N, cut by a hash of each document id) and write <output>.shard.json "
@@ -84,7 +86,7 @@ _output_option = click.option("-o", "--output", "out_path", required=True, type=
 @handles_errors
 def predict(
     onnx_dir: Path, inputs: tuple[Path, ...], out_path: Path, fmt: str, device: str, precision: str,
-    batch_tokens: int | None, threads: int | None, shard: ShardSpec | None, as_json: bool,
+    batch_tokens: int | None, threads: int | None, decode: str, shard: ShardSpec | None, as_json: bool,
 ) -> None:
     """Find named entities in documents with an exported ONNX model.
 
@@ -108,7 +110,8 @@ def predict(
     if shard is not None and str(out_path) == "-":
         raise click.UsageError("--shard needs an output file (its manifest goes beside it), not '-'")
     overrides = {"max_batch_tokens": batch_tokens} if batch_tokens else {}
-    engine = NerEngine(onnx_dir, InferConfig(device=device, precision=precision, threads=threads, **overrides))
+    config = InferConfig(device=device, precision=precision, threads=threads, decode=decode, **overrides)
+    engine = NerEngine(onnx_dir, config)
     chosen = engine.describe()
     click.echo(
         f"device {chosen['device']} ({chosen['reason']}), graph {chosen['model_file']} ({chosen['precision']}), "
