@@ -144,14 +144,19 @@ def _tokenizer() -> Any:
     passed in, rather than through ``spacy.blank("en")`` and changed afterwards: that resolves a pipeline config
     and then loads the ~1,350 special cases again for every setting changed, three times in all (most of the load
     time, BENCHMARKS.md). The tokens are the same; the fingerprint of PROBE_TEXT checks it.
+
+    Its vocabulary computes only the two lexeme flags the sentence rules read (IS_SPACE, IS_PUNCT), with spaCy's
+    own functions: the default English vocabulary also computes shape, norm, stop-word and number-likeness for
+    every new word, which was half of the CPU of tokenising a batch of news the first time.
     """
     _import_spacy()
-    from spacy.attrs import ORTH
+    from spacy.attrs import IS_PUNCT, IS_SPACE, ORTH
     from spacy.lang.en import English
+    from spacy.lang.lex_attrs import LEX_ATTRS
     from spacy.lang.tokenizer_exceptions import emoticons
     from spacy.tokenizer import Tokenizer
     from spacy.util import compile_infix_regex, compile_prefix_regex, compile_suffix_regex
-    from spacy.vocab import create_vocab
+    from spacy.vocab import Vocab
 
     defaults = English.Defaults
     # CoNLL keeps hyphenated words, scores and dates whole (Bre-X, 3-1, 1996-12-06): drop the hyphen infixes (should
@@ -161,7 +166,7 @@ def _tokenizer() -> Any:
     rules = {text: value for text, value in defaults.tokenizer_exceptions.items() if text not in emoticons}
     rules.update({abbreviation: [{ORTH: abbreviation}] for abbreviation in EXTRA_ABBREVIATIONS})
     return Tokenizer(
-        create_vocab("en", defaults),  # what spacy.blank("en") gives its tokenizer: lexeme flags such as IS_PUNCT
+        Vocab(lex_attr_getters={attr: LEX_ATTRS[attr] for attr in (IS_SPACE, IS_PUNCT)}),
         rules=rules,
         prefix_search=compile_prefix_regex(defaults.prefixes).search,
         suffix_search=compile_suffix_regex(defaults.suffixes).search,
