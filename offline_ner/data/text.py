@@ -1,6 +1,6 @@
 """Plain text: decode leniently, split into sentences and CoNLL-style tokens with exact character offsets.
 
-Tokens come from spaCy's rule-based English tokenizer (``spacy.blank("en")``: no model, no download, no network)
+Tokens come from spaCy's rule-based English tokenizer (English defaults, no model, no download, no network)
 and sentences from its sentencizer's rule, both adjusted to the conventions of CoNLL-2003, the data the models
 are trained on. Each adjustment below was kept because it brought tokens, sentences or raw-text F1 closer to
 CoNLL's (``scripts/bench_text.py``; the numbers are in BENCHMARKS.md). What comes out: abbreviations, initials and acronyms stay whole (``Dr.``, ``W.``,
