@@ -15,6 +15,7 @@ from offline_ner.data.formats import INPUT_FORMATS
 if TYPE_CHECKING:
     from offline_ner.data import Record
     from offline_ner.train.evaluation import EvalReport
+from offline_ner.cli._decode import decode_option
 
 
 @click.command(epilog=EXIT_CODES_EPILOG)
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
               help="ONNX exports only.")
 @click.option("--mode", type=click.Choice(["default", "strict"]), default="default", show_default=True,
               help="strict: IOB2-exact entities (seqeval mode='strict').")
+@decode_option
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("--max-length", type=click.IntRange(min=8), default=128, show_default=True,
               help="Window size in subwords; longer sentences are windowed, not truncated.")
@@ -38,7 +40,7 @@ if TYPE_CHECKING:
 @json_option
 @handles_errors
 def evaluate(model_dir: Path, data_path: Path, input_format: str, precision: str, device: str, mode: str,
-             batch_size: int, max_length: int, output: Path | None, as_json: bool) -> None:
+             decode: str, batch_size: int, max_length: int, output: Path | None, as_json: bool) -> None:
     """Score MODEL on DATA: precision, recall and F1 per entity type and overall.
 
     MODEL is a trained folder (PyTorch) or an export folder (ONNX: `offline-ner export` or optimum-cli), so the
@@ -55,12 +57,13 @@ def evaluate(model_dir: Path, data_path: Path, input_format: str, precision: str
     records = read_records(data_path, input_format)
     engine: dict[str, object] = {}
     if _is_onnx_folder(model_dir):
-        report, engine = _evaluate_onnx(model_dir, records, mode, precision, device)
+        report, engine = _evaluate_onnx(model_dir, records, mode, precision, device, decode)
     else:
         from offline_ner.train import evaluate_model
 
-        report = evaluate_model(model_dir, records, mode=mode, batch_size=batch_size, max_length=max_length)
-    result = {"model": str(model_dir), "data": str(data_path), **report.to_json(), **engine}
+        report = evaluate_model(model_dir, records, mode=mode, batch_size=batch_size, max_length=max_length,
+                                decode=decode)
+    result = {"model": str(model_dir), "data": str(data_path), "decode": decode, **report.to_json(), **engine}
     if output is not None:
         atomic_write_text(output, json.dumps(result, indent=2, sort_keys=True) + "\n")
     emit(result, as_json, report.table())
@@ -73,14 +76,14 @@ def _is_onnx_folder(path: Path) -> bool:
 
 
 def _evaluate_onnx(
-    onnx_dir: Path, records: list[Record], mode: str, precision: str, device: str
+    onnx_dir: Path, records: list[Record], mode: str, precision: str, device: str, decode: str
 ) -> tuple[EvalReport, dict[str, object]]:
     """Score an export with the engine predict uses: words tagged at their first subword, windows over long ones."""
     from offline_ner.infer import InferConfig, NerEngine
     from offline_ner.train.evaluation import gold_tags, score_tags
 
     gold = gold_tags(records)
-    engine = NerEngine(onnx_dir, InferConfig(device=device, precision=precision))
+    engine = NerEngine(onnx_dir, InferConfig(device=device, precision=precision, decode=decode))
     chosen = engine.describe()
     click.echo(f"device {chosen['device']}, graph {chosen['model_file']} ({chosen['precision']})", err=True)
     predicted = list(engine.predict_tokens(record.tokens for record in records))

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from offline_ner.cli._common import EXIT_CODES_EPILOG, emit, handles_errors, json_option
+from offline_ner.cli._decode import decode_option
 from offline_ner.data.formats import PREDICTION_FORMATS, UNIT_FORMATS
 
 if TYPE_CHECKING:
@@ -96,6 +97,7 @@ _output_option = click.option("-o", "--output", "out_path", default=Path("-"), t
 )
 @click.option("--batch-tokens", type=click.IntRange(min=16), default=None, help="Token budget per batch.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads (default: physical cores).")
+@decode_option
 @click.option(
     "--shard", "shard", default=None, metavar="K/N", callback=_parse_shard,
     help="Run only shard K of N (1 <= K <= N, cut by a hash of each document id) and write <output>.shard.json "
@@ -115,7 +117,7 @@ _output_option = click.option("-o", "--output", "out_path", default=Path("-"), t
 @handles_errors
 def predict(
     onnx_dir: Path, paths: tuple[Path, ...], inputs: tuple[Path, ...], out_path: Path, input_format: str,
-    output_format: str, device: str, precision: str, batch_tokens: int | None, threads: int | None,
+    output_format: str, device: str, precision: str, batch_tokens: int | None, threads: int | None, decode: str,
     shard: ShardSpec | None, engine_name: str, address: str | None, actors: int | None, batch_docs: int | None,
     as_json: bool,
 ) -> None:
@@ -141,7 +143,7 @@ def predict(
     from offline_ner.infer.shard import ShardRun, manifest_path
 
     overrides = {"max_batch_tokens": batch_tokens} if batch_tokens else {}
-    config = InferConfig(device=device, precision=precision, threads=threads, **overrides)
+    config = InferConfig(device=device, precision=precision, threads=threads, decode=decode, **overrides)
     if engine_name == "ray":
         if output_format not in ("auto", "jsonl"):
             raise click.UsageError("--engine ray writes JSONL entities; convert them afterwards for other formats")

@@ -16,6 +16,8 @@ from offline_ner.data.formats import (
 )
 from offline_ner.data.iob2 import (
     CONLL_TYPES,
+    DECODERS,
+    DEFAULT_DECODER,
     Span,
     iob2_violations,
     is_valid_tag,
@@ -42,6 +44,8 @@ from offline_ner.data.text import (
 
 __all__ = [
     "CONLL_TYPES",
+    "DECODERS",
+    "DEFAULT_DECODER",
     "INPUT_FORMATS",
     "RECORD_FORMATS",
     "CharSpan",

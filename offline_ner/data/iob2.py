@@ -17,6 +17,10 @@ from typing import NamedTuple
 
 TAG_PATTERN = re.compile(r"^(O|[BI]-[A-Za-z][A-Za-z0-9_]*)$")
 CONLL_TYPES = ("PER", "ORG", "LOC", "MISC")
+# how a model's per-word label scores become tags (offline_ner.data.viterbi): "viterbi" is the best-scoring
+# valid IOB2 sequence, "argmax" each word's own best label (may leave an I-X after O or after another type)
+DECODERS = ("viterbi", "argmax")
+DEFAULT_DECODER = "viterbi"
 
 
 class Span(NamedTuple):

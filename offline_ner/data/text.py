@@ -1,6 +1,6 @@
 """Plain text: decode leniently, split into sentences and CoNLL-style tokens with exact character offsets.
 
-Tokens come from spaCy's rule-based English tokenizer (``spacy.blank("en")``: no model, no download, no network)
+Tokens come from spaCy's rule-based English tokenizer (English defaults, no model, no download, no network)
 and sentences from its sentencizer's rule, both adjusted to the conventions of CoNLL-2003, the data the models
 are trained on. Each adjustment below was kept because it brought tokens, sentences or raw-text F1 closer to
 CoNLL's (``scripts/bench_text.py``; the numbers are in BENCHMARKS.md). What comes out: abbreviations, initials and acronyms stay whole (``Dr.``, ``W.``,
@@ -23,6 +23,7 @@ Example::
 from __future__ import annotations
 
 import codecs
+import contextlib
 import functools
 import hashlib
 import importlib.metadata
@@ -30,6 +31,7 @@ import json
 import os
 import re
 import sys
+import types
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -81,37 +83,97 @@ def decode_text(raw: bytes) -> tuple[str, str]:
 
 
 def _import_spacy() -> Any:
-    """Import spaCy without torch: thinc, under spaCy, imports torch whenever it is installed (2-3 s of CPU and
-    ~300 MB), though the rule-based tokenizer never uses it, and inference hosts must not load it at all."""
+    """Import spaCy without torch and without its command line, the two parts of its import the tokenizer never
+    uses (the rest of spaCy's ``__init__`` it cannot skip: the tokenizer's own modules import most of it).
+
+    - thinc, under spaCy, imports torch whenever it is installed (2-3 s of CPU and ~300 MB), and inference hosts
+      must not load it at all: ``import torch`` is made to fail while spaCy loads (thinc copes).
+    - spaCy's ``__init__`` imports its command line (typer, weasel, requests, httpx, jinja2: about a third of the
+      import, BENCHMARKS.md) only to re-export ``spacy.info``: stand-in ``spacy.cli`` modules serve that import
+      and are removed afterwards, so a later ``import spacy.cli`` loads the real one and ``spacy.info`` calls it.
+      Should a spaCy release import more of its command line, the stand-ins are dropped and spaCy imported whole.
+    """
+    if "spacy" in sys.modules:
+        return sys.modules["spacy"]
     hide = "torch" not in sys.modules
     if hide:
         sys.modules["torch"] = None  # type: ignore[assignment]  # "import torch" raises ImportError; thinc copes
     try:
-        import spacy
+        try:
+            with _stand_in_spacy_cli():
+                import spacy
+        except ImportError:
+            for name in [name for name in sys.modules if name == "spacy" or name.startswith("spacy.")]:
+                del sys.modules[name]
+            import spacy
     finally:
         if hide and sys.modules.get("torch", 0) is None:
             del sys.modules["torch"]
     return spacy
 
 
-@functools.lru_cache(maxsize=1)
-def _pipeline() -> Any:
-    """spaCy's blank English pipeline, its tokenizer adjusted to CoNLL (built once; spaCy is imported only here)."""
-    spacy = _import_spacy()
-    from spacy.attrs import ORTH
-    from spacy.lang.tokenizer_exceptions import emoticons
-    from spacy.util import compile_infix_regex
+@contextlib.contextmanager
+def _stand_in_spacy_cli() -> Iterator[None]:
+    info = types.ModuleType("spacy.cli.info")
+    info.info = _spacy_info  # type: ignore[attr-defined]
+    cli = types.ModuleType("spacy.cli")
+    cli.__path__ = []  # a package with no submodules: importing any other spacy.cli module fails
+    cli.info = info  # type: ignore[attr-defined]
+    stand_ins = {"spacy.cli": cli, "spacy.cli.info": info}
+    sys.modules.update(stand_ins)
+    try:
+        yield
+    finally:
+        for name, module in stand_ins.items():
+            if sys.modules.get(name) is module:
+                del sys.modules[name]
 
-    nlp = spacy.blank("en")
+
+def _spacy_info(*args: Any, **kwargs: Any) -> Any:
+    """``spacy.info`` imported on first use (see :func:`_import_spacy`)."""
+    from spacy.cli.info import info
+
+    return info(*args, **kwargs)
+
+
+@functools.lru_cache(maxsize=1)
+def _tokenizer() -> Any:
+    """spaCy's rule-based English tokenizer, adjusted to CoNLL (built once; spaCy is imported only here).
+
+    Built from the English defaults exactly as spaCy's own tokenizer factory builds it, with the adjustments
+    passed in, rather than through ``spacy.blank("en")`` and changed afterwards: that resolves a pipeline config
+    and then loads the ~1,350 special cases again for every setting changed, three times in all (most of the load
+    time, BENCHMARKS.md). The tokens are the same; the fingerprint of PROBE_TEXT checks it.
+
+    Its vocabulary computes only the two lexeme flags the sentence rules read (IS_SPACE, IS_PUNCT), with spaCy's
+    own functions: the default English vocabulary also computes shape, norm, stop-word and number-likeness for
+    every new word, which was half of the CPU of tokenising a batch of news the first time.
+    """
+    _import_spacy()
+    from spacy.attrs import IS_PUNCT, IS_SPACE, ORTH
+    from spacy.lang.en import English
+    from spacy.lang.lex_attrs import LEX_ATTRS
+    from spacy.lang.tokenizer_exceptions import emoticons
+    from spacy.tokenizer import Tokenizer
+    from spacy.util import compile_infix_regex, compile_prefix_regex, compile_suffix_regex
+    from spacy.vocab import Vocab
+
+    defaults = English.Defaults
     # CoNLL keeps hyphenated words, scores and dates whole (Bre-X, 3-1, 1996-12-06): drop the hyphen infixes (should
     # spaCy reword these rules, the fingerprint of "2-foot ... 3-1 on 1996-12-06" in PROBE_TEXT changes)
-    infixes = [rule.replace(r"[+\-\*^]", r"[+\*^]") for rule in nlp.Defaults.infixes if not re.search(rule, "one-day")]
-    nlp.tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
+    infixes = [rule.replace(r"[+\-\*^]", r"[+\*^]") for rule in defaults.infixes if not re.search(rule, "one-day")]
     # news has no emoticons, but it has "(on Saturday):", which the ")" + ":" emoticon rule would glue together
-    nlp.tokenizer.rules = {text: value for text, value in nlp.tokenizer.rules.items() if text not in emoticons}
-    for abbreviation in EXTRA_ABBREVIATIONS:
-        nlp.tokenizer.add_special_case(abbreviation, [{ORTH: abbreviation}])
-    return nlp
+    rules = {text: value for text, value in defaults.tokenizer_exceptions.items() if text not in emoticons}
+    rules.update({abbreviation: [{ORTH: abbreviation}] for abbreviation in EXTRA_ABBREVIATIONS})
+    return Tokenizer(
+        Vocab(lex_attr_getters={attr: LEX_ATTRS[attr] for attr in (IS_SPACE, IS_PUNCT)}),
+        rules=rules,
+        prefix_search=compile_prefix_regex(defaults.prefixes).search,
+        suffix_search=compile_suffix_regex(defaults.suffixes).search,
+        infix_finditer=compile_infix_regex(infixes).finditer,
+        token_match=defaults.token_match,
+        url_match=defaults.url_match,
+    )
 
 
 def _pieces(text: str) -> Iterator[tuple[int, int]]:
@@ -197,10 +259,10 @@ def iter_tokenized_sentences(texts: Iterable[str]) -> Iterator[list[list[Token]]
     One pass of the tokenizer gives both tokens and sentences. The texts are read into memory and piped through
     spaCy together (many short documents cost little more than one long one): pass a bounded batch.
     """
-    nlp = _pipeline()
+    tokenizer = _tokenizer()
     texts = list(texts)
     pieces = [(k, begin, end) for k, text in enumerate(texts) for begin, end in _pieces(text)]
-    docs = nlp.tokenizer.pipe(texts[k][begin:end] for k, begin, end in pieces)
+    docs = tokenizer.pipe(texts[k][begin:end] for k, begin, end in pieces)
     results: list[list[list[Token]]] = [[] for _ in texts]
     for (k, begin, end), doc in zip(pieces, docs):
         results[k] += _sentences_of(doc, texts[k][begin:end], begin)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from offline_ner.data.iob2 import DECODERS, DEFAULT_DECODER
+
 DEVICES = ("auto", "cuda", "cpu")
 PRECISIONS = ("auto", "fp32", "fp16", "int8")
 
@@ -43,11 +45,15 @@ class InferConfig:
     spin_wait: bool = False
     # try the TensorRT provider before CUDA (needs TensorRT libraries; first run builds engines, slowly)
     tensorrt: bool = False
+    # viterbi: each sentence's best-scoring valid IOB2 tags; argmax: each word's own best label (EXPERIMENTS.md)
+    decode: str = DEFAULT_DECODER
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
             raise ValueError(f"device must be one of {DEVICES}, not {self.device!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, not {self.precision!r}")
+        if self.decode not in DECODERS:
+            raise ValueError(f"decode must be one of {DECODERS}, not {self.decode!r}")
         if not 0 <= self.overlap_tokens < self.max_seq_tokens - 2:
             raise ValueError("overlap_tokens must be smaller than max_seq_tokens - 2")

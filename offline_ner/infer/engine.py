@@ -7,7 +7,9 @@ words of the chunk into subwords in one ``encode_batch`` call (pre-tokenised, so
 from ``word_ids`` and never from re-reading lowercased or accent-stripped text), sentences
 longer than the model window become overlapping windows (``windows.py``), sequences are sorted into batches under
 a token budget (``batching.py``), and each word takes the label of its first subword, the position the trainer
-put the label on. Decoding words to entities is vectorised over the whole chunk (``entities.py``). Offsets come
+put the label on. Each sentence's word labels are the best-scoring valid IOB2 sequence (constrained Viterbi,
+``offline_ner.data.viterbi``; ``decode="argmax"`` keeps each word's own best label). Decoding words to entities is
+vectorised over the whole chunk (``entities.py``). Offsets come
 from the word offsets into the original text, so ``text[start:end]`` is always the entity's surface.
 
 Needs only ``tokenizers``, ``onnxruntime``, ``numpy`` and spaCy's rule-based tokenizer: no torch, no transformers.
@@ -34,10 +36,11 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from offline_ner.data import iter_tokenized_sentences, tokenizer_mismatch
+from offline_ner.data.viterbi import IOB2Constraints, decode_labels, log_softmax
 from offline_ner.errors import InferError
 from offline_ner.infer.batching import plan_batches
 from offline_ner.infer.config import InferConfig
-from offline_ner.infer.entities import Entity, LabelScheme, best_labels, decode_spans, span_scores
+from offline_ner.infer.entities import Entity, LabelScheme, decode_spans, span_scores
 from offline_ner.infer.model_dir import ModelFolder, read_model_folder
 from offline_ner.infer.session import Runner, cuda_unavailable_reason, open_runner, physical_cores
 from offline_ner.infer.windows import plan_windows
@@ -133,6 +136,7 @@ class NerEngine:
             self.scheme = LabelScheme.from_labels(self.folder.labels)
         except ValueError as err:
             raise InferError(f"{self.folder.path}: {err}; the engine decodes IOB2 labels") from err
+        self._constraints = IOB2Constraints.from_labels(self.scheme.labels)
         self._tokenizer = Tokenizer.from_file(str(self.folder.tokenizer_path))
         self._tokenizer.no_padding()
         self._tokenizer.no_truncation()
@@ -164,6 +168,7 @@ class NerEngine:
             "model_file": self.variant["file"],
             "precision": self.precision,
             "threads": self.threads,
+            "decode": self.config.decode,
             "reason": self.device_reason,
             "origin": self.folder.origin,
         }
@@ -312,12 +317,20 @@ class NerEngine:
         return rows
 
     def _tag_words(self, word_lists: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
-        """Label id and probability of every word of ``word_lists`` (flattened), by batched inference."""
+        """Label id and its probability for every word of ``word_lists`` (flattened), by batched inference and
+        decoding each word list (a sentence) under the configured decoder."""
         rows, n_words = self._sequences(word_lists)
-        label_ids = np.full(n_words, self.scheme.outside, dtype=np.int64)
-        word_scores = np.ones(n_words, dtype=np.float32)
-        if not rows:
-            return label_ids, word_scores
+        # a word with no subword (e.g. a zero-width space) gets no logits: it is O, with probability 1
+        scores = np.full((n_words, len(self.scheme.labels)), -np.inf, dtype=np.float32)
+        scores[:, self.scheme.outside] = 0.0
+        if rows:
+            self._score_rows(rows, scores)
+        lengths = np.fromiter(map(len, word_lists), dtype=np.int64, count=len(word_lists))
+        label_ids = decode_labels(scores, lengths, self._constraints, self.config.decode)
+        return label_ids, np.exp(scores[np.arange(n_words), label_ids])
+
+    def _score_rows(self, rows: list[_Sequence], scores: np.ndarray) -> None:
+        """Fill ``scores`` (words x labels) with the label log-probabilities of every word the rows label."""
         lead, tail = len(self._prefix), len(self._suffix)
         lengths = np.fromiter((row.body.size + lead + tail for row in rows), dtype=np.int64, count=len(rows))
         for batch in plan_batches(lengths, self.config.max_batch_tokens, self.config.max_batch_size):
@@ -336,10 +349,6 @@ class NerEngine:
                 words.append(row.words)
             feed = {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": np.zeros_like(input_ids)}
             logits = self.runner.run(feed)
-            top, probability = best_labels(logits.reshape(-1, logits.shape[-1])[np.concatenate(flat)])
-            targets = np.concatenate(words)
-            label_ids[targets] = top
-            word_scores[targets] = probability
+            scores[np.concatenate(words)] = log_softmax(logits.reshape(-1, logits.shape[-1])[np.concatenate(flat)])
             self.stats.tokens += int(lengths[batch].sum())
             self.stats.padded_tokens += batch.size * width
-        return label_ids, word_scores

@@ -2,7 +2,8 @@
 
 Pure (numpy only). Decoding follows IOB2 leniently, as HF's "simple" aggregation does: an entity starts at
 ``B-X``, at the start of a sentence, or where the type changes (an ``I-X`` after ``O`` or after another type
-starts a new entity instead of being dropped); it continues over ``I-X`` of the same type.
+starts a new entity instead of being dropped); it continues over ``I-X`` of the same type. The engine's default
+Viterbi decoder gives valid IOB2 already; the leniency matters for ``decode="argmax"``.
 
 Example::
 
@@ -69,14 +70,6 @@ class LabelScheme:
         if "O" not in labels:
             raise ValueError("the label set has no 'O'")
         return cls(tuple(labels), tuple(types), np.array(type_of), np.array(is_begin), list(labels).index("O"))
-
-
-def best_labels(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Argmax label id and its softmax probability for each row of ``logits`` (rows x labels)."""
-    top = logits.argmax(axis=1)
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    probability = 1.0 / np.exp(shifted).sum(axis=1)  # exp(0) / sum: the top label's softmax
-    return top, probability.astype(np.float32)
 
 
 def decode_spans(

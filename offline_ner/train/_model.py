@@ -3,11 +3,12 @@
 Example::
 
     model, tokenizer = load_classifier(model_dir)
-    label_ids = predict_words(model, tokenizer, records, batch_size=64, max_length=128)
+    label_ids = predict_words(model, tokenizer, records, batch_size=64, max_length=128)   # valid IOB2 (Viterbi)
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,12 @@ from typing import Any
 import offline_ner.offline  # noqa: F401  (before transformers: never try the Hub)
 
 # isort: split
+import numpy as np
 import torch
 from transformers import AutoModelForTokenClassification, AutoTokenizer
 
-from offline_ner.data import Record
+from offline_ner.data import DEFAULT_DECODER, Record
+from offline_ner.data.viterbi import IOB2Constraints, decode_labels
 from offline_ner.errors import ModelNotFoundError
 from offline_ner.train.base_model import resolve_base_model
 from offline_ner.train.features import build_features, join_windows
@@ -74,17 +77,34 @@ def pad_batch(items: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor
 
 @torch.inference_mode()
 def predict_words(
-    model: Any, tokenizer: Any, records: Sequence[Record], batch_size: int, max_length: int
+    model: Any, tokenizer: Any, records: Sequence[Record], batch_size: int, max_length: int,
+    decode: str = DEFAULT_DECODER,
 ) -> list[list[int]]:
-    """Per record, the argmax label id of every word (at its first subword); windows joined back."""
+    """Per record, the label id of every word (scored at its first subword; windows joined back), decoded per
+    record by ``decode`` (``viterbi``: valid IOB2 over the model's ``id2label``; ``argmax``: each word alone)."""
     features, _ = build_features(records, tokenizer, None, max_length)
     model.eval()
     device = next(model.parameters()).device
     features.sort(key=lambda f: len(f.input_ids))  # each batch pads little; join_windows takes any order
-    predicted: list[list[int]] = []
+    scores: list[np.ndarray] = []  # per feature, the label log-probabilities at its word positions
     for start in range(0, len(features), batch_size):
         chunk = features[start : start + batch_size]
         input_ids, mask = pad_batch([f.input_ids for f in chunk], tokenizer.pad_token_id or 0)
         logits = model(input_ids=input_ids.to(device), attention_mask=mask.to(device)).logits
-        predicted.extend(logits.argmax(-1).tolist())
-    return join_windows(features, predicted, len(records))
+        log_probs = torch.log_softmax(logits.float(), dim=-1).cpu().numpy()
+        scores.extend(row[list(feature.word_positions)] for feature, row in zip(chunk, log_probs))
+    # join_windows picks the window that labels each word: let it pick row numbers into the stacked scores
+    base = np.cumsum([0] + [len(s) for s in scores])
+    numbered = []
+    for feature, first in zip(features, base):
+        index = np.zeros(len(feature.input_ids), dtype=np.int64)
+        index[list(feature.word_positions)] = np.arange(first, first + len(feature.word_positions))
+        numbered.append(index)
+    rows = join_windows(features, numbered, len(records))
+    lengths = np.array([len(words) for words in rows], dtype=np.int64)
+    labels = [label for _, label in sorted((int(i), label) for i, label in model.config.id2label.items())]
+    stacked = np.concatenate(scores) if scores else np.zeros((0, len(labels)), dtype=np.float32)
+    word_scores = stacked[np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64, count=int(lengths.sum()))]
+    ids = decode_labels(word_scores, lengths, IOB2Constraints.from_labels(labels), decode).tolist()
+    ends = np.cumsum(lengths).tolist()
+    return [ids[end - size : end] for end, size in zip(ends, lengths.tolist())]

@@ -2,8 +2,10 @@
 
 Two modes: ``default`` scores like conlleval (a dangling ``I-X`` still starts an entity), ``strict`` scores
 exact IOB2 (seqeval ``mode="strict", scheme=IOB2``: a span whose tags break IOB2 is not an entity). Words are
-predicted at their first subword, in windows of ``max_length`` subwords, so no word goes unscored. Never uses
-``evaluate.load`` (it fetches code from the Hub).
+predicted at their first subword, in windows of ``max_length`` subwords, so no word goes unscored, and decoded
+per record into valid IOB2 by default (constrained Viterbi; ``decode="argmax"`` keeps each word's own best label,
+and the report counts the ``I-`` tags that then break IOB2). Never uses ``evaluate.load`` (it fetches code from
+the Hub).
 
 Example::
 
@@ -22,7 +24,7 @@ from typing import Any
 from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
 from seqeval.scheme import IOB2
 
-from offline_ner.data import Record
+from offline_ner.data import DEFAULT_DECODER, Record, iob2_violations
 from offline_ner.errors import DataError
 
 EVAL_MODES = ("default", "strict")
@@ -38,6 +40,7 @@ class EvalReport:
     per_type: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     mode: str = "default"
     records: int = 0
+    invalid_tags: int = 0  # predicted I-X tags with no B-X or I-X before them (none from Viterbi decoding)
 
     @property
     def support(self) -> int:
@@ -49,6 +52,7 @@ class EvalReport:
             "mode": self.mode,
             "records": self.records,
             "entities": self.support,
+            "invalid_tags": self.invalid_tags,
             "precision": self.precision,
             "recall": self.recall,
             "f1": self.f1,
@@ -61,7 +65,7 @@ class EvalReport:
         for name, s in sorted(self.per_type.items()):
             rows.append(f"{name:<8} {s['p']:>9.4f} {s['r']:>9.4f} {s['f1']:>9.4f} {int(s['support']):>8}")
         rows.append(f"{'micro':<8} {self.precision:>9.4f} {self.recall:>9.4f} {self.f1:>9.4f} {self.support:>8}")
-        return "\n".join(rows) + f"\n({self.mode} mode, {self.records} records)"
+        return "\n".join(rows) + f"\n({self.mode} mode, {self.records} records, {self.invalid_tags} invalid IOB2 tags)"
 
 
 def score_tags(
@@ -91,6 +95,7 @@ def score_tags(
         per_type=per_type,
         mode=mode,
         records=len(gold),
+        invalid_tags=sum(len(iob2_violations(tags)) for tags in y_pred),
     )
 
 
@@ -100,6 +105,7 @@ def evaluate_model(
     mode: str = "default",
     batch_size: int = 64,
     max_length: int = 128,
+    decode: str = DEFAULT_DECODER,
 ) -> EvalReport:
     """Predict ``records`` with the token classifier in ``model_dir`` and score against their tags.
 
@@ -109,13 +115,14 @@ def evaluate_model(
         mode: ``default`` or ``strict`` (IOB2-exact).
         batch_size: records per inference batch.
         max_length: window size in subwords; longer records are windowed, never truncated.
+        decode: ``viterbi`` (valid IOB2) or ``argmax`` (each word's best label alone).
 
     Raises:
         ModelNotFoundError: ``model_dir`` is missing or incomplete.
         DataError: a record has no tags.
     """
     gold = gold_tags(records)
-    predicted = predict_tags(model_dir, records, batch_size=batch_size, max_length=max_length)
+    predicted = predict_tags(model_dir, records, batch_size=batch_size, max_length=max_length, decode=decode)
     return score_tags(gold, predicted, mode=mode)
 
 
@@ -132,9 +139,11 @@ def gold_tags(records: Sequence[Record]) -> list[list[str]]:
 
 
 def predict_tags(
-    model_dir: str | os.PathLike[str], records: Sequence[Record], batch_size: int = 64, max_length: int = 128
+    model_dir: str | os.PathLike[str], records: Sequence[Record], batch_size: int = 64, max_length: int = 128,
+    decode: str = DEFAULT_DECODER,
 ) -> list[tuple[str, ...]]:
-    """Per record, the PyTorch model's IOB2 tag for every word (first subword; long records windowed).
+    """Per record, the PyTorch model's IOB2 tag for every word (first subword; long records windowed), decoded
+    by ``decode`` (default: the best-scoring valid IOB2 tags).
 
     For evaluation and for teacher-student selection on the closed side; batch inference at scale belongs to
     the ONNX engine (``offline_ner.infer``).
@@ -146,5 +155,5 @@ def predict_tags(
 
     model, tokenizer = load_classifier(Path(model_dir))
     id2label = {int(i): label for i, label in model.config.id2label.items()}
-    word_ids = predict_words(model, tokenizer, records, batch_size=batch_size, max_length=max_length)
+    word_ids = predict_words(model, tokenizer, records, batch_size=batch_size, max_length=max_length, decode=decode)
     return [tuple(id2label[i] for i in ids) for ids in word_ids]

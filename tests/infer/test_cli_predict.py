@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from offline_ner.cli.main import cli
+from offline_ner.data import iob2_violations
 from offline_ner.errors import ExitCode
 from offline_ner.infer.session import cuda_unavailable_reason
 
@@ -64,6 +65,20 @@ def test_conll_tokens_give_conll_tags_after_the_gold_column(tiny_onnx_dir: Path,
     assert [[line.split()[0] for line in block.splitlines()] for block in blocks] == [["EU", "rejects"], ["Peter"]]
     rows = [line.split() for block in blocks for line in block.splitlines()]
     assert [row[1] for row in rows] == ["B-ORG", "O", "B-PER"] and all(len(row) == 3 for row in rows)
+
+
+def test_decode_argmax_keeps_the_per_word_labels(tiny_onnx_dir: Path, tmp_path: Path) -> None:
+    source = tmp_path / "test.conll"
+    source.write_text("".join(f"{word} O\n" for word in ("Paris Berlin Rome Madrid Oslo Bern " * 20).split()))
+    outputs = {}
+    for decode in ("viterbi", "argmax"):
+        out = tmp_path / f"{decode}.conll"
+        code, doc, stderr = predict(tiny_onnx_dir, "--input", str(source), "-o", str(out), "--decode", decode)
+        assert code == 0, stderr
+        assert doc["engine"]["decode"] == decode
+        outputs[decode] = [line.split()[-1] for line in out.read_text().splitlines() if line]
+    assert iob2_violations(outputs["argmax"]), "the random model should break IOB2"
+    assert iob2_violations(outputs["viterbi"]) == []
 
 
 def test_bad_jsonl_line_exits_4_and_writes_no_output(tiny_onnx_dir: Path, tmp_path: Path) -> None:

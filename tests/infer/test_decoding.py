@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from offline_ner.data import label_list
-from offline_ner.infer.entities import LabelScheme, best_labels, decode_spans, span_scores
+from offline_ner.infer.entities import LabelScheme, decode_spans, span_scores
 
 LABELS = label_list()
 SCHEME = LabelScheme.from_labels(LABELS)
@@ -43,14 +43,6 @@ def test_entities_never_cross_a_sentence_start() -> None:
     ids = np.array([LABELS.index("B-PER"), LABELS.index("I-PER"), LABELS.index("I-PER")])
     first, last, _ = decode_spans(SCHEME, ids, np.array([True, False, True]))
     assert first.tolist() == [0, 2] and last.tolist() == [1, 2]
-
-
-def test_best_label_probability_is_the_softmax_maximum() -> None:
-    logits = np.random.default_rng(1).normal(size=(50, 9)).astype(np.float32)
-    top, probability = best_labels(logits)
-    softmax = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-    assert (top == softmax.argmax(axis=1)).all()
-    assert np.allclose(probability, softmax.max(axis=1), atol=1e-6)
 
 
 def test_span_score_is_the_mean_word_probability() -> None:

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from offline_ner.data import iob2_violations
 from offline_ner.errors import ExitCode, InferError, ModelNotFoundError
 from offline_ner.infer import Entity, NerEngine
 from offline_ner.infer.session import cuda_unavailable_reason
@@ -106,6 +107,24 @@ def test_token_api_returns_one_tag_per_word(engine: NerEngine) -> None:
     assert [len(t) for t in tags] == [4, 2, 1, 2]
     assert tags[2] == ["O"], "a word with no subword token stays O"
     assert all(tag in engine.scheme.labels for sentence in tags for tag in sentence)
+
+
+def test_tags_are_valid_iob2_by_default_and_argmax_is_kept_as_an_option(tiny_onnx_dir: Path) -> None:
+    # the random model labels words independently: its argmax breaks IOB2 often, Viterbi never
+    words = [sentence.split() for sentence in SENTENCES * 3] + [[f"Word{i % 7}", "Paris"] * 60 for i in range(3)]
+    viterbi = NerEngine(tiny_onnx_dir, device="cpu", precision="fp32", max_seq_tokens=32, overlap_tokens=8)
+    argmax = NerEngine(tiny_onnx_dir, device="cpu", precision="fp32", max_seq_tokens=32, overlap_tokens=8,
+                       decode="argmax")
+    decoded, plain = list(viterbi.predict_tokens(words)), list(argmax.predict_tokens(words))
+    assert sum(len(iob2_violations(tags)) for tags in plain) > 0, "the random model should break IOB2"
+    assert all(iob2_violations(tags) == [] for tags in decoded)
+    assert all(d == p for d, p in zip(decoded, plain) if not iob2_violations(p)), "valid argmax tags stay as they are"
+    assert viterbi.describe()["decode"] == "viterbi" and argmax.describe()["decode"] == "argmax"
+
+
+def test_an_unknown_decoder_is_refused(tiny_onnx_dir: Path) -> None:
+    with pytest.raises(ValueError, match="decode must be one of"):
+        NerEngine(tiny_onnx_dir, device="cpu", decode="beam")
 
 
 def test_empty_and_blank_documents_have_no_entities(engine: NerEngine) -> None:

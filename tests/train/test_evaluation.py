@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from offline_ner.data import Record
+from offline_ner.data import Record, read_conll
 from offline_ner.errors import DataError
 from offline_ner.train import EvalReport, evaluate_model
 from offline_ner.train.evaluation import score_tags
@@ -40,6 +40,25 @@ def test_model_is_evaluated_on_every_word_of_a_long_record(tiny_bert_dir: Path, 
     report = evaluate_model(tiny_bert_dir, [long], mode="strict", max_length=32)
     assert isinstance(report, EvalReport)
     assert report.support == 300  # all words scored, none lost to truncation
+
+
+def test_the_report_counts_invalid_iob2_tags() -> None:
+    predicted = [["I-PER", "I-PER", "O", "B-LOC"], ["B-ORG", "I-LOC"]]
+    report = score_tags(GOLD, predicted)
+    assert report.invalid_tags == 2 and report.to_json()["invalid_tags"] == 2
+    assert "2 invalid IOB2 tags" in report.table()
+
+
+def test_evaluation_decodes_valid_iob2_by_default(tiny_bert_dir: Path, no_network: None, tmp_path: Path) -> None:
+    # the random model's argmax breaks IOB2; Viterbi decoding leaves no invalid tag, so both modes agree
+    conll = tmp_path / "gold.conll"
+    conll.write_text("".join(f"Word{i} B-PER\nParis I-PER\nBerlin O\nRome B-LOC\n\n" for i in range(12)))
+    records = read_conll(conll) + [Record(id="l", tokens=("Paris", "Rome") * 40, tags=("B-LOC", "O") * 40)]
+    argmax = evaluate_model(tiny_bert_dir, records, max_length=24, decode="argmax")
+    viterbi = evaluate_model(tiny_bert_dir, records, max_length=24)
+    strict = evaluate_model(tiny_bert_dir, records, max_length=24, mode="strict")
+    assert argmax.invalid_tags > 0 and viterbi.invalid_tags == 0
+    assert (viterbi.precision, viterbi.recall) == (strict.precision, strict.recall)
 
 
 def test_unlabelled_records_cannot_be_evaluated(tiny_bert_dir: Path) -> None:
