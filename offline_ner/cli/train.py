@@ -81,13 +81,15 @@ def train(config_path: Path | None, overrides: tuple[str, ...], out_dir: Path, q
     Regimens: gold, distilled, union, distilled_then_gold (Simple Mix), gold_then_distilled, blend
     (with a schedule: sigmoid, power, linear, exponential, step).
 
-    Example:
+    Examples (local files; then data and base model from imported bundles):
 
+    \b
         offline-ner train --config simple_mix --gold train.conll \\
             --distilled llm.jsonl --dev dev.conll --epochs 2 --out runs/simple-mix
 
-        offline-ner train --config simple_mix --gold gold.conll \
-            --distilled bundle:conll-llm/records.jsonl --base-model bundle:bert-base-cased/ \
+    \b
+        offline-ner train --config simple_mix --gold gold.conll \\
+            --distilled bundle:conll-llm/records.jsonl --base-model bundle:bert-base-cased/ \\
             --dev dev.conll --store /srv/offline-ner/store --out runs/from-bundles
     """
     from offline_ner.config import load_config

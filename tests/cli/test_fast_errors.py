@@ -27,7 +27,7 @@ main(sys.argv[1:])
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    return subprocess.run([sys.executable, "-c", CHILD, *args], capture_output=True, text=True, env=env, cwd=REPO,
+    return subprocess.run([sys.executable, "-c", CHILD, *args], check=False, capture_output=True, text=True, env=env, cwd=REPO,
                           timeout=120)
 
 
