@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from offline_ner.cli._common import EXIT_CODES_EPILOG, emit, handles_errors, json_option
+from offline_ner.cli._provenance import describe_source
 from offline_ner.cli._sources import resolve_base_model_source, resolve_source
 from offline_ner.cli.bundle import store_option
 from offline_ner.train.regimens import REGIMENS
@@ -34,10 +35,16 @@ SHORTHANDS = {
 }
 
 
-def _read_source(ref: str | None, store: Path) -> list[Any]:
+def _read_source(ref: str | None, store: Path, provenance: dict[str, Any], role: str) -> list[Any]:
+    """The records of ``ref`` (none when not given); ``provenance[role]`` says where they came from."""
     from offline_ner.data import read_records
 
-    return [] if ref is None else read_records(resolve_source(ref, store))
+    if ref is None:
+        return []
+    path = resolve_source(ref, store)
+    records = read_records(path)
+    provenance[role] = describe_source(ref, path, store, len(records))
+    return records
 
 
 def _summary(metrics: dict[str, Any], model_dir: Path) -> str:
@@ -69,7 +76,8 @@ def _summary(metrics: dict[str, Any], model_dir: Path) -> str:
 @click.option("--batch-size", type=int)
 @click.option("--seed", type=int)
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Output folder (model/, metrics.json, train_log.jsonl); rerun to resume.")
+              help="Output folder (model/ with its README.md model card, metrics.json, train_log.jsonl); rerun to "
+                   "resume.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @store_option
 @json_option
@@ -95,6 +103,7 @@ def train(config_path: Path | None, overrides: tuple[str, ...], out_dir: Path, q
     from offline_ner.config import load_config
     from offline_ner.errors import ConfigError
     from offline_ner.train import TrainConfig
+    from offline_ner.train.card import write_model_card
 
     # JSON is YAML: a path like "on" or "123" stays a string
     flags = [f"{SHORTHANDS[name]}={json.dumps(value)}" for name, value in shorthands.items() if value is not None]
@@ -102,15 +111,20 @@ def train(config_path: Path | None, overrides: tuple[str, ...], out_dir: Path, q
     if cfg.dev is None:  # a config error, found before any data is read or a model loaded
         where = config_path or "the command line"
         raise ConfigError(f"{where}: no dev data: pass --dev (or set 'dev:'); it picks the best checkpoint")
-    gold, distilled, dev = (_read_source(ref, store) for ref in (cfg.gold, cfg.distilled, cfg.dev))
+    provenance: dict[str, Any] = {}
+    gold, distilled, dev = (_read_source(ref, store, provenance, role)
+                            for role, ref in (("gold", cfg.gold), ("distilled", cfg.distilled), ("dev", cfg.dev)))
     # bundle:bert-base-cased/, or a packaged name served by its imported model bundle on a closed host
-    cfg = dataclasses.replace(cfg, base_model=resolve_base_model_source(cfg.base_model, store))
+    base_model = resolve_base_model_source(cfg.base_model, store)
+    provenance["base_model"] = describe_source(cfg.base_model, Path(base_model), store)
+    cfg = dataclasses.replace(cfg, base_model=base_model)
     # only now torch and transformers (10-25 s): a config or data error above is reported in well under 2 s
     from offline_ner.train import train as run_training
 
     # the Trainer prints its log dicts to stdout; keep stdout for the one --json document
     with contextlib.redirect_stdout(sys.stderr):
         result = run_training(cfg, gold=gold, distilled=distilled, dev=dev, out_dir=out_dir, progress=not quiet)
+    write_model_card(result.model_dir, result.metrics, provenance)
     emit(
         {"model_dir": str(result.model_dir), "best_dev_f1": result.metrics["best_dev_f1"], "metrics": result.metrics},
         as_json,

@@ -57,6 +57,7 @@ from offline_ner.errors import TrainError
 from offline_ner.train._model import load_classifier, load_tokenizer
 from offline_ner.train.base_model import resolve_base_model
 from offline_ner.train.config import TrainConfig
+from offline_ner.train.console import ConsoleProgress, report_arguments, show_bars
 from offline_ner.train.evaluation import evaluate_model, score_tags
 from offline_ner.train.features import Feature, build_features, join_windows
 from offline_ner.train.regimens import Phase, regimen_phases
@@ -349,7 +350,7 @@ def _dev_selection(dev: Sequence[Record], size: int) -> list[Record]:
 def _fingerprint(cfg: TrainConfig, *pools: Sequence[Record]) -> str:
     """Config (minus keys that do not change the model) and data: a resumed run must match both."""
     digest = hashlib.sha256()
-    settings = {k: v for k, v in cfg.to_json().items() if k not in ("resume", "torch_threads", "logging_steps")}
+    settings = {k: v for k, v in cfg.to_json().items() if k not in ("resume", "torch_threads", "logging_steps", "report_to")}
     digest.update(json.dumps(settings, sort_keys=True).encode())
     for pool in pools:
         for record in pool:
@@ -420,9 +421,9 @@ def _training_args(cfg: TrainConfig, phase_dir: Path, index: int, progress: bool
         metric_for_best_model="f1",
         greater_is_better=True,
         logging_steps=cfg.logging_steps,
-        report_to=[],
+        **report_arguments(cfg.report_to, phase_dir),
         seed=cfg.seed + index,
-        disable_tqdm=not progress,
+        disable_tqdm=not show_bars(progress),
         remove_unused_columns=False,  # keep is_distilled: the collator and compute_loss use it
         dataloader_pin_memory=torch.cuda.is_available(),
     )
@@ -460,7 +461,8 @@ def _train_phase(
     sampler, counter = _PlanSampler(plan), _ShareCounter()
     phase_log = _PhaseLog(log, phase.name, sampler, counter)
     time_split = _TimeSplit()
-    callbacks: list[TrainerCallback] = [phase_log, time_split]
+    console = ConsoleProgress(phase.name, index, len(regimen_phases(cfg.regimen)), progress and not show_bars(progress))
+    callbacks: list[TrainerCallback] = [phase_log, time_split, console]
     if cfg.patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.patience))
     trainer = _PhaseTrainer(
@@ -478,7 +480,7 @@ def _train_phase(
     )
     # both print every log dict; train_log.jsonl keeps them, so the console shows only the progress bar
     trainer.remove_callback(PrinterCallback)
-    if progress:
+    if show_bars(progress):
         trainer.remove_callback(ProgressCallback)
         trainer.add_callback(_QuietProgress)
     last = _last_checkpoint(phase_dir)
