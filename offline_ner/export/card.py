@@ -41,9 +41,9 @@ def export_card(
     )
     weights = "\n".join(f"- `{name}`: `{digest}`" for name, digest in sorted(source_sha256.items()))
     if trained:
-        f1 = trained.get("dev_f1_all") or trained.get("best_dev_f1")
+        f1 = trained.get("dev_f1_all", trained.get("best_dev_f1"))
         training = (f"Regimen `{trained.get('regimen')}`, base model `{trained.get('base_model')}`, dev F1 "
-                    f"{f1:.4f} (seqeval) after {trained.get('steps')} steps.\n\n"
+                    f"{'-' if f1 is None else format(f1, '.4f')} (seqeval) after {trained.get('steps')} steps.\n\n"
                     + provenance_table(trained.get("data") or {}))
     else:
         training = f"`{model_dir}` has no model card, so its training data is not recorded here."

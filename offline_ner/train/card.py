@@ -23,6 +23,11 @@ def _f1(value: Any) -> str | None:
     return None if value is None else f"{value:.4f}"
 
 
+def _dev_f1(metrics: Mapping[str, Any]) -> Any:
+    """The final model on every dev record; older metrics have only the selection records' best."""
+    return metrics.get("dev_f1_all", metrics["best_dev_f1"])
+
+
 def trained_model_card(metrics: Mapping[str, Any], provenance: Mapping[str, Mapping[str, Any]]) -> str:
     """The card's text for a folder trained with ``metrics`` from the sources in ``provenance``."""
     data = {role: dict(source) for role, source in provenance.items()}
@@ -44,7 +49,7 @@ def trained_model_card(metrics: Mapping[str, Any], provenance: Mapping[str, Mapp
         "model-index": [{"name": Path(str(metrics["base_model"])).name + f"-{metrics['regimen']}",
                          "results": [{"task": {"type": "token-classification"},
                                       "metrics": [{"type": "f1", "name": "dev F1 (seqeval)",
-                                                   "value": metrics.get("dev_f1_all") or metrics["best_dev_f1"]}]}]}],
+                                                   "value": _dev_f1(metrics)}]}]}],
         "offline_ner": facts,
     }
     phases = markdown_table(
@@ -53,7 +58,7 @@ def trained_model_card(metrics: Mapping[str, Any], provenance: Mapping[str, Mapp
          for p in metrics.get("phases", [])],
     )
     sections = [
-        ("Metrics", (f"Dev F1 {_f1(metrics.get('dev_f1_all') or metrics['best_dev_f1'])} (seqeval, "
+        ("Metrics", (f"Dev F1 {_f1(_dev_f1(metrics))} (seqeval, "
                     f"{metrics.get('dev_eval_mode', 'default')} mode) after {metrics['steps']} steps; regimen "
                     f"`{metrics['regimen']}`, base model `{metrics['base_model']}`.\n\n{phases}")),
         ("Data provenance", "What this model was trained and selected on, as read by `offline-ner train`:\n\n"
