@@ -147,15 +147,16 @@ def export_onnx(
         ExportError: the export or a derived graph could not be produced; ``out_dir`` is not a replaceable folder.
         ExportValidationError: a graph disagrees with PyTorch or lacks its fused nodes; nothing is published.
     """
+    model_dir, out_dir = Path(model_dir), Path(out_dir)
+    labels = read_labels(model_dir)
+    cfg = cfg or ExportConfig()
+    _check_target(out_dir, cfg.overwrite)
+    # only now optimum and torch (10-25 s): a missing model, bad labels or a wrong target fail at once
     import offline_ner.offline  # noqa: F401  (before optimum/transformers)
     # isort: split
     from optimum.exporters.onnx import onnx_export_from_model
     from torch.jit import TracerWarning
 
-    model_dir, out_dir = Path(model_dir), Path(out_dir)
-    labels = read_labels(model_dir)
-    cfg = cfg or ExportConfig()
-    _check_target(out_dir, cfg.overwrite)
     model, tokenizer = load_pytorch(model_dir)
     if not getattr(tokenizer, "is_fast", False):
         raise ExportError(f"{model_dir}: no fast tokenizer (tokenizer.json); the inference engine needs one")
