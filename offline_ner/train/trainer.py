@@ -478,7 +478,7 @@ def _train_phase(
         plan_sampler=sampler,
         counter=counter,
     )
-    # both print every log dict; train_log.jsonl keeps them, so the console shows only the progress bar
+    # both print every log dict; train_log.jsonl keeps them, the console gets ConsoleProgress lines (+ a bar on a TTY)
     trainer.remove_callback(PrinterCallback)
     if show_bars(progress):
         trainer.remove_callback(ProgressCallback)
