@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -56,8 +57,8 @@ def test_console_shows_one_line_per_evaluation_with_loss_dev_f1_and_best(trained
     lines = [line for line in trained["stderr"].splitlines() if "dev F1" in line]
     assert len(lines) == 2, trained["stderr"]
     assert lines[0].startswith("[phase 1/1 gold] step 2/4") and lines[1].startswith("[phase 1/1 gold] step 4/4")
-    for line in lines:
-        assert " epoch " in line and " loss 0." in line and " best " in line
+    for line in lines:  # a tiny random model's loss starts near ln(9) = 2.2, so no assumption about its size
+        assert re.search(r"  epoch \d+\.\d\d  loss \d+\.\d{4}  dev F1 \d\.\d{4}  best \d\.\d{4} \(step [24]\)$", line), line
 
 
 def test_log_file_gets_plain_progress_lines_not_bar_fragments(trained: dict) -> None:  # type: ignore[type-arg]
