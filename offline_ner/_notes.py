@@ -20,6 +20,7 @@ import logging
 import sys
 import warnings
 from collections.abc import Iterator
+from typing import Any
 
 NOTE_PREFIX = "note: "
 
@@ -57,15 +58,24 @@ def notes_for_log(logger_name: str | None, fragment: str, message: str) -> Itera
 
 @contextlib.contextmanager
 def notes_for_warnings(category: type[Warning], message: str) -> Iterator[None]:
-    """Drop warnings of ``category`` raised inside; note ``message`` (with their count) once."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.filterwarnings("always", category=category)  # count every one; others keep their filters
-        try:
-            yield
-        finally:
-            matching = [w for w in caught if issubclass(w.category, category)]
-            for other in caught:
-                if not issubclass(other.category, category):  # everything else is shown as it would have been
-                    warnings.showwarning(other.message, other.category, other.filename, other.lineno)
-            if matching:
-                note(f"{message} ({len(matching)} {category.__name__}s suppressed)")
+    """Hide warnings of ``category`` shown inside; note ``message`` (with their count) once.
+
+    The warning filters stay as they are (a library's own "ignore" and "once per place" rules still apply); only
+    the showing is replaced, and nothing is kept but a count, so a warning raised in a hot loop costs no memory.
+    """
+    hidden = 0
+    with warnings.catch_warnings():
+        show = warnings.showwarning
+
+        def count_or_show(msg: Warning | str, cat: type[Warning], filename: str, lineno: int, file: Any = None,
+                          line: str | None = None) -> None:
+            nonlocal hidden
+            if issubclass(cat, category):
+                hidden += 1
+            else:
+                show(msg, cat, filename, lineno, file, line)
+
+        warnings.showwarning = count_or_show
+        yield
+    if hidden:
+        note(f"{message} ({hidden} {category.__name__}s hidden)")
