@@ -8,6 +8,7 @@ place and the numbers live only in :class:`ExitCode` (mirrored by the table in `
     ├── ConfigError                 bad YAML, unknown or ill-typed key
     ├── DataError                   malformed CoNLL / JSONL / text input (file, line, what was expected)
     ├── ModelNotFoundError          a base model or model folder that is not on disk (never downloaded)
+    ├── LabelFilesError             a model folder's label files (labels.json, config.json, export.json) disagree
     ├── TrainError
     ├── ExportError
     │   └── ExportValidationError   the ONNX graph disagrees with PyTorch
@@ -57,6 +58,7 @@ class ExitCode(IntEnum):
     LLM_REPLY = 15
     BUDGET_EXCEEDED = 16
     SHARD = 17
+    LABEL_FILES = 18
     BUNDLE_FORMAT = 20
     SIGNATURE = 21
     UNKNOWN_KEY = 22
@@ -104,6 +106,12 @@ class ModelNotFoundError(OfflineNerError):
     """A model folder is missing or incomplete; nothing is ever downloaded instead."""
 
     exit_code = ExitCode.MODEL_NOT_FOUND
+
+
+class LabelFilesError(OfflineNerError):
+    """A model or export folder names its labels in several files, and they disagree (or one is unreadable)."""
+
+    exit_code = ExitCode.LABEL_FILES
 
 
 class TrainError(OfflineNerError):

@@ -20,7 +20,7 @@ import offline_ner
 
 PACKAGE = Path(__file__).resolve().parents[1] / "offline_ner"
 STAGES = ("data", "annotate", "bundle", "train", "export", "infer")
-SHARED = {"errors", "_fs", "config", "offline", "data"}
+SHARED = {"errors", "_fs", "_notes", "config", "offline", "data"}
 # orchestration layers may combine stages
 ORCHESTRATORS = {"cli", "experiment", "demo"}
 ENTRY = {"__init__", "__main__"}
@@ -39,6 +39,7 @@ ALLOWED_HEAVY: dict[str, set[str]] = {
     "cli": set(),  # every command imports its stage lazily: `offline-ner --help` stays fast
     "errors": set(),
     "_fs": set(),
+    "_notes": set(),
     "config": set(),
     "offline": set(),
 }

@@ -29,11 +29,28 @@ from offline_ner.errors import ExitCode, OfflineNerError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-EXIT_CODES_EPILOG = (
-    "Exit codes: 0 ok, 1 unexpected error, 2 usage, 3 config, 4 bad data, 5 model not found, "
-    "6 train, 7 export, 8 export validation, 9 inference, 10-16 annotation, 17 shard merge, 20-33 bundle "
-    "(see README and bundle/FORMAT.md)."
-)
+# codes whose lower-cased name says too little; the others are described by their name
+_CODE_WORDS = {ExitCode.INTERNAL: "unexpected error", ExitCode.DATA: "bad data", ExitCode.INFER: "inference",
+               ExitCode.SHARD: "shard merge"}
+# families listed as one range (their codes are spelt out in README and bundle/FORMAT.md)
+_CODE_FAMILIES = (("annotation", ExitCode.ANNOTATE, ExitCode.BUDGET_EXCEEDED),
+                  ("bundle", ExitCode.BUNDLE_FORMAT, ExitCode.TRUST_STORE))
+_NOT_CLI_CODES = (ExitCode.TARGET,)  # install.sh's own code
+
+
+def exit_codes_epilog() -> str:
+    """The ``--help`` line listing every exit code of the CLI, read from :class:`ExitCode` (never retyped)."""
+    parts = []
+    for code in ExitCode:
+        family = next((f for f in _CODE_FAMILIES if f[1] <= code <= f[2]), None)
+        if code in _NOT_CLI_CODES or (family is not None and code != family[1]):
+            continue
+        words = _CODE_WORDS.get(code, code.name.lower().replace("_", " "))
+        parts.append(f"{int(code)} {words}" if family is None else f"{int(family[1])}-{int(family[2])} {family[0]}")
+    return f"Exit codes: {', '.join(parts)} (see README and bundle/FORMAT.md)."
+
+
+EXIT_CODES_EPILOG = exit_codes_epilog()
 
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="Write one JSON document to stdout; human text goes to stderr."

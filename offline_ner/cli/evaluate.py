@@ -54,7 +54,7 @@ def evaluate(model_dir: Path, data_path: Path, input_format: str, precision: str
     """
     from offline_ner.data import read_records
 
-    records = read_records(data_path, input_format)
+    records = read_records(data_path, input_format)  # before torch is imported: bad data fails in under 2 s
     engine: dict[str, object] = {}
     if _is_onnx_folder(model_dir):
         report, engine = _evaluate_onnx(model_dir, records, mode, precision, device, decode)

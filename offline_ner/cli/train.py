@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from offline_ner.cli._common import EXIT_CODES_EPILOG, emit, handles_errors, json_option
+from offline_ner.cli._provenance import describe_source
 from offline_ner.cli._sources import resolve_base_model_source, resolve_source
 from offline_ner.cli.bundle import store_option
 from offline_ner.train.regimens import REGIMENS
@@ -36,10 +37,21 @@ SHORTHANDS = {
 }
 
 
-def _read_source(ref: str | None, store: Path) -> list[Any]:
+def _read_source(ref: str | None, store: Path, provenance: dict[str, Any], role: str) -> list[Any]:
+    """The records of ``ref`` (none when not given); ``provenance[role]`` says where they came from."""
     from offline_ner.data import read_records
+    from offline_ner.errors import DataError
 
-    return [] if ref is None else read_records(resolve_source(ref, store))
+    if ref is None:
+        return []
+    path = resolve_source(ref, store)
+    records = read_records(path)
+    unlabelled = next((r.id for r in records if r.tags is None), None)
+    if unlabelled is not None:  # e.g. a CoNLL file without its tag column, read as plain text
+        raise DataError(f"{role} data has no tags (record {unlabelled}); training needs labelled records: CoNLL "
+                        "with a tag column, or JSONL with tags", path=path)
+    provenance[role] = describe_source(ref, path, store, len(records))
+    return records
 
 
 def _summary(metrics: dict[str, Any], model_dir: Path) -> str:
@@ -89,7 +101,8 @@ def _without_nproc(args: list[str]) -> list[str]:
 @click.option("--batch-size", type=int)
 @click.option("--seed", type=int)
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Output folder (model/, metrics.json, train_log.jsonl); rerun to resume.")
+              help="Output folder (model/ with its README.md model card, metrics.json, train_log.jsonl); rerun to "
+                   "resume.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
               help="Training processes on this machine (DDP under torchrun: gloo on CPU, nccl on GPU); "
@@ -104,18 +117,20 @@ def train(config_path: Path | None, overrides: tuple[str, ...], out_dir: Path, q
     Regimens: gold, distilled, union, distilled_then_gold (Simple Mix), gold_then_distilled, blend
     (with a schedule: sigmoid, power, linear, exponential, step).
 
-    Example:
+    Examples (local files; then data and base model from imported bundles):
 
+    \b
         offline-ner train --config simple_mix --gold train.conll \\
             --distilled llm.jsonl --dev dev.conll --epochs 2 --out runs/simple-mix
 
+    \b
         offline-ner train --config simple_mix --gold gold.conll \\
-            --distilled bundle:conll-llm/records.jsonl --base-model bundle:bert-base-cased/ \
+            --distilled bundle:conll-llm/records.jsonl --base-model bundle:bert-base-cased/ \\
             --dev dev.conll --store /srv/offline-ner/store --out runs/from-bundles
     """
     from offline_ner.config import load_config
     from offline_ner.train import TrainConfig
-    from offline_ner.train import train as run_training
+    from offline_ner.train.card import write_model_card
     from offline_ner.train.distributed import is_main, torchrun_command
 
     # JSON is YAML: a path like "on" or "123" stays a string
@@ -126,14 +141,22 @@ def train(config_path: Path | None, overrides: tuple[str, ...], out_dir: Path, q
     if cfg.dev is None and is_main():
         click.echo("note: no dev set: no checkpoint selection or early stopping; the full budget runs and the "
                    "last model is kept", err=True)
-    gold, distilled, dev = (_read_source(ref, store) for ref in (cfg.gold, cfg.distilled, cfg.dev))
+    provenance: dict[str, Any] = {}
+    gold, distilled, dev = (_read_source(ref, store, provenance, role)
+                            for role, ref in (("gold", cfg.gold), ("distilled", cfg.distilled), ("dev", cfg.dev)))
     # bundle:bert-base-cased/, or a packaged name served by its imported model bundle on a closed host
-    cfg = dataclasses.replace(cfg, base_model=resolve_base_model_source(cfg.base_model, store))
+    base_model = resolve_base_model_source(cfg.base_model, store)
+    provenance["base_model"] = describe_source(cfg.base_model, Path(base_model), store)
+    cfg = dataclasses.replace(cfg, base_model=base_model)
+    # only now torch and transformers (10-25 s): a config or data error above is reported in well under 2 s
+    from offline_ner.train import train as run_training
+
     # the Trainer prints its log dicts to stdout; keep stdout for the one --json document
     with contextlib.redirect_stdout(sys.stderr):
         result = run_training(cfg, gold=gold, distilled=distilled, dev=dev, out_dir=out_dir, progress=not quiet)
     if not is_main():
         return
+    write_model_card(result.model_dir, result.metrics, provenance)
     emit(
         {"model_dir": str(result.model_dir), "best_dev_f1": result.metrics["best_dev_f1"], "metrics": result.metrics},
         as_json,

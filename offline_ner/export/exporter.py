@@ -22,16 +22,24 @@ from pathlib import Path
 from typing import Any
 
 from offline_ner._fs import atomic_write_text, fsync_dir, sha256_file
+from offline_ner._notes import notes_for_log, notes_for_warnings
 from offline_ner.data import is_valid_tag, text_tokenizer
+from offline_ner.data.model_card import CARD_NAME
+from offline_ner.data.model_labels import agreed_labels
 from offline_ner.errors import ExportError, ModelNotFoundError
 from offline_ner.export import _graphs
 from offline_ner.export._sentences import VALIDATION_SENTENCES
+from offline_ner.export.card import export_card
 from offline_ner.export.config import ExportConfig
 from offline_ner.export.manifest import MANIFEST_NAME, build_manifest
 from offline_ner.export.validate import load_pytorch, raise_if_failed, reference_logits, validate_graphs
 
 LABELS_NAME = "labels.json"
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+# third-party messages shown as one note each (offline_ner/_notes.py says why)
+TRACER_NOTE = "ONNX export: the tracer warned about shape-dependent Python code; each graph is validated below"
+ORT_PREPROCESS_WARNING = "pre-processing before quantization"
+ORT_PREPROCESS_NOTE = "int8: quantised without onnxruntime's optional pre-processing; validated against PyTorch below"
 VERSIONED_PACKAGES = ("onnxruntime-gpu", "onnx", "optimum-onnx", "torch", "transformers", "tokenizers", "spacy")
 
 
@@ -53,10 +61,12 @@ def read_labels(model_dir: Path) -> list[str]:
     Raises:
         ModelNotFoundError: no config.json or no weights in ``model_dir``.
         ExportError: labels missing, not contiguous, or not IOB2 (the engine decodes B-/I- tags to entities).
+        LabelFilesError: the folder's label declarations disagree.
     """
     config_path = model_dir / "config.json"
     if not config_path.is_file() or not any((model_dir / name).is_file() for name in WEIGHT_FILES):
         raise ModelNotFoundError(f"{model_dir}: not a trained model folder (needs config.json and model.safetensors)")
+    agreed_labels(model_dir)  # id2label and label2id (and any labels.json) must agree: LabelFilesError
     config = json.loads(config_path.read_text(encoding="utf-8"))
     id2label = {int(key): value for key, value in (config.get("id2label") or {}).items()}
     if sorted(id2label) != list(range(len(id2label))) or not id2label:
@@ -137,14 +147,16 @@ def export_onnx(
         ExportError: the export or a derived graph could not be produced; ``out_dir`` is not a replaceable folder.
         ExportValidationError: a graph disagrees with PyTorch or lacks its fused nodes; nothing is published.
     """
-    import offline_ner.offline  # noqa: F401  (before optimum/transformers)
-    # isort: split
-    from optimum.exporters.onnx import onnx_export_from_model
-
     model_dir, out_dir = Path(model_dir), Path(out_dir)
     labels = read_labels(model_dir)
     cfg = cfg or ExportConfig()
     _check_target(out_dir, cfg.overwrite)
+    # only now optimum and torch (10-25 s): a missing model, bad labels or a wrong target fail at once
+    import offline_ner.offline  # noqa: F401  (before optimum/transformers)
+    # isort: split
+    from optimum.exporters.onnx import onnx_export_from_model
+    from torch.jit import TracerWarning
+
     model, tokenizer = load_pytorch(model_dir)
     if not getattr(tokenizer, "is_fast", False):
         raise ExportError(f"{model_dir}: no fast tokenizer (tokenizer.json); the inference engine needs one")
@@ -153,14 +165,16 @@ def export_onnx(
     staging.chmod(0o755)  # mkdtemp's 0700 would make the published folder private to this user
     try:
         try:
-            onnx_export_from_model(
-                model, staging, task="token-classification", opset=cfg.opset, do_validation=False,
-                preprocessors=[tokenizer],
-            )
+            with notes_for_warnings(TracerWarning, TRACER_NOTE):
+                onnx_export_from_model(
+                    model, staging, task="token-classification", opset=cfg.opset, do_validation=False,
+                    preprocessors=[tokenizer],
+                )
         except (ValueError, RuntimeError, KeyError) as err:
             raise ExportError(f"optimum could not export {model_dir}: {err}") from err
         atomic_write_text(staging / LABELS_NAME, json.dumps(labels, indent=2) + "\n")
-        variants, problems = _write_graphs(staging, model.config, cfg)
+        with notes_for_log(None, ORT_PREPROCESS_WARNING, ORT_PREPROCESS_NOTE):  # onnxruntime logs to the root logger
+            variants, problems = _write_graphs(staging, model.config, cfg)
         reference = reference_logits(model, tokenizer, sentences or VALIDATION_SENTENCES)
         checks = validate_graphs(staging, variants, reference, cfg)
         for variant, check in zip(variants, checks):
@@ -168,6 +182,7 @@ def export_onnx(
         raise_if_failed(checks, problems)
         weights = {name: sha256_file(model_dir / name) for name in ("config.json", *WEIGHT_FILES)
                    if (model_dir / name).is_file()}
+        atomic_write_text(staging / CARD_NAME, export_card(model_dir, variants, labels, weights))
         versions = {name: importlib.metadata.version(name) for name in VERSIONED_PACKAGES}
         manifest = build_manifest(
             staging, variants=variants, labels=labels,

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from offline_ner.data.model_labels import agreed_labels
 from offline_ner.errors import InferError, ModelNotFoundError
 
 MANIFEST_NAME = "export.json"
@@ -72,6 +73,7 @@ def read_model_folder(path: str | Path) -> ModelFolder:
     Raises:
         ModelNotFoundError: the folder or its files are missing.
         InferError: the manifest is unreadable or lists no graphs.
+        LabelFilesError: labels.json or config.json names other labels than export.json.
     """
     path = Path(path)
     manifest_path = path / MANIFEST_NAME
@@ -93,6 +95,7 @@ def read_model_folder(path: str | Path) -> ModelFolder:
         raise InferError(f"{manifest_path}: lists no graphs or no labels; re-export the model")
     if text_tokenizer is not None and not isinstance(text_tokenizer, dict):
         raise InferError(f"{manifest_path}: 'text_tokenizer' must be an object; re-export the model")
+    agreed_labels(path)  # labels.json and config.json must say what export.json says (LabelFilesError)
     return ModelFolder(path, labels, variants, int(config.get("max_position_embeddings", 512)), text_tokenizer)
 
 

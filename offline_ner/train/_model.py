@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +21,15 @@ import numpy as np
 import torch
 from transformers import AutoModelForTokenClassification, AutoTokenizer
 
+from offline_ner._notes import notes_for_log
 from offline_ner.data import DEFAULT_DECODER, Record
+from offline_ner.data.model_labels import agreed_labels
 from offline_ner.data.viterbi import IOB2Constraints, decode_labels
 from offline_ner.errors import ModelNotFoundError
 from offline_ner.train.base_model import resolve_base_model
 from offline_ner.train.features import build_features, join_windows
+
+HF_MODELING_LOGGER, NEW_HEAD_WARNING = "transformers.modeling_utils", "Some weights of"
 
 
 def load_tokenizer(model_dir: Path) -> Any:
@@ -46,19 +51,26 @@ def load_classifier(model_dir: Path, labels: Sequence[str] | None = None) -> tup
 
     Raises:
         ModelNotFoundError: the folder is missing, incomplete, or not loadable.
+        LabelFilesError: without ``labels``, the folder's label files disagree.
     """
     folder = resolve_base_model(model_dir)
     tokenizer = load_tokenizer(folder)
     kwargs: dict[str, Any] = {"local_files_only": True}
-    if labels is not None:
+    if labels is None:
+        agreed_labels(folder)  # the folder's own labels: id2label, label2id (and labels.json) must agree
+    else:
         kwargs.update(
             num_labels=len(labels),
             id2label=dict(enumerate(labels)),
             label2id={label: i for i, label in enumerate(labels)},
             ignore_mismatched_sizes=True,
         )
+    # with new labels, transformers warns at length that the new head "should be TRAINed": we are about to
+    head_note = f"{folder.name}: a new classifier head for {len(labels or ())} labels starts from random weights"
+    quiet = notes_for_log(HF_MODELING_LOGGER, NEW_HEAD_WARNING, head_note) if labels is not None else nullcontext()
     try:
-        model = AutoModelForTokenClassification.from_pretrained(folder, **kwargs)
+        with quiet:
+            model = AutoModelForTokenClassification.from_pretrained(folder, **kwargs)
     except (OSError, ValueError) as err:
         raise ModelNotFoundError(f"cannot load a token classifier from {folder}: {err}") from err
     return model, tokenizer

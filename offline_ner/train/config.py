@@ -11,14 +11,27 @@ Example::
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass, field, fields
 
 from offline_ner.train.regimens import REGIMENS, regimen_phases
 from offline_ner.train.schedules import SCHEDULE_PARAMS, check_params
 
 EVAL_MODES = ("default", "strict")
+# report_to value -> (HF integration name, Python package it needs); None: no report beyond train_log.jsonl
+REPORT_TARGETS: dict[str, tuple[str, str] | None] = {"none": None, "tensorboard": ("tensorboard", "tensorboard")}
 CARRY_OVER = ("best", "last")
 KEEP = ("best", "last")
+
+
+def check_report_target(target: str) -> None:
+    """ValueError (a config error, found before torch loads) for an unknown target or one not installed."""
+    if target not in REPORT_TARGETS:
+        raise ValueError(f"report_to must be one of {', '.join(REPORT_TARGETS)}, not {target!r}")
+    needed = REPORT_TARGETS[target]
+    if needed is not None and importlib.util.find_spec(needed[1]) is None:
+        raise ValueError(f"report_to: {target} needs the {needed[1]!r} package, which is not installed; "
+                         f"pip install 'offline-ner[{target}]' (or {needed[1]}), or set report_to: none")
 
 
 @dataclass(frozen=True)
@@ -86,6 +99,7 @@ class TrainConfig:
     logging_steps: int = 50  # loss/lr lines in the training log; ~1-2 per minute on 2 CPU cores
     torch_threads: int = 0  # 0 = torch's default (all cores); set lower on a shared machine
     resume: bool = True  # continue a killed run from its last checkpoint in the same output folder
+    report_to: str = "none"  # "tensorboard": HF's TensorBoard events in <out>/tensorboard (needs the package)
 
     def __post_init__(self) -> None:
         if self.regimen not in REGIMENS:
@@ -96,6 +110,7 @@ class TrainConfig:
             raise ValueError(f"carry_over must be one of {', '.join(CARRY_OVER)}, not {self.carry_over!r}")
         if self.keep not in KEEP:
             raise ValueError(f"keep must be one of {', '.join(KEEP)}, not {self.keep!r}")
+        check_report_target(self.report_to)
         positive = ("max_length", "batch_size", "eval_batch_size", "length_group_batches", "logging_steps")
         for name in positive:
             if getattr(self, name) <= 0:

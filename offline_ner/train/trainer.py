@@ -58,6 +58,7 @@ from offline_ner.train import distributed
 from offline_ner.train._model import load_classifier, load_tokenizer
 from offline_ner.train.base_model import resolve_base_model
 from offline_ner.train.config import TrainConfig
+from offline_ner.train.console import ConsoleProgress, report_arguments, show_bars
 from offline_ner.train.evaluation import evaluate_model, score_tags
 from offline_ner.train.features import Feature, build_features, join_windows
 from offline_ner.train.packing import pack_batch
@@ -399,7 +400,7 @@ def _dev_selection(dev: Sequence[Record], size: int) -> list[Record]:
 def _fingerprint(cfg: TrainConfig, *pools: Sequence[Record]) -> str:
     """Config (minus keys that do not change the model) and data: a resumed run must match both."""
     digest = hashlib.sha256()
-    settings = {k: v for k, v in cfg.to_json().items() if k not in ("resume", "torch_threads", "logging_steps")}
+    settings = {k: v for k, v in cfg.to_json().items() if k not in ("resume", "torch_threads", "logging_steps", "report_to")}
     digest.update(json.dumps(settings, sort_keys=True).encode())
     for pool in pools:
         for record in pool:
@@ -483,9 +484,9 @@ def _training_args(cfg: TrainConfig, phase_dir: Path, index: int, progress: bool
         bf16=_gpu_has_bf16(),
         fp16=torch.cuda.is_available() and not _gpu_has_bf16(),
         logging_steps=cfg.logging_steps,
-        report_to=[],
+        **report_arguments(cfg.report_to, phase_dir),
         seed=cfg.seed + index,
-        disable_tqdm=not progress,
+        disable_tqdm=not show_bars(progress),
         remove_unused_columns=False,  # keep is_distilled: the collator and compute_loss use it
         dataloader_pin_memory=torch.cuda.is_available(),
     )
@@ -530,7 +531,8 @@ def _train_phase(
     sampler, counter = _PlanSampler(plan), _ShareCounter()
     phase_log = _PhaseLog(log, phase.name, sampler, counter)
     time_split = _TimeSplit()
-    callbacks: list[TrainerCallback] = [phase_log, time_split]
+    console = ConsoleProgress(phase.name, index, len(regimen_phases(cfg.regimen)), progress and not show_bars(progress))
+    callbacks: list[TrainerCallback] = [phase_log, time_split, console]
     has_dev = bool(data.dev)
     if cfg.patience and has_dev:  # without dev nothing can say when to stop: the full budget runs
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.patience))
@@ -550,9 +552,9 @@ def _train_phase(
         counter=counter,
         words_per_batch=_words_per_batch(items, plan, cfg) if cfg.word_weighted_loss else 0.0,
     )
-    # both print every log dict; train_log.jsonl keeps them, so the console shows only the progress bar
+    # both print every log dict; train_log.jsonl keeps them, the console gets ConsoleProgress lines (+ a bar on a TTY)
     trainer.remove_callback(PrinterCallback)
-    if progress:
+    if show_bars(progress):
         trainer.remove_callback(ProgressCallback)
         trainer.add_callback(_QuietProgress)
     last = _last_checkpoint(phase_dir)

@@ -150,6 +150,7 @@ def test_model_without_iob2_labels_is_refused(tiny_bert_dir: Path, tmp_path: Pat
     shutil.copytree(tiny_bert_dir, model)
     config = json.loads((model / "config.json").read_text())
     config["id2label"] = {str(i): f"LABEL_{i}" for i in range(9)}
+    config["label2id"] = {f"LABEL_{i}": i for i in range(9)}  # both edited: agreeing label files, just not IOB2
     (model / "config.json").write_text(json.dumps(config))
     with pytest.raises(ExportError, match="not IOB2"):
         export_onnx(model, tmp_path / "onnx")
