@@ -8,6 +8,7 @@ from offline_ner.data.formats import read_records
 from offline_ner.data.iob2 import (
     CONLL_TYPES,
     Span,
+    agree_spans,
     iob2_violations,
     is_valid_tag,
     label_list,
@@ -16,7 +17,7 @@ from offline_ner.data.iob2 import (
     tags_from_spans,
 )
 from offline_ner.data.jsonl import dumps_record, iter_json_lines, iter_jsonl, parse_record, read_jsonl, write_jsonl
-from offline_ner.data.records import Document, Record
+from offline_ner.data.records import SAMPLE_TAGS_KEY, Document, Record
 from offline_ner.data.text import (
     decode_text,
     iter_text_folder,
@@ -32,9 +33,11 @@ from offline_ner.data.text import (
 
 __all__ = [
     "CONLL_TYPES",
+    "SAMPLE_TAGS_KEY",
     "Document",
     "Record",
     "Span",
+    "agree_spans",
     "decode_text",
     "dumps_record",
     "format_conll",
