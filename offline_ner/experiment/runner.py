@@ -77,12 +77,12 @@ def run_cell(cell: Cell, cells: Sequence[Cell], data: ExperimentData, finished: 
     distilled = list(data.distilled[cell.distilled]) if uses_distilled else []
     n_offered = len(distilled)
     out_dir = run_dir.parent.parent
-    report = None
+    what_selected = None
     if cell.selection is not None:
         offered = distilled
         distilled = _select(cell, cells, data, finished, gold, offered, out_dir, progress=progress, log=log)
-        report = {"kind": cell.selection.kind, **selection_report(offered, distilled)}
-        atomic_write_text(out_dir / "selection" / f"{cell.cell_id}.json", json.dumps(report, indent=2) + "\n")
+        what_selected = {"kind": cell.selection.kind, **selection_report(offered, distilled)}
+        atomic_write_text(out_dir / "selection" / f"{cell.cell_id}.json", json.dumps(what_selected, indent=2) + "\n")
         if not distilled:
             raise TrainError(f"{cell.cell_id}: selection {cell.selection.kind} kept none of the {n_offered} "
                              "distilled sentences; loosen its threshold or train the teacher longer")
@@ -100,7 +100,7 @@ def run_cell(cell: Cell, cells: Sequence[Cell], data: ExperimentData, finished: 
         "cell_id": cell.cell_id, "fingerprint": cell.fingerprint, "arm": cell.arm, "label": cell.label,
         "regimen": cell.regimen, "schedule": dict(cell.schedule), "distilled_source": cell.distilled,
         "selection": None if cell.selection is None else cell.selection.__dict__,
-        "selection_report": report,
+        "selection_report": what_selected,
         "gold_size": cell.gold_size, "seed": cell.seed, "train": dict(cell.train),
         "n_gold": len(gold), "n_distilled_offered": n_offered, "n_distilled": len(distilled),
         "steps": metrics.get("steps", metrics.get("global_step")), "wall_s": round(wall_s, 1),
