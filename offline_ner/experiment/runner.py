@@ -152,19 +152,20 @@ def _restart_if_data_changed(run_dir: Path, distilled: Sequence[Record]) -> None
 
 def write_report(cfg: ExperimentConfig, cells: Sequence[Cell], rows: Sequence[dict[str, Any]], out_dir: Path,
                  plots_dir: Path | None = None) -> tuple[Path, Path, tuple[Path, ...]]:
-    """The table (Markdown), CSV and PNG plots for the rows of the current grid's cells."""
+    """The table (Markdown), CSV and PNG plots for the rows of the current grid's cells; with selection arms,
+    also ``selection.md`` and ``selection.csv`` (what each kept, masked or relabelled per entity type)."""
     from offline_ner.experiment.plots import plot_f1_by_arm, plot_f1_vs_gold_size, plot_schedules
 
     current = {c.fingerprint for c in cells}
     rank = {arm.name: i for i, arm in enumerate(cfg.arms)}  # the table follows the config's arm order
     summaries = summarise(sorted((r for r in rows if r["fingerprint"] in current), key=lambda r: rank[r["arm"]]))
     table_path, csv_path = out_dir / "results.md", out_dir / "results.csv"
+    atomic_write_text(table_path, markdown_table(summaries))
+    atomic_write_text(csv_path, csv_text(summaries))
     current_rows = [r for r in rows if r["fingerprint"] in current]
     selected = selection_table(current_rows)
-    atomic_write_text(table_path, markdown_table(summaries) + (f"\n## What each selection kept\n\n{selected}"
-                                                               if selected else ""))
-    atomic_write_text(csv_path, csv_text(summaries))
-    if selected:
+    if selected:  # what each selection arm kept, masked or relabelled, per type
+        atomic_write_text(out_dir / "selection.md", selected)
         atomic_write_text(out_dir / "selection.csv", selection_csv(current_rows))
     plots_dir = plots_dir or out_dir
     plots: list[Path] = []
