@@ -3,7 +3,7 @@
 Modules, one job each: ``prompts`` (versioned templates, demonstrations), ``parse`` (reply → mentions, fallback
 chain), ``align`` (mentions → IOB2, pure), ``client`` (SDK transport, the one retry policy), ``journal`` (SQLite
 WAL cache), ``run`` (plan, execute, assemble), ``batch`` (Batch API), ``cost`` (tokens, dated prices), ``qa``
-(seqeval P/R/F1, agreement), ``select`` (k-of-n agreement), ``retrieve`` (kNN demonstrations) and ``encoder``
+(seqeval P/R/F1, agreement), ``retrieve`` (kNN demonstrations) and ``encoder``
 (its MiniLM sentence embeddings), ``verify`` (self-verification requests and verdicts), ``importer`` (existing
 label files), ``replay`` (record and serve exchanges for the offline demo), ``inputs`` and ``folder`` (reading
 sources, writing output).

@@ -41,7 +41,6 @@ from offline_ner.annotate.journal import Journal, request_key
 from offline_ner.annotate.parse import parse_reply
 from offline_ner.annotate.prompts import PromptTemplate, build_messages, check_demonstrations, json_schema_format
 from offline_ner.annotate.qa import qa_report
-from offline_ner.annotate.select import agree_spans
 from offline_ner.annotate.verify import (
     EXPECTED_VERIFY_OUTPUT_TOKENS,
     VERIFY_MAX_TOKENS,
@@ -52,7 +51,7 @@ from offline_ner.annotate.verify import (
 )
 from offline_ner.annotate.verify import PROMPT_SHA256 as VERIFY_PROMPT_SHA256
 from offline_ner.annotate.verify import RESPONSE_FORMAT as VERIFY_RESPONSE_FORMAT
-from offline_ner.data import Record, Span, tags_from_spans
+from offline_ner.data import SAMPLE_TAGS_KEY, Record, Span, agree_spans, tags_from_spans
 from offline_ner.errors import AnnotateError, BudgetExceededError, ConfigError, LLMReplyError
 
 if TYPE_CHECKING:  # the SDK is imported only by code that sends requests
@@ -451,6 +450,8 @@ def _label_record(
         "request_key": first["request_key"],
     }
     spans = sample_spans[0]
+    if len(keys) > 1:  # every sample's tags travel with the record, so k can be chosen again downstream
+        provenance[SAMPLE_TAGS_KEY] = [list(tags_from_spans(s, len(record.tokens))) for s in sample_spans]
     if cfg.agree_k is not None and len(keys) > 1:
         spans, proposed = agree_spans(sample_spans, cfg.agree_k)
         provenance["agreement"] = {"samples": len(keys), "k": cfg.agree_k, "proposed": proposed, "kept": len(spans)}

@@ -19,6 +19,7 @@ from offline_ner.data.iob2 import (
     DECODERS,
     DEFAULT_DECODER,
     Span,
+    agree_spans,
     iob2_violations,
     is_valid_tag,
     label_list,
@@ -27,7 +28,7 @@ from offline_ner.data.iob2 import (
     tags_from_spans,
 )
 from offline_ner.data.jsonl import dumps_record, iter_json_lines, iter_jsonl, parse_record, read_jsonl, write_jsonl
-from offline_ner.data.records import Document, Record
+from offline_ner.data.records import SAMPLE_TAGS_KEY, Document, Record
 from offline_ner.data.text import (
     decode_text,
     iter_text_folder,
@@ -48,11 +49,13 @@ __all__ = [
     "DEFAULT_DECODER",
     "INPUT_FORMATS",
     "RECORD_FORMATS",
+    "SAMPLE_TAGS_KEY",
     "CharSpan",
     "Document",
     "Record",
     "Span",
     "SpanText",
+    "agree_spans",
     "decode_text",
     "detect_format",
     "dumps_record",

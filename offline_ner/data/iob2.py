@@ -12,6 +12,7 @@ Example::
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
@@ -91,3 +92,32 @@ def label_list(types: Sequence[str] = CONLL_TYPES) -> list[str]:
     for entity_type in types:
         labels += [f"B-{entity_type}", f"I-{entity_type}"]
     return labels
+
+
+def agree_spans(samples: Sequence[Sequence[Span]], k: int) -> tuple[list[Span], int]:
+    """Spans that at least ``k`` of n label samples agree on (non-overlapping), and how many distinct spans were
+    proposed.
+
+    k-of-n agreement over repeated LLM samples (annotate's ``agree_k``, the experiment's ``k_of_n`` selection):
+    an entity is kept when at least k samples produced the same span with the same type; kept spans that still
+    overlap are resolved like ``annotate.align``: more votes first, then longer, then earlier.
+
+    Example::
+
+        agree_spans([[Span(0, 2, "PER")], [Span(0, 2, "PER")], [Span(0, 1, "PER")]], k=2)
+        # ([Span(0, 2, 'PER')], 2)   -> one kept of two distinct spans proposed
+
+    Raises:
+        ValueError: ``k`` outside 1..len(samples).
+    """
+    if k < 1 or k > len(samples):
+        raise ValueError(f"agree_k={k} must be between 1 and the number of samples ({len(samples)})")
+    votes = Counter(span for sample in samples for span in set(sample))
+    kept: list[Span] = []
+    taken: set[int] = set()
+    for span, count in sorted(votes.items(), key=lambda item: (-item[1], -(item[0].end - item[0].start), item[0])):
+        cells = set(range(span.start, span.end))
+        if count >= k and not cells & taken:
+            kept.append(span)
+            taken |= cells
+    return sorted(kept), len(votes)

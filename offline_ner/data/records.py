@@ -18,6 +18,10 @@ from typing import Any
 
 from offline_ner.data.iob2 import Span, spans_from_tags
 
+# provenance key: with n > 1 LLM samples per sentence, each sample's IOB2 tags (annotate writes them, the
+# experiment's k_of_n selection votes over them)
+SAMPLE_TAGS_KEY = "sample_tags"
+
 
 @dataclass(frozen=True)
 class Record:

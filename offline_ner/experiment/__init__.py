@@ -23,7 +23,7 @@ from offline_ner.experiment.grid import Cell, expand_grid
 from offline_ner.experiment.report import Summary, csv_text, markdown_table, summarise
 from offline_ner.experiment.results import ResultStore
 from offline_ner.experiment.runner import ExperimentOutcome, run_experiment, write_report
-from offline_ner.experiment.selection import select_by_agreement, span_agreement
+from offline_ner.experiment.selection import apply_selection, select_by_agreement, selection_report, span_agreement
 from offline_ner.experiment.sources import ExperimentData, read_noisebench
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "SelectionConfig",
     "SourceConfig",
     "Summary",
+    "apply_selection",
     "csv_text",
     "expand_grid",
     "experiment_from_mapping",
@@ -44,6 +45,7 @@ __all__ = [
     "read_noisebench",
     "run_experiment",
     "select_by_agreement",
+    "selection_report",
     "span_agreement",
     "summarise",
     "write_report",

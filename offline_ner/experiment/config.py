@@ -42,16 +42,45 @@ class SourceConfig:
     limit: int | None = None
 
 
+# selection kinds (see offline_ner.experiment.selection for what each does to the distilled records)
+SelectionKind = Literal["agreement", "cv_agreement", "token_mask", "confident_learning", "relabel", "k_of_n"]
+# kinds judged by k-fold gold-only teachers (out-of-fold where a distilled sentence is also a gold one)
+FOLD_KINDS = frozenset({"cv_agreement", "token_mask", "confident_learning", "relabel"})
+# kinds that need a teacher arm: the fold kinds train their teachers with its recipe, agreement uses its model
+TEACHER_KINDS = FOLD_KINDS | {"agreement"}
+# the SelectionConfig fields each kind reads (only these go into a cell's fingerprint)
+SELECTION_FIELDS: dict[str, tuple[str, ...]] = {
+    "agreement": ("kind", "teacher", "min_agreement"),
+    "cv_agreement": ("kind", "teacher", "min_agreement", "folds"),
+    "token_mask": ("kind", "teacher", "folds"),
+    "confident_learning": ("kind", "teacher", "folds", "action"),
+    "relabel": ("kind", "teacher", "folds", "min_confidence"),
+    "k_of_n": ("kind", "k"),
+}
+
+
 @dataclass(frozen=True)
 class SelectionConfig:
-    """Which distilled sentences to keep before training (the paper's "annotation selection" future work)."""
+    """What to do with the distilled labels before training (the paper's "annotation selection" future work)."""
 
-    # agreement: a teacher model re-labels the distilled sentences; keep those whose LLM spans agree with it
-    kind: Literal["agreement"] = "agreement"
-    # the arm whose model (same seed, same gold size) is the teacher; usually the gold-only arm
+    # agreement: keep sentences whose LLM spans agree with the teacher arm's own model (trained on all the gold);
+    # cv_agreement: the same judged by k-fold teachers; token_mask: no loss on tokens the LLM and the fold
+    # teachers tag differently; confident_learning: cleanlab's find_label_issues on the fold teachers'
+    # probabilities; relabel: the fold teachers' tag where they are confident; k_of_n: vote over the LLM samples
+    kind: SelectionKind = "agreement"
+    # the arm whose model (agreement) or recipe (the fold kinds) makes the teacher, at the same seed and gold size;
+    # for the fold kinds it must train on gold only. Unused by k_of_n
     teacher: str = "gold-only"
-    # keep a sentence when the span F1 between LLM and teacher labels is at least this (1.0 = exact agreement)
+    # agreement, cv_agreement: keep a sentence when the LLM/teacher span F1 is at least this (1.0 = exact)
     min_agreement: float = 1.0
+    # fold kinds: how many gold-only teachers, each trained without one fold of the gold subset
+    folds: int = 5
+    # relabel: replace an LLM tag with the teacher's when the teacher's probability for its tag is at least this
+    min_confidence: float = 0.9
+    # confident_learning: drop the sentences with a label issue, or mask the tokens with one (no loss)
+    action: Literal["drop", "mask"] = "mask"
+    # k_of_n: keep the entities at least k of the record's LLM samples agree on (provenance.sample_tags)
+    k: int = 2
 
 
 @dataclass(frozen=True)
@@ -148,12 +177,7 @@ def _check(cfg: ExperimentConfig, where: str) -> None:
                 f"{where}: arm {arm.name!r} uses distilled source {arm.distilled!r}; known: {', '.join(cfg.distilled)}"
             )
         if arm.selection is not None:
-            teacher = next((a for a in cfg.arms if a.name == arm.selection.teacher), None)
-            if teacher is None or teacher.selection is not None:
-                raise ConfigError(
-                    f"{where}: arm {arm.name!r} selects with teacher {arm.selection.teacher!r}, "
-                    "which must be another arm of this experiment without a selection of its own"
-                )
+            _check_selection(cfg, arm, arm.selection, where)
     sizes = [*cfg.gold_sizes, *(s for arm in cfg.arms for s in arm.gold_sizes or ())]
     bad = [s for s in sizes if not (s == ALL or (isinstance(s, int) and s > 0))]
     if bad:
@@ -162,6 +186,25 @@ def _check(cfg: ExperimentConfig, where: str) -> None:
         raise ConfigError(f"{where}.step_budget: must be >= 0, not {cfg.step_budget}")
     if not cfg.seeds:
         raise ConfigError(f"{where}.seeds: at least one seed is needed")
+
+
+def _check_selection(cfg: ExperimentConfig, arm: ArmConfig, selection: SelectionConfig, where: str) -> None:
+    key = f"{where}: arm {arm.name!r}: selection"
+    if selection.kind in TEACHER_KINDS:
+        teacher = next((a for a in cfg.arms if a.name == selection.teacher), None)
+        if teacher is None or teacher.selection is not None:
+            raise ConfigError(
+                f"{where}: arm {arm.name!r} selects with teacher {selection.teacher!r}, "
+                "which must be another arm of this experiment without a selection of its own"
+            )
+    if selection.folds < 2:
+        raise ConfigError(f"{key}.folds: at least 2 folds are needed, not {selection.folds}")
+    for name in ("min_agreement", "min_confidence"):
+        value = getattr(selection, name)
+        if not 0.0 <= value <= 1.0:
+            raise ConfigError(f"{key}.{name}: must be between 0 and 1, not {value}")
+    if selection.k < 1:
+        raise ConfigError(f"{key}.k: must be >= 1, not {selection.k}")
 
 
 def load_experiment(path: str | os.PathLike[str], *, overrides: Iterable[str] = ()) -> ExperimentConfig:

@@ -21,8 +21,17 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from offline_ner.config import from_mapping
 from offline_ner.errors import ConfigError
-from offline_ner.experiment.config import ArmConfig, ExperimentConfig, SelectionConfig
+from offline_ner.experiment.config import (
+    FOLD_KINDS,
+    SELECTION_FIELDS,
+    TEACHER_KINDS,
+    ArmConfig,
+    ExperimentConfig,
+    SelectionConfig,
+)
+from offline_ner.train.config import TrainConfig
 from offline_ner.train.regimens import regimen_phases
 
 BUDGET_KEYS = ("max_steps", "phase_max_steps")
@@ -73,7 +82,7 @@ def fingerprint(payload: Mapping[str, Any]) -> str:
 
 def expand_grid(cfg: ExperimentConfig) -> list[Cell]:
     """All cells of the experiment, teachers before the arms that select with them, seed-major."""
-    teachers = {arm.selection.teacher for arm in cfg.arms if arm.selection is not None}
+    teachers = {arm.selection.teacher for arm in cfg.arms if needs_teacher(arm.selection)}
     arms = sorted(cfg.arms, key=lambda arm: arm.name not in teachers)  # stable: config order otherwise
     sources = {"gold": asdict(cfg.gold), "dev": asdict(cfg.dev), "test": asdict(cfg.test)}
     cells = []
@@ -88,7 +97,21 @@ def expand_grid(cfg: ExperimentConfig) -> list[Cell]:
                 if size not in cfg.gold_sizes:
                     cells += _arm_cells(cfg, arm, size, seed, sources)
     _check_teachers(cells)
-    return cells
+    # a selection depends on its teacher's recipe too: a retrained teacher reruns the cells it judged for
+    return [Cell(**{**c.__dict__, "fingerprint": fingerprint({"cell": c.fingerprint,
+                                                                "teacher": teacher_cell(c, cells).fingerprint})})
+            if needs_teacher(c.selection) else c for c in cells]
+
+
+def needs_teacher(selection: SelectionConfig | None) -> bool:
+    """Whether a selection is judged by a teacher arm (all kinds but k_of_n)."""
+    return selection is not None and selection.kind in TEACHER_KINDS
+
+
+def cell_train_config(cell: Cell) -> TrainConfig:
+    """The trainer's config for ``cell``'s run (its regimen, seed and schedule over its train keys)."""
+    return from_mapping(TrainConfig, {**cell.train, "regimen": cell.regimen, "seed": cell.seed,
+                                      "schedule": dict(cell.schedule)}, where=f"cell {cell.cell_id}")
 
 
 def _arm_cells(
@@ -100,11 +123,17 @@ def _arm_cells(
         cell = Cell(arm.name, _label(arm, schedule), arm.regimen, schedule, arm.distilled, arm.selection,
                     size, seed, train)
         payload = {
-            **{k: v for k, v in asdict(cell).items() if k != "fingerprint"},
+            **{k: v for k, v in asdict(cell).items() if k not in ("fingerprint", "selection")},
+            "selection": None if arm.selection is None else _selection_payload(arm.selection),
             "sources": {**sources, "distilled": asdict(cfg.distilled[arm.distilled])},
         }
         cells.append(Cell(**{**cell.__dict__, "fingerprint": fingerprint(payload)}))
     return cells
+
+
+def _selection_payload(selection: SelectionConfig) -> dict[str, Any]:
+    """The fields ``selection``'s kind reads: a field it ignores does not rerun its cells."""
+    return {name: getattr(selection, name) for name in SELECTION_FIELDS[selection.kind]}
 
 
 def _budget(cfg: ExperimentConfig, arm: ArmConfig) -> dict[str, Any]:
@@ -121,9 +150,10 @@ def _budget(cfg: ExperimentConfig, arm: ArmConfig) -> dict[str, Any]:
 
 
 def teacher_cell(cell: Cell, cells: list[Cell]) -> Cell:
-    """The cell whose model re-labels ``cell``'s distilled sentences (same gold size and seed)."""
-    if cell.selection is None:
-        raise ValueError(f"cell {cell.cell_id} has no selection")
+    """The cell whose model (agreement) or recipe (fold kinds) judges ``cell``'s distilled sentences (same gold
+    size and seed)."""
+    if cell.selection is None or not needs_teacher(cell.selection):
+        raise ValueError(f"cell {cell.cell_id} has no selection with a teacher")
     found = [c for c in cells if c.arm == cell.selection.teacher and c.gold_size == cell.gold_size
              and c.seed == cell.seed]
     if len(found) != 1:
@@ -137,5 +167,12 @@ def teacher_cell(cell: Cell, cells: list[Cell]) -> Cell:
 
 def _check_teachers(cells: list[Cell]) -> None:
     for cell in cells:
-        if cell.selection is not None:
-            teacher_cell(cell, cells)
+        if needs_teacher(cell.selection):
+            teacher = teacher_cell(cell, cells)
+            if cell.selection is not None and cell.selection.kind in FOLD_KINDS and any(
+                phase.uses_distilled for phase in regimen_phases(teacher.regimen)
+            ):
+                raise ConfigError(
+                    f"arm {cell.arm!r}: {cell.selection.kind} trains k-fold teachers with arm {teacher.arm!r}'s "
+                    f"recipe, which must train on gold only (its regimen is {teacher.regimen!r})"
+                )

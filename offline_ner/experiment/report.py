@@ -2,7 +2,8 @@
 
 Each group is one arm label at one gold size; the table shows test F1 mean ± std over seeds (sample std, n-1),
 per-type F1 means, dev F1, optimizer steps, wall time and how many distilled sentences the run trained on, so a
-regimen's F1 is always read beside what it cost.
+regimen's F1 is always read beside what it cost. A second table says what each selection arm kept, masked or
+relabelled, per entity type.
 
 Example::
 
@@ -115,5 +116,90 @@ def csv_text(summaries: Iterable[Summary]) -> str:
         row: list[Any] = [s.label, s.regimen, s.gold_size, " ".join(map(str, s.seeds)), s.test_f1.mean, s.test_f1.std]
         row += [v for t in CONLL_TYPES for v in (s.per_type_f1[t].mean, s.per_type_f1[t].std)]
         row += [s.dev_f1.mean, s.steps.mean, s.wall_s.mean, s.n_distilled.mean]
+        writer.writerow([f"{v:.4f}" if isinstance(v, float) else v for v in row])
+    return out.getvalue()
+
+
+# -- what each selection kept ----------------------------------------------------------------------------------
+
+SELECTION_COLUMNS = ["arm", "kind", "gold", "seeds", "sentences kept", "tokens masked", "tokens relabelled",
+                     *(f"{t} kept" for t in CONLL_TYPES)]
+
+
+@dataclass(frozen=True)
+class SelectionSummary:
+    """One arm label at one gold size: what its selection did, as fractions (mean ± std over seeds)."""
+
+    label: str
+    kind: str
+    gold_size: int | str
+    seeds: tuple[int, ...]
+    sentences_kept: Stat  # kept / offered sentences
+    tokens_masked: Stat  # tokens without loss / offered tokens
+    tokens_relabelled: Stat  # tokens whose tag changed / offered tokens
+    entities_kept: Mapping[str, Stat]  # per type: LLM entities trained on unchanged / LLM entities offered
+    entities_trained: Mapping[str, Stat]  # per type: entities trained on (relabelled ones too) / LLM entities
+
+
+def _ratio(part: float, whole: float) -> float | None:
+    return part / whole if whole else None
+
+
+def _stat(values: Iterable[float | None]) -> Stat:
+    return Stat.of([v for v in values if v is not None])
+
+
+def _type_ratio(report: Mapping[str, Any], entity_type: str, key: str) -> float | None:
+    row = report["per_type"].get(entity_type, {})
+    return _ratio(row.get(key, 0), row.get("llm_entities", 0))
+
+
+def summarise_selection(rows: Iterable[Mapping[str, Any]]) -> list[SelectionSummary]:
+    """Group the rows that carry a ``selection_report`` by (label, gold size), in first-seen order."""
+    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for row in rows:
+        if row.get("selection_report"):
+            groups.setdefault((row["label"], str(row["gold_size"])), []).append(row)
+    out = []
+    for group in groups.values():
+        reports = [r["selection_report"] for r in group]
+        kept = {t: _stat([_type_ratio(rep, t, "kept_entities") for rep in reports]) for t in CONLL_TYPES}
+        trained = {t: _stat([_type_ratio(rep, t, "trained_entities") for rep in reports]) for t in CONLL_TYPES}
+        out.append(SelectionSummary(
+            label=group[0]["label"], kind=reports[0]["kind"], gold_size=group[0]["gold_size"],
+            seeds=tuple(sorted(r["seed"] for r in group)),
+            sentences_kept=_stat([_ratio(rep["sentences"]["kept"], rep["sentences"]["offered"]) for rep in reports]),
+            tokens_masked=_stat([_ratio(rep["tokens"]["masked"], rep["tokens"]["offered"]) for rep in reports]),
+            tokens_relabelled=_stat([_ratio(rep["tokens"]["relabelled"], rep["tokens"]["offered"]) for rep in reports]),
+            entities_kept=kept,
+            entities_trained=trained,
+        ))
+    return out
+
+
+def selection_table(rows: Iterable[Mapping[str, Any]]) -> str:
+    """A Markdown table of what each selection kept (fractions, mean ± std over seeds); "" when none selected."""
+    summaries = summarise_selection(rows)
+    if not summaries:
+        return ""
+    lines = ["| " + " | ".join(SELECTION_COLUMNS) + " |", "|" + "---|" * len(SELECTION_COLUMNS)]
+    for s in summaries:
+        cells = [s.label, s.kind, str(s.gold_size), ",".join(map(str, s.seeds)), _pm(s.sentences_kept, 2),
+                 _pm(s.tokens_masked, 2), _pm(s.tokens_relabelled, 2), *(_pm(s.entities_kept[t], 2) for t in CONLL_TYPES)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def selection_csv(rows: Iterable[Mapping[str, Any]]) -> str:
+    """The selection table's numbers (means over seeds), plus entities trained on per LLM entity per type."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    header = ["arm", "kind", "gold_size", "seeds", "sentences_kept", "tokens_masked", "tokens_relabelled"]
+    header += [f"{t}_{k}" for t in CONLL_TYPES for k in ("entities_kept", "entities_trained")]
+    writer.writerow(header)
+    for s in summarise_selection(rows):
+        row: list[Any] = [s.label, s.kind, s.gold_size, " ".join(map(str, s.seeds)), s.sentences_kept.mean,
+                          s.tokens_masked.mean, s.tokens_relabelled.mean]
+        row += [v for t in CONLL_TYPES for v in (s.entities_kept[t].mean, s.entities_trained[t].mean)]
         writer.writerow([f"{v:.4f}" if isinstance(v, float) else v for v in row])
     return out.getvalue()

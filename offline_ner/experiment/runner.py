@@ -12,6 +12,7 @@ Example::
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 import time
@@ -22,14 +23,16 @@ from pathlib import Path
 from typing import Any
 
 from offline_ner._fs import atomic_write_text
-from offline_ner.config import from_mapping
-from offline_ner.errors import TrainError
-from offline_ner.experiment.config import ExperimentConfig
-from offline_ner.experiment.grid import Cell, expand_grid, teacher_cell
-from offline_ner.experiment.report import csv_text, markdown_table, summarise
+from offline_ner.data import Record
+from offline_ner.errors import DataError, TrainError
+from offline_ner.experiment.config import FOLD_KINDS, ExperimentConfig
+from offline_ner.experiment.grid import Cell, cell_train_config, expand_grid, fingerprint, teacher_cell
+from offline_ner.experiment.report import csv_text, markdown_table, selection_csv, selection_table, summarise
 from offline_ner.experiment.results import ResultStore
-from offline_ner.experiment.selection import select_by_agreement
+from offline_ner.experiment.selection import apply_selection, selection_report
 from offline_ner.experiment.sources import BundleResolver, ExperimentData
+from offline_ner.experiment.teachers import fold_teacher_view
+from offline_ner.train.features import NO_LOSS_KEY
 
 Log = Callable[[str], None]
 
@@ -60,29 +63,31 @@ class ExperimentOutcome:
 
 
 def run_cell(cell: Cell, cells: Sequence[Cell], data: ExperimentData, finished: dict[str, dict[str, Any]],
-             run_dir: Path, *, progress: bool = True) -> dict[str, Any]:
-    """Train and test one cell; returns its result row (the caller stores it)."""
-    from offline_ner.train import TrainConfig, evaluate_model, predict_tags, train
+             run_dir: Path, *, progress: bool = True, log: Log = _stderr) -> dict[str, Any]:
+    """Train and test one cell; returns its result row (the caller stores it).
+
+    A selection's report (what it kept, masked or relabelled per type) goes into the row and, as JSON, into
+    ``<out_dir>/selection/<cell id>.json`` (``out_dir`` = two levels above ``run_dir``).
+    """
+    from offline_ner.train import evaluate_model, train
     from offline_ner.train.regimens import regimen_phases
 
     gold = data.gold_subset(cell.gold_size, cell.seed)
     uses_distilled = any(phase.uses_distilled for phase in regimen_phases(cell.regimen))
     distilled = list(data.distilled[cell.distilled]) if uses_distilled else []
     n_offered = len(distilled)
+    out_dir = run_dir.parent.parent
+    what_selected = None
     if cell.selection is not None:
-        teacher = finished.get(teacher_cell(cell, cells).fingerprint)
-        if teacher is None or not Path(teacher["model_dir"]).is_dir():
-            raise TrainError(f"{cell.cell_id}: the teacher model of arm {cell.selection.teacher!r} is missing; "
-                             "rerun with its results row removed (or keep_models: true)")
-        tags = predict_tags(Path(teacher["model_dir"]), distilled)  # the gold-only model of this seed and size
-        distilled = select_by_agreement(distilled, tags, cell.selection.min_agreement)
+        offered = distilled
+        distilled = _select(cell, cells, data, finished, gold, offered, out_dir, progress=progress, log=log)
+        what_selected = {"kind": cell.selection.kind, **selection_report(offered, distilled)}
+        atomic_write_text(out_dir / "selection" / f"{cell.cell_id}.json", json.dumps(what_selected, indent=2) + "\n")
         if not distilled:
-            raise TrainError(f"{cell.cell_id}: selection kept none of the {n_offered} distilled sentences; "
-                             "lower selection.min_agreement or train the teacher longer")
-    train_cfg = from_mapping(
-        TrainConfig, {**cell.train, "regimen": cell.regimen, "seed": cell.seed, "schedule": dict(cell.schedule)},
-        where=f"cell {cell.cell_id}",
-    )
+            raise TrainError(f"{cell.cell_id}: selection {cell.selection.kind} kept none of the {n_offered} "
+                             "distilled sentences; loosen its threshold or train the teacher longer")
+        _restart_if_data_changed(run_dir, distilled)
+    train_cfg = cell_train_config(cell)
     started = time.perf_counter()
     result = train(train_cfg, gold=gold, distilled=distilled, dev=list(data.dev), out_dir=run_dir,
                    progress=progress)
@@ -95,6 +100,7 @@ def run_cell(cell: Cell, cells: Sequence[Cell], data: ExperimentData, finished: 
         "cell_id": cell.cell_id, "fingerprint": cell.fingerprint, "arm": cell.arm, "label": cell.label,
         "regimen": cell.regimen, "schedule": dict(cell.schedule), "distilled_source": cell.distilled,
         "selection": None if cell.selection is None else cell.selection.__dict__,
+        "selection_report": what_selected,
         "gold_size": cell.gold_size, "seed": cell.seed, "train": dict(cell.train),
         "n_gold": len(gold), "n_distilled_offered": n_offered, "n_distilled": len(distilled),
         "steps": metrics.get("steps", metrics.get("global_step")), "wall_s": round(wall_s, 1),
@@ -106,9 +112,48 @@ def run_cell(cell: Cell, cells: Sequence[Cell], data: ExperimentData, finished: 
     }
 
 
+def _select(cell: Cell, cells: Sequence[Cell], data: ExperimentData, finished: dict[str, dict[str, Any]],
+            gold: Sequence[Record], distilled: list[Record], out_dir: Path, *, progress: bool,
+            log: Log) -> list[Record]:
+    """The distilled records ``cell``'s student trains on (see :mod:`offline_ner.experiment.selection`)."""
+    from offline_ner.train import predict_tags
+
+    selection = cell.selection
+    if selection is None:
+        return distilled
+    teacher_tags, view = None, None
+    if selection.kind == "agreement":
+        teacher = finished.get(teacher_cell(cell, cells).fingerprint)
+        if teacher is None or not teacher.get("model_dir") or not Path(teacher["model_dir"]).is_dir():
+            raise TrainError(f"{cell.cell_id}: the teacher model of arm {selection.teacher!r} is missing; "
+                             "rerun with its results row removed (or keep_models: true)")
+        teacher_tags = predict_tags(Path(teacher["model_dir"]), distilled)  # the gold-only model, same seed/size
+    elif selection.kind in FOLD_KINDS:
+        view = fold_teacher_view(teacher_cell(cell, cells), gold, distilled, data.dev, selection.folds,
+                                 out_dir / "teachers", progress=progress, log=log)
+    try:
+        return apply_selection(selection, distilled, teacher_tags=teacher_tags, view=view)
+    except ValueError as err:
+        raise DataError(f"{cell.cell_id}: {err}") from err
+
+
+def _restart_if_data_changed(run_dir: Path, distilled: Sequence[Record]) -> None:
+    """Start ``run_dir`` afresh when the selected records (masks included) differ from those it was trained on.
+
+    The trainer resumes a run folder when config, tokens and tags match; a token mask is not in its fingerprint,
+    so a changed teacher could otherwise resume a run made with another mask.
+    """
+    digest = fingerprint([[r.id, list(r.tags or ()), list(r.provenance.get(NO_LOSS_KEY, ()))] for r in distilled])
+    stamp = run_dir / "selected_data.sha256"
+    if run_dir.exists() and (not stamp.is_file() or stamp.read_text().strip() != digest):
+        shutil.rmtree(run_dir)
+    atomic_write_text(stamp, digest + "\n")
+
+
 def write_report(cfg: ExperimentConfig, cells: Sequence[Cell], rows: Sequence[dict[str, Any]], out_dir: Path,
                  plots_dir: Path | None = None) -> tuple[Path, Path, tuple[Path, ...]]:
-    """The table (Markdown), CSV and PNG plots for the rows of the current grid's cells."""
+    """The table (Markdown), CSV and PNG plots for the rows of the current grid's cells; with selection arms,
+    also ``selection.md`` and ``selection.csv`` (what each kept, masked or relabelled per entity type)."""
     from offline_ner.experiment.plots import plot_f1_by_arm, plot_f1_vs_gold_size, plot_schedules
 
     current = {c.fingerprint for c in cells}
@@ -117,6 +162,11 @@ def write_report(cfg: ExperimentConfig, cells: Sequence[Cell], rows: Sequence[di
     table_path, csv_path = out_dir / "results.md", out_dir / "results.csv"
     atomic_write_text(table_path, markdown_table(summaries))
     atomic_write_text(csv_path, csv_text(summaries))
+    current_rows = [r for r in rows if r["fingerprint"] in current]
+    selected = selection_table(current_rows)
+    if selected:  # what each selection arm kept, masked or relabelled, per type
+        atomic_write_text(out_dir / "selection.md", selected)
+        atomic_write_text(out_dir / "selection.csv", selection_csv(current_rows))
     plots_dir = plots_dir or out_dir
     plots: list[Path] = []
     if summaries:
@@ -144,19 +194,20 @@ def run_experiment(cfg: ExperimentConfig, *, resolve_bundle: BundleResolver | No
     store = ResultStore(out_dir / "results.jsonl")
     finished = store.finished()
     todo = [] if report_only else [c for c in cells if c.fingerprint not in finished and (not only or c.arm in only)]
-    teachers = {teacher_cell(c, cells).fingerprint for c in cells if c.selection is not None}
+    # models other cells load (agreement teachers); fold teachers keep only their probabilities
+    teachers = {teacher_cell(c, cells).fingerprint for c in cells if c.selection and c.selection.kind == "agreement"}
     ran, skipped = [], [c.cell_id for c in cells if c.fingerprint in finished]
     log(f"[experiment] {cfg.name}: {len(cells)} cells, {len(skipped)} finished, {len(todo)} to run -> {out_dir}")
     data = ExperimentData.load(cfg, resolve_bundle) if todo else None
     for number, cell in enumerate(todo, start=1):
-        if cell.selection is not None and teacher_cell(cell, cells).fingerprint not in finished:
+        if cell.selection and cell.selection.kind == "agreement" and teacher_cell(cell, cells).fingerprint not in finished:
             log(f"[experiment] skip {cell.cell_id}: its teacher has not run (not in --only?)")
             continue
         log(f"[experiment] cell {number}/{len(todo)}: {cell.cell_id}")
         if data is None:
             raise RuntimeError("data is loaded whenever cells are to run")
         run_dir = out_dir / "runs" / cell.cell_id
-        row = run_cell(cell, cells, data, finished, run_dir, progress=progress)
+        row = run_cell(cell, cells, data, finished, run_dir, progress=progress, log=log)
         if not cfg.keep_models and cell.fingerprint not in teachers:
             shutil.rmtree(run_dir)  # ~90 MB per MiniLM run; only selection teachers are needed later
             row["model_dir"] = None

@@ -1,7 +1,7 @@
 """Records -> model inputs: subword tokenization, first-subword labels, and windows that lose no word.
 
 Each word's first subword carries its label id and every other position gets -100 (ignored by the loss), as in
-HF's run_ner. Unlike ``truncation=True``, a sentence longer than ``max_length`` subwords is cut into consecutive
+HF's run_ner; so do the words a record lists under ``provenance["no_loss_words"]`` (partial annotation). Unlike ``truncation=True``, a sentence longer than ``max_length`` subwords is cut into consecutive
 windows at word boundaries, so every word is trained on and predicted exactly once; a single word longer than a
 whole window keeps its first subwords (it is still labelled and predicted; counted as ``truncated_words``). A word
 the tokenizer maps to no subword (e.g. a lone control character) becomes the unknown token, so it is not lost
@@ -24,6 +24,9 @@ from typing import Any
 from offline_ner.data import Record
 
 IGNORE_INDEX = -100  # torch CrossEntropyLoss's ignore_index
+# provenance key: token indices of a record whose labels get no loss (partial annotation, e.g. words where an LLM
+# and a teacher model disagree); the record keeps its tags, so the label set and IOB2 rules are unchanged
+NO_LOSS_KEY = "no_loss_words"
 
 
 @dataclass(frozen=True)
@@ -143,10 +146,12 @@ def _window_feature(
     positions = tuple(prefix + offset for offset in first)
     labels = [IGNORE_INDEX] * len(input_ids)
     if label2id is not None and record.tags is not None:
-        for pos, tag in zip(positions, record.tags[start:end]):
+        no_loss = set(record.provenance.get(NO_LOSS_KEY, ()))
+        for word, (pos, tag) in enumerate(zip(positions, record.tags[start:end]), start=start):
             if tag not in label2id:
                 raise ValueError(f"record {record.id}: tag {tag!r} is not in the label set {sorted(label2id)}")
-            labels[pos] = label2id[tag]
+            if word not in no_loss:
+                labels[pos] = label2id[tag]
     return Feature(index, start, tuple(input_ids), tuple(labels), positions)
 
 

@@ -166,6 +166,9 @@ def test_k_of_n_agreement_keeps_only_entities_most_samples_agree_on(
     records = read_jsonl(tmp_path / "ann" / "records.jsonl")
     assert records[0].tags[:2] == ("B-ORG", "O")
     assert summary["selection"]["agreement"]["proposed"] > summary["selection"]["agreement"]["kept"]
+    # every sample's tags travel with the record, so a later k_of_n selection can vote again with another k
+    samples = records[0].provenance["sample_tags"]
+    assert len(samples) == 3 and sorted(t[1] for t in samples) == ["B-PER", "O", "O"]
     assert len(llm_server.chat_requests()) == 9
 
 

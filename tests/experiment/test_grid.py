@@ -88,3 +88,40 @@ def test_bad_experiment_config_is_rejected_with_the_key_named(changes: dict[str,
 def test_unknown_regimen_with_a_step_budget_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="unknown regimen 'magic'"):
         expand_grid(experiment_from_mapping(config(arms=[{"name": "a", "regimen": "magic"}], step_budget=10)))
+
+
+def test_fold_kind_cells_rerun_when_their_teachers_recipe_changes_but_not_for_fields_they_ignore() -> None:
+    def cells(teacher_lr: float, min_confidence: float) -> dict[str, str]:
+        arms = [{"name": "gold-only", "regimen": "gold", "train": {"learning_rate": teacher_lr}},
+                {"name": "mask", "regimen": "distilled_then_gold",
+                 "selection": {"kind": "token_mask", "min_confidence": min_confidence}},
+                {"name": "votes", "regimen": "distilled_then_gold", "selection": {"kind": "k_of_n", "k": 2}}]
+        grid = expand_grid(experiment_from_mapping(config(arms=arms, gold_sizes=[1000], seeds=[1])))
+        return {c.arm: c.fingerprint for c in grid}
+
+    base = cells(1e-4, 0.9)
+    assert cells(1e-4, 0.5)["mask"] == base["mask"]  # token_mask does not read min_confidence
+    changed = cells(3e-5, 0.9)
+    assert changed["mask"] != base["mask"] and changed["votes"] == base["votes"]  # k_of_n has no teacher
+
+
+@pytest.mark.parametrize(
+    ("selection", "message"),
+    [
+        ({"kind": "relabel", "folds": 1}, "folds: at least 2 folds"),
+        ({"kind": "relabel", "min_confidence": 1.5}, "min_confidence: must be between 0 and 1"),
+        ({"kind": "k_of_n", "k": 0}, "k: must be >= 1"),
+        ({"kind": "vibes"}, "kind"),
+    ],
+)
+def test_bad_selection_settings_are_rejected(selection: dict[str, Any], message: str) -> None:
+    arms = [{"name": "gold-only", "regimen": "gold"}, {"name": "s", "regimen": "union", "selection": selection}]
+    with pytest.raises(ConfigError, match=message):
+        experiment_from_mapping(config(arms=arms))
+
+
+def test_fold_teachers_must_train_on_gold_only() -> None:
+    arms = [{"name": "mix", "regimen": "union"},
+            {"name": "cv", "regimen": "union", "selection": {"kind": "cv_agreement", "teacher": "mix"}}]
+    with pytest.raises(ConfigError, match="must train on gold only"):
+        expand_grid(experiment_from_mapping(config(arms=arms)))

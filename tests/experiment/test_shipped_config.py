@@ -30,3 +30,12 @@ def test_paper_data_splits_gold_from_the_noisebench_sentences(shared_data: Path,
     assert len(data.gold_pool) == 14041 - len(distilled_ids)
     assert not distilled_ids & {r.id for r in data.gold_pool}
     assert len(data.dev) == 3250 and len(data.test) == 3453
+
+
+def test_selection_config_has_one_arm_per_selection_method_at_1000_gold_and_3_seeds() -> None:
+    cfg = load_experiment("experiments/selection")
+    kinds = {arm.selection.kind for arm in cfg.arms if arm.selection is not None}
+    assert kinds == {"agreement", "cv_agreement", "token_mask", "confident_learning", "relabel"}
+    assert {"gold-only", "simple-mix", "upper-bound-gold-labels"} <= {arm.name for arm in cfg.arms}
+    assert cfg.gold_sizes == (1000,) and len(cfg.seeds) == 3
+    assert len(expand_grid(cfg)) == len(cfg.arms) * 3

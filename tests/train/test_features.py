@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from offline_ner.data import Record, label_list
 from offline_ner.train._model import load_tokenizer
-from offline_ner.train.features import IGNORE_INDEX, build_features, join_windows
+from offline_ner.train.features import IGNORE_INDEX, NO_LOSS_KEY, build_features, join_windows
 from tests.conftest import minilm_dir
 
 LABEL2ID = {label: i for i, label in enumerate(label_list())}
@@ -98,3 +98,14 @@ def test_tag_outside_the_label_set_is_a_caller_bug(tokenizer) -> None:  # type: 
 
 def test_tokenizer_folder_is_read_from_disk_only(no_network: None, tmp_path: Path) -> None:
     assert load_tokenizer(minilm_dir()).is_fast
+
+
+def test_words_listed_as_no_loss_keep_their_tag_but_get_no_label(tokenizer) -> None:  # type: ignore[no-untyped-def]
+    tokens = tuple(f"word{i}" for i in range(12))
+    tags = ("B-PER", "I-PER", "O", "B-ORG", *("O",) * 8)
+    record = Record(id="r", tokens=tokens, tags=tags, provenance={NO_LOSS_KEY: [1, 3, 10]})
+    features, stats = build_features([record], tokenizer, LABEL2ID, max_length=12)
+    assert stats.windowed_records == 1  # the indices are the record's, not a window's
+    by_word = {f.word_start + k: f.labels[pos] for f in features for k, pos in enumerate(f.word_positions)}
+    assert [w for w, label in sorted(by_word.items()) if label == IGNORE_INDEX] == [1, 3, 10]
+    assert by_word[0] == LABEL2ID["B-PER"] and by_word[11] == LABEL2ID["O"]

@@ -1,0 +1,119 @@
+"""k-fold gold-only teachers: train them, and read their word-level probabilities on the distilled records.
+
+Teacher i trains with the teacher arm's recipe on the gold subset without fold i (see
+:mod:`offline_ner.experiment.selection` for who judges which sentence). Every fold's probabilities on all the
+distilled records are cached as ``fold-<i>.npz`` under ``out_dir/teachers/<teacher cell>-k<folds>-<hash>/``
+(the hash covers the teacher's recipe, the folds and the distilled records), so the selection arms of one seed
+and gold size share one set of teachers, a stopped grid resumes between folds, and the fold models themselves
+are deleted once their probabilities are on disk.
+
+Example::
+
+    view = fold_teacher_view(teacher, gold, distilled, dev, folds=5, cache_dir=out_dir / "teachers")
+    view.tags()      # per distilled record, the teachers' IOB2 tags
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from offline_ner._fs import atomic_write_bytes
+from offline_ner.data import Record
+from offline_ner.errors import TrainError
+from offline_ner.experiment.grid import Cell, cell_train_config, fingerprint
+from offline_ner.experiment.selection import TeacherView, combine_folds, fold_assignment, judging_folds
+
+
+def predict_word_probs(
+    model_dir: Path, records: Sequence[Record], batch_size: int, max_length: int
+) -> tuple[tuple[str, ...], list[np.ndarray]]:
+    """The model's labels and, per record, the softmax over them at every word's first subword (windows joined)."""
+    import torch
+
+    from offline_ner.train._model import load_classifier, pad_batch
+    from offline_ner.train.features import build_features
+
+    model, tokenizer = load_classifier(model_dir)
+    labels = tuple(model.config.id2label[i] for i in range(len(model.config.id2label)))
+    features, _ = build_features(records, tokenizer, None, max_length)
+    order = sorted(range(len(features)), key=lambda i: len(features[i].input_ids))  # batches pad little
+    out = [np.zeros((len(r.tokens), len(labels)), dtype=np.float32) for r in records]
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model.to(device).eval()
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            chunk = [features[i] for i in order[start : start + batch_size]]
+            input_ids, mask = pad_batch([f.input_ids for f in chunk], tokenizer.pad_token_id or 0)
+            logits = model(input_ids=input_ids.to(device), attention_mask=mask.to(device)).logits
+            probs = logits.float().softmax(-1).cpu().numpy()
+            for feature, row in zip(chunk, probs):
+                words = out[feature.record_index]
+                words[feature.word_start : feature.word_start + len(feature.word_positions)] = \
+                    row[list(feature.word_positions)]
+    return labels, out
+
+
+def _save(path: Path, labels: Sequence[str], probs: Sequence[np.ndarray]) -> None:
+    buffer = io.BytesIO()
+    lengths = np.array([len(p) for p in probs], dtype=np.int64)
+    flat = np.concatenate(probs) if probs else np.zeros((0, len(labels)), dtype=np.float32)
+    np.savez_compressed(buffer, probs=flat, lengths=lengths, labels=np.array(json.dumps(list(labels))))
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def _load(path: Path) -> tuple[tuple[str, ...], list[np.ndarray]]:
+    with np.load(path) as data:
+        labels = tuple(json.loads(str(data["labels"])))
+        bounds = np.cumsum(data["lengths"])[:-1]
+        return labels, list(np.split(data["probs"], bounds)) if len(data["lengths"]) else []
+
+
+def fold_teacher_view(
+    teacher: Cell,
+    gold: Sequence[Record],
+    distilled: Sequence[Record],
+    dev: Sequence[Record],
+    folds: int,
+    cache_dir: Path,
+    *,
+    progress: bool = True,
+    log: Callable[[str], None] = lambda message: None,
+) -> TeacherView:
+    """The fold teachers' probabilities for every distilled record (out-of-fold where it is also a gold sentence).
+
+    Raises:
+        TrainError: too few gold sentences for the folds, or fold teachers with different label sets.
+    """
+    from offline_ner.train import train
+
+    try:
+        fold_of = fold_assignment(gold, folds, teacher.seed)
+    except ValueError as err:
+        raise TrainError(f"{teacher.cell_id}: {err}") from err
+    digest = fingerprint({"teacher": teacher.fingerprint, "folds": folds,
+                          "distilled": [[r.id, list(r.tokens)] for r in distilled]})
+    folder = cache_dir / f"{teacher.cell_id}-k{folds}-{digest}"
+    train_cfg = cell_train_config(teacher)
+    per_fold, labels = [], None
+    for fold in range(folds):
+        path = folder / f"fold-{fold + 1}.npz"
+        if not path.is_file():
+            log(f"[experiment] teacher {teacher.arm} fold {fold + 1}/{folds} ({teacher.cell_id})")
+            run_dir = folder / f"fold-{fold + 1}"
+            kept = [record for record, f in zip(gold, fold_of) if f != fold]
+            result = train(train_cfg, gold=kept, distilled=[], dev=list(dev), out_dir=run_dir, progress=progress)
+            _save(path, *predict_word_probs(result.model_dir, distilled, train_cfg.eval_batch_size,
+                                            train_cfg.max_length))
+            shutil.rmtree(run_dir)  # the probabilities are all later arms need
+        fold_labels, probs = _load(path)
+        if labels is not None and fold_labels != labels:
+            raise TrainError(f"{folder}: fold teachers disagree on the label set ({labels} vs {fold_labels})")
+        labels = fold_labels
+        per_fold.append(probs)
+    return TeacherView(labels or (), combine_folds(per_fold, judging_folds(distilled, gold, fold_of)))
