@@ -21,9 +21,9 @@ from pathlib import Path
 
 from offline_ner.annotate import AnnotateConfig, Inputs, Journal, load_inputs, load_prices, load_template, plan_run
 from offline_ner.annotate.encoder import MiniLMEncoder, default_cache_dir
+from offline_ner.annotate.estimate import estimate_cost
 from offline_ner.annotate.prompts import select_demonstrations
 from offline_ner.annotate.retrieve import knn_demonstrations
-from offline_ner.annotate.run import estimate_cost
 from offline_ner.data import read_records
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "conll2003"

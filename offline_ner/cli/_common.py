@@ -20,7 +20,7 @@ import functools
 import json
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 import click
@@ -29,11 +29,18 @@ from offline_ner.errors import ExitCode, OfflineNerError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+
+def exit_codes_text(codes: Iterable[ExitCode]) -> str:
+    """``"3 config error, 4 bad input data ..."``: the codes with their one wording (errors.EXIT_CODE_MEANINGS)."""
+    return ", ".join(f"{int(code)} {code.meaning.replace('`', '')}" for code in codes)
+
+
+_BUNDLE_CODES = [code for code in ExitCode if code >= ExitCode.BUNDLE_FORMAT]
 EXIT_CODES_EPILOG = (
-    "Exit codes: 0 ok, 1 unexpected error, 2 usage, 3 config, 4 bad data, 5 model not found, "
-    "6 train, 7 export, 8 export validation, 9 inference, 10-16 annotation, 17 shard merge, 20-33 bundle "
-    "(see README and bundle/FORMAT.md)."
+    f"Exit codes: {exit_codes_text(code for code in ExitCode if code < ExitCode.BUNDLE_FORMAT)}; "
+    f"{int(_BUNDLE_CODES[0])}-{int(_BUNDLE_CODES[-1])} bundle (offline-ner bundle --help, README, bundle/FORMAT.md)."
 )
+BUNDLE_EXIT_CODES_EPILOG = f"Bundle exit codes: {exit_codes_text(_BUNDLE_CODES)}. {EXIT_CODES_EPILOG}"
 
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="Write one JSON document to stdout; human text goes to stderr."
@@ -69,7 +76,7 @@ def handles_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except OfflineNerError as err:
-            fail(err, err.exit_code, as_json, getattr(err, "report", None))
+            fail(err, err.exit_code, as_json, err.report.to_json() if err.report is not None else None)
         except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
             raise
         except Exception as err:  # noqa: BLE001  (the one place that catches everything: exit 1, never a silent pass)

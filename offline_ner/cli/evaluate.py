@@ -9,6 +9,7 @@ import click
 
 from offline_ner._fs import atomic_write_text
 from offline_ner.cli._common import EXIT_CODES_EPILOG, emit, handles_errors, json_option
+from offline_ner.train.config import EVAL_MODES
 
 
 @click.command(epilog=EXIT_CODES_EPILOG)
@@ -16,7 +17,7 @@ from offline_ner.cli._common import EXIT_CODES_EPILOG, emit, handles_errors, jso
               help="Trained HF model folder.")
 @click.option("--data", "data_path", required=True, type=click.Path(path_type=Path),
               help="Labelled CoNLL or JSONL file.")
-@click.option("--mode", type=click.Choice(["default", "strict"]), default="default", show_default=True,
+@click.option("--mode", type=click.Choice(EVAL_MODES), default="default", show_default=True,
               help="strict: IOB2-exact entities (seqeval mode='strict').")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("--max-length", type=click.IntRange(min=8), default=128, show_default=True,

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from offline_ner.cli._common import EXIT_CODES_EPILOG, emit, handles_errors, json_option
+from offline_ner.infer.config import DEVICES, PRECISIONS
+from offline_ner.infer.inputs import FORMATS as INPUT_FORMATS
 
 if TYPE_CHECKING:
     from offline_ner.data import Document, Record
@@ -54,7 +56,7 @@ def _inputs_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..
 
 
 def _format_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    return click.option("--format", "fmt", type=click.Choice(["auto", "text", "jsonl", "conll"]), default="auto",
+    return click.option("--format", "fmt", type=click.Choice(INPUT_FORMATS), default="auto",
                         show_default=True, help=help_text)
 
 
@@ -68,9 +70,9 @@ _output_option = click.option("-o", "--output", "out_path", required=True, type=
 @_inputs_option("Input file or folder of .txt files; repeat for several.")
 @_output_option
 @_format_option("Input format; auto: .jsonl -> jsonl, .conll/.iob/.bio -> conll, else text (one document per line).")
-@click.option("--device", type=click.Choice(["auto", "cuda", "cpu"]), default="auto", show_default=True)
+@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
 @click.option(
-    "--precision", type=click.Choice(["auto", "fp32", "fp16", "int8"]), default="auto", show_default=True,
+    "--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
     help="auto: fp16 on CUDA; int8 on CPU when exported, else fp32.",
 )
 @click.option("--batch-tokens", type=click.IntRange(min=16), default=None, help="Token budget per batch.")
@@ -149,7 +151,7 @@ def predict(
 def predict_merge(shards: tuple[Path, ...], inputs: tuple[Path, ...], out_path: Path, fmt: str, as_json: bool) -> None:
     """Join the outputs of `predict --shard K/N` into the output one unsharded `predict` run gives, byte for byte.
 
-    Reads the input again (no model) and refuses, with exit 17 and nothing written, when the shards do not cover
+    Reads the input again (no model) and refuses, with the shard exit code below and nothing written, when the shards do not cover
     it exactly once: a shard missing or given twice, a shard without its manifest (unfinished), one cut for
     another N or from another input, or an output changed after its shard finished.
 

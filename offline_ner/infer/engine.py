@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 import numpy as np
 from tokenizers import Tokenizer
 
+from offline_ner.contracts import Variant
 from offline_ner.data import iter_tokenized_sentences, tokenizer_mismatch
 from offline_ner.errors import InferError
 from offline_ner.infer.batching import plan_batches
@@ -154,20 +155,20 @@ class NerEngine:
 
     @property
     def precision(self) -> str:
-        return str(self.variant["precision"])
+        return str(self.variant.precision)
 
     def describe(self) -> dict[str, Any]:
         """Which device, provider, graph and thread count the engine chose, and why."""
         return {
             "device": self.device,
             "providers": self.runner.providers,
-            "model_file": self.variant["file"],
+            "model_file": self.variant.file,
             "precision": self.precision,
             "threads": self.threads,
             "reason": self.device_reason,
         }
 
-    def _open(self) -> tuple[Runner, dict[str, Any], str]:
+    def _open(self) -> tuple[Runner, Variant, str]:
         cfg = self.config
         options = {
             "threads": self.threads, "graph_level": cfg.graph_optimization, "spin_wait": cfg.spin_wait,
@@ -179,7 +180,7 @@ class NerEngine:
         if cfg.device != "cpu" and reason is None:
             try:
                 variant = self.folder.variant_for("cuda", cfg.precision)
-                runner = open_runner(self.folder.path / variant["file"], device="cuda", **options)
+                runner = open_runner(self.folder.path / variant.file, device="cuda", **options)
                 return runner, variant, "CUDA provider available"
             except InferError as err:
                 if cfg.device == "cuda":
@@ -189,7 +190,7 @@ class NerEngine:
             raise InferError(f"--device cuda: {reason}; use --device cpu or --device auto to run on the CPU")
         variant = self.folder.variant_for("cpu", cfg.precision)
         why = "CPU requested" if cfg.device == "cpu" else f"not using CUDA: {reason}; running on the CPU"
-        return open_runner(self.folder.path / variant["file"], device="cpu", **options), variant, why
+        return open_runner(self.folder.path / variant.file, device="cpu", **options), variant, why
 
     # -- public API ------------------------------------------------------------------------------------------
 

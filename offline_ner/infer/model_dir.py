@@ -1,33 +1,34 @@
 """Read an export folder (``export.json``, labels, tokenizer) and pick the graph for a device and precision.
 
-The manifest format is written by the export stage (``offline_ner/export/manifest.py`` documents it); this
-module only reads the fields inference needs, so inference never imports the export stage or torch.
+The manifest is the shared contract :mod:`offline_ner.contracts.export_manifest` (written by the export stage,
+read here with the same reader), so inference never imports the export stage or torch.
 
 Example::
 
     folder = read_model_folder(Path("runs/onnx"))
-    variant = folder.variant_for("cpu", "auto")      # {"file": "model_int8.onnx", "precision": "int8", ...}
+    variant = folder.variant_for("cpu", "auto")      # Variant(file="model_int8.onnx", precision="int8", ...)
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from offline_ner.contracts import CPU_INT8, FP32, GPU_FP16, GPU_FP32, MANIFEST_NAME, Variant, read_export_manifest
 from offline_ner.errors import InferError, ModelNotFoundError
 
-MANIFEST_NAME = "export.json"
 # preference order per (device, precision); "auto" takes the first one the export holds
 PREFERENCES = {
-    ("cuda", "auto"): ("gpu-fp16", "gpu-fp32", "fp32"),
-    ("cuda", "fp16"): ("gpu-fp16",),
-    ("cuda", "fp32"): ("gpu-fp32", "fp32"),
-    ("cpu", "auto"): ("cpu-int8", "fp32"),
-    ("cpu", "fp32"): ("fp32",),
-    ("cpu", "int8"): ("cpu-int8",),
-    ("cpu", "fp16"): ("gpu-fp16",),  # runs (validation does it) but slowly: CPUs lack fast fp16 kernels
+    ("cuda", "auto"): (GPU_FP16, GPU_FP32, FP32),
+    ("cuda", "fp16"): (GPU_FP16,),
+    ("cuda", "fp32"): (GPU_FP32, FP32),
+    ("cpu", "auto"): (CPU_INT8, FP32),
+    ("cpu", "fp32"): (FP32,),
+    ("cpu", "int8"): (CPU_INT8,),
+    ("cpu", "fp16"): (GPU_FP16,),  # runs (validation does it) but slowly: CPUs lack fast fp16 kernels
 }
 
 
@@ -37,26 +38,25 @@ class ModelFolder:
 
     path: Path
     labels: tuple[str, ...]
-    variants: tuple[dict[str, Any], ...]
+    variants: tuple[Variant, ...]
     max_positions: int
     # how raw text must be split into words for this model (export.json "text_tokenizer"); None: not recorded
-    text_tokenizer: dict[str, Any] | None = None
+    text_tokenizer: Mapping[str, Any] | None = None
 
     @property
     def tokenizer_path(self) -> Path:
         return self.path / "tokenizer.json"
 
-    def variant_for(self, device: str, precision: str) -> dict[str, Any]:
+    def variant_for(self, device: str, precision: str) -> Variant:
         """The graph to load; raises InferError when the export holds none that fits."""
         wanted = PREFERENCES.get((device, precision))
         if wanted is None:
             raise InferError(f"no {precision} graph can run on {device} (int8 graphs are for the CPU)")
-        by_name = {variant["name"]: variant for variant in self.variants}
-        for name in wanted:
-            if name in by_name:
-                return by_name[name]
-        flag = {"gpu-fp16": "--fp16", "gpu-fp32": "--optimize", "cpu-int8": "--int8"}.get(wanted[0], "")
-        raise InferError(f"{self.path} has no {precision} graph for {device}; re-export with {flag}".strip())
+        by_name = {variant.name: variant for variant in self.variants}
+        for spec in wanted:
+            if spec.name in by_name:
+                return by_name[spec.name]
+        raise InferError(f"{self.path} has no {precision} graph for {device}; re-export with {wanted[0].flag}".strip())
 
 
 def read_model_folder(path: str | Path) -> ModelFolder:
@@ -72,15 +72,10 @@ def read_model_folder(path: str | Path) -> ModelFolder:
         raise ModelNotFoundError(
             f"{path}: not an ONNX export folder (needs export.json and tokenizer.json); run `offline-ner export`"
         )
+    manifest = read_export_manifest(path, error=InferError)
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         config = json.loads((path / "config.json").read_text(encoding="utf-8"))
-        labels, variants = tuple(manifest["labels"]), tuple(manifest["variants"])
-        text_tokenizer = manifest.get("text_tokenizer")
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise InferError(f"{path}: unreadable export manifest or config ({err}); re-export the model") from err
-    if not variants or not labels:
-        raise InferError(f"{manifest_path}: lists no graphs or no labels; re-export the model")
-    if text_tokenizer is not None and not isinstance(text_tokenizer, dict):
-        raise InferError(f"{manifest_path}: 'text_tokenizer' must be an object; re-export the model")
-    return ModelFolder(path, labels, variants, int(config.get("max_position_embeddings", 512)), text_tokenizer)
+        max_positions = int(config.get("max_position_embeddings", 512))
+    except (OSError, ValueError, AttributeError, TypeError) as err:
+        raise InferError(f"{path}: unreadable model config ({err}); re-export the model") from err
+    return ModelFolder(path, manifest.labels, manifest.variants, max_positions, manifest.text_tokenizer)

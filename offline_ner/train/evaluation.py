@@ -24,8 +24,7 @@ from seqeval.scheme import IOB2
 
 from offline_ner.data import Record
 from offline_ner.errors import DataError
-
-EVAL_MODES = ("default", "strict")
+from offline_ner.train.config import EVAL_MODES
 
 
 @dataclass(frozen=True)

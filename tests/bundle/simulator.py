@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from offline_ner.bundle import TrustStore, verify_bundle
 from offline_ner.bundle._tar import END_OF_ARCHIVE, padding
 from offline_ner.bundle.envelope import PAYLOAD_TYPE, Envelope, Signature, dumps_envelope, pae
-from offline_ner.bundle.manifest import MAGIC, canonical_json
+from offline_ner.bundle.manifest import MAGIC, canonical_json_bytes
 from offline_ner.bundle.signing import sign
 from offline_ner.errors import BundleError
 
@@ -97,7 +97,7 @@ class BundleSimulator:
         return {**self.fields, "files": entries}
 
     def manifest_bytes(self) -> bytes:
-        return canonical_json(self.manifest_dict())
+        return canonical_json_bytes(self.manifest_dict())
 
     def envelope_bytes(self, manifest: bytes | None = None) -> bytes:
         manifest = self.manifest_bytes() if manifest is None else manifest

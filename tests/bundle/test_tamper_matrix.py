@@ -88,7 +88,7 @@ def test_tampered_part_is_rejected_with_its_exit_code(
         members = sim.with_member(name, data=data)
     err = verifier.rejects(sim.write(members), EXPECTED[(part, operation)])
     if part.startswith("payload/"):
-        verdicts = {entry["path"]: entry["verdict"] for entry in err.report["files"]}
+        verdicts = {entry["path"]: entry["verdict"] for entry in err.report.files}
         assert verdicts[part.removeprefix("payload/")] == "HashMismatchError"
 
 
