@@ -80,10 +80,10 @@ def main() -> None:
     for name, plan in variants.items():
         estimate = estimate_cost(plan, prices)
         costs[name] = {
-            "requests": round(estimate["requests"] * per_1000),
-            "input_tokens": round(estimate["input_tokens"] * per_1000),
-            "expected_usd": round(estimate["expected_cost_usd"] * per_1000, 4),
-            "max_usd": round(estimate["max_cost_usd"] * per_1000, 4),
+            "requests": round(estimate.requests * per_1000),
+            "input_tokens": round(estimate.input_tokens * per_1000),
+            "expected_usd": round((estimate.expected_cost_usd or 0.0) * per_1000, 4),
+            "max_usd": round((estimate.max_cost_usd or 0.0) * per_1000, 4),
         }
     result = {
         "pool": len(pool),

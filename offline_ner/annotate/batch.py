@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import openai
 
@@ -34,7 +34,7 @@ from offline_ner.annotate.prompts import with_response_format
 from offline_ner.contracts import AnnotationSummary
 from offline_ner.errors import AnnotateError, ConfigError, DataError, LLMAuthError, LLMTransportError
 
-ENDPOINT = "/v1/chat/completions"
+ENDPOINT: Final = "/v1/chat/completions"
 FINAL_STATES = frozenset({"completed", "failed", "expired", "cancelled"})
 T = TypeVar("T")
 

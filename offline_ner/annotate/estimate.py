@@ -4,11 +4,13 @@ self-verification add.
 Example::
 
     estimate = estimate_cost(plan, load_prices(None))
-    estimate["max_cost_usd"]
+    estimate.max_cost_usd, estimate.to_json()
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from offline_ner.annotate.cost import PriceTable, count_request_tokens
@@ -24,15 +26,46 @@ from offline_ner.annotate.verify import RESPONSE_FORMAT as VERIFY_RESPONSE_FORMA
 from offline_ner.data import Span
 
 
+@dataclass(frozen=True)
+class CostPart:
+    """Requests, prompt tokens and USD (None: no price for the model) of one part of a run."""
+
+    requests: int
+    input_tokens: int
+    expected_cost_usd: float | None
+    max_cost_usd: float | None
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    """A run's size and cost before anything is sent; ``added`` breaks out what options add (included above)."""
+
+    model: str
+    records: int
+    requests: int
+    input_tokens: int
+    expected_output_tokens: int
+    max_output_tokens: int
+    expected_cost_usd: float | None
+    max_cost_usd: float | None
+    added: Mapping[str, CostPart]
+    price_per_1m_tokens: Mapping[str, float] | None
+    prices: Mapping[str, Any]
+    batch: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "added": {name: asdict(part) for name, part in self.added.items()}}
+
+
 def _added(
     prices: PriceTable, model: str, requests: int, input_tokens: int, expected_out: int, worst_out: int, batch: bool
-) -> dict[str, Any]:
-    return {
-        "requests": requests,
-        "input_tokens": input_tokens,
-        "expected_cost_usd": prices.cost_usd(model, input_tokens=input_tokens, output_tokens=expected_out, batch=batch),
-        "max_cost_usd": prices.cost_usd(model, input_tokens=input_tokens, output_tokens=worst_out, batch=batch),
-    }
+) -> CostPart:
+    return CostPart(
+        requests=requests,
+        input_tokens=input_tokens,
+        expected_cost_usd=prices.cost_usd(model, input_tokens=input_tokens, output_tokens=expected_out, batch=batch),
+        max_cost_usd=prices.cost_usd(model, input_tokens=input_tokens, output_tokens=worst_out, batch=batch),
+    )
 
 
 def _zero_shot_tokens(plan: RunPlan) -> int:
@@ -46,7 +79,7 @@ def _zero_shot_tokens(plan: RunPlan) -> int:
     ) + sum(r.estimated_tokens for r in plan.requests if r.key not in first_record)
 
 
-def estimate_cost(plan: RunPlan, prices: PriceTable, *, batch: bool = False) -> dict[str, Any]:
+def estimate_cost(plan: RunPlan, prices: PriceTable, *, batch: bool = False) -> CostEstimate:
     """Tokens and USD before spending: expected (``expected_output_tokens``) and worst case (``max_tokens``).
 
     ``added`` breaks out what demonstrations (their prompt tokens; kNN sends no extra request) and
@@ -57,7 +90,7 @@ def estimate_cost(plan: RunPlan, prices: PriceTable, *, batch: bool = False) -> 
     input_tokens = sum(r.estimated_tokens for r in plan.requests)
     n = len(plan.requests)
     expected_out, worst_out = n * cfg.expected_output_tokens, n * cfg.max_tokens
-    added: dict[str, Any] = {}
+    added: dict[str, CostPart] = {}
     if any(plan.demos_by_record):
         name = f"demonstrations ({cfg.demos_select}, {cfg.n_demos} per input)"
         added[name] = _added(prices, model, 0, input_tokens - _zero_shot_tokens(plan), 0, 0, batch)
@@ -73,17 +106,17 @@ def estimate_cost(plan: RunPlan, prices: PriceTable, *, batch: bool = False) -> 
         added["verification"] = _added(prices, model, len(unique), verify_in, verify_expected, verify_worst, batch)
         n, input_tokens = n + len(unique), input_tokens + verify_in
         expected_out, worst_out = expected_out + verify_expected, worst_out + verify_worst
-    return {
-        "model": model,
-        "records": len(plan.inputs.records),
-        "requests": n,
-        "input_tokens": input_tokens,
-        "expected_output_tokens": expected_out,
-        "max_output_tokens": worst_out,
-        "expected_cost_usd": prices.cost_usd(model, input_tokens=input_tokens, output_tokens=expected_out, batch=batch),
-        "max_cost_usd": prices.cost_usd(model, input_tokens=input_tokens, output_tokens=worst_out, batch=batch),
-        "added": added,
-        "price_per_1m_tokens": prices.price(model),
-        "prices": prices.describe(),
-        "batch": batch,
-    }
+    return CostEstimate(
+        model=model,
+        records=len(plan.inputs.records),
+        requests=n,
+        input_tokens=input_tokens,
+        expected_output_tokens=expected_out,
+        max_output_tokens=worst_out,
+        expected_cost_usd=prices.cost_usd(model, input_tokens=input_tokens, output_tokens=expected_out, batch=batch),
+        max_cost_usd=prices.cost_usd(model, input_tokens=input_tokens, output_tokens=worst_out, batch=batch),
+        added=added,
+        price_per_1m_tokens=prices.price(model),
+        prices=prices.describe(),
+        batch=batch,
+    )

@@ -178,7 +178,7 @@ def with_response_format(
 
 def select_demonstrations(pool: Iterable[Record], count: int) -> list[Record]:
     """The first ``count`` labelled records with at least one entity, in file order (deterministic)."""
-    chosen = []
+    chosen: list[Record] = []
     for record in pool:
         if len(chosen) >= count:
             break

@@ -106,7 +106,7 @@ def build_wheelhouse(
     out.mkdir(parents=True, exist_ok=True)
     source_args = [*(f"--find-links={path}" for path in find_links), *(["--no-index"] if no_index else [])]
     own = _own_wheel(out, Path(project), source_args, log)
-    pins = {canonicalize_name(r.name): r for r in wheel_requirements(own)}
+    pins: dict[str, Requirement] = {canonicalize_name(r.name): r for r in wheel_requirements(own)}
     sdist_only = [str(pins[name]) for name in SDIST_ONLY if name in pins]
     if sdist_only:
         _pip(["wheel", "--no-deps", "--wheel-dir", str(out), *source_args, *sdist_only], log)

@@ -290,18 +290,18 @@ def plan(as_json: bool, batch: bool, **options: Any) -> None:
         return "unknown (no price for this model; pass --prices)" if value is None else f"${value:.4f}"
 
     human = (
-        f"{estimate['records']} records -> {estimate['requests']} requests to {estimate['model']}\n"
-        f"input tokens {estimate['input_tokens']}, output expected {estimate['expected_output_tokens']} "
-        f"(at most {estimate['max_output_tokens']})\n"
-        f"cost expected {usd(estimate['expected_cost_usd'])}, at most {usd(estimate['max_cost_usd'])} "
-        f"(prices as of {estimate['prices']['as_of']})"
+        f"{estimate.records} records -> {estimate.requests} requests to {estimate.model}\n"
+        f"input tokens {estimate.input_tokens}, output expected {estimate.expected_output_tokens} "
+        f"(at most {estimate.max_output_tokens})\n"
+        f"cost expected {usd(estimate.expected_cost_usd)}, at most {usd(estimate.max_cost_usd)} "
+        f"(prices as of {estimate.prices['as_of']})"
     )
-    for name, extra in estimate["added"].items():
+    for name, extra in estimate.added.items():
         human += (
-            f"\n{name} adds {extra['requests']} requests, {extra['input_tokens']} input tokens: "
-            f"expected {usd(extra['expected_cost_usd'])}, at most {usd(extra['max_cost_usd'])} (included above)"
+            f"\n{name} adds {extra.requests} requests, {extra.input_tokens} input tokens: "
+            f"expected {usd(extra.expected_cost_usd)}, at most {usd(extra.max_cost_usd)} (included above)"
         )
-    emit(estimate, as_json, human)
+    emit(estimate.to_json(), as_json, human)
 
 
 @annotate.group(epilog=EXIT_CODES_EPILOG)

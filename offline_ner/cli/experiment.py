@@ -6,13 +6,13 @@ from pathlib import Path
 
 import click
 
-from offline_ner.cli._common import emit, handles_errors, json_option
+from offline_ner.cli._common import EXIT_CODES_EPILOG, emit, handles_errors, json_option
 from offline_ner.cli._sources import BUNDLE_PREFIX, resolve_source
 from offline_ner.cli.bundle import store_option
 from offline_ner.data import Record
 
 
-@click.command()
+@click.command(epilog=EXIT_CODES_EPILOG)
 @click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Experiment YAML file, or a packaged one by name (experiments/paper).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",

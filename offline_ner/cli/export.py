@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ def _read_sentences(path: Path | None) -> list[str] | None:
     return sentences
 
 
-def _summary(checks: list[dict[str, Any]]) -> str:
+def _summary(checks: Sequence[Mapping[str, Any]]) -> str:
     lines = []
     for check in checks:
         lines.append(
@@ -70,9 +71,9 @@ def export(
     cfg = ExportConfig(optimize=optimize, fp16=fp16, int8=int8)
     click.echo(f"exporting {model_dir} -> {out_dir} ...", err=True)
     result = export_onnx(model_dir, out_dir, cfg, sentences=text)
-    checks = [variant.validation or {} for variant in result.variants]
+    variants = [variant.to_json() for variant in result.variants]
     emit(
-        {"output": str(out_dir), "variants": [v.to_json() for v in result.variants], "files": sorted(result.manifest.files)},
+        {"output": str(out_dir), "variants": variants, "files": sorted(result.manifest.files)},
         as_json,
-        f"{out_dir}: exported and validated\n{_summary(checks)}",
+        f"{out_dir}: exported and validated\n{_summary([v.validation or {} for v in result.variants])}",
     )

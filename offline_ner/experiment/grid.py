@@ -17,7 +17,7 @@ import hashlib
 import itertools
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -120,7 +120,7 @@ def _budget(cfg: ExperimentConfig, arm: ArmConfig) -> dict[str, Any]:
     return {"max_steps": 0, "phase_max_steps": [cfg.step_budget // n_phases] * n_phases}
 
 
-def teacher_cell(cell: Cell, cells: list[Cell]) -> Cell:
+def teacher_cell(cell: Cell, cells: Sequence[Cell]) -> Cell:
     """The cell whose model re-labels ``cell``'s distilled sentences (same gold size and seed)."""
     if cell.selection is None:
         raise ValueError(f"cell {cell.cell_id} has no selection")

@@ -170,7 +170,7 @@ class NerEngine:
 
     def _open(self) -> tuple[Runner, Variant, str]:
         cfg = self.config
-        options = {
+        options: dict[str, Any] = {
             "threads": self.threads, "graph_level": cfg.graph_optimization, "spin_wait": cfg.spin_wait,
             "tensorrt": cfg.tensorrt,
         }

@@ -70,7 +70,7 @@ def read_model_folder(path: str | Path) -> ModelFolder:
     manifest_path = path / MANIFEST_NAME
     if not manifest_path.is_file() or not (path / "tokenizer.json").is_file():
         raise ModelNotFoundError(
-            f"{path}: not an ONNX export folder (needs export.json and tokenizer.json); run `offline-ner export`"
+            f"{path}: not an ONNX export folder (needs {MANIFEST_NAME} and tokenizer.json); run `offline-ner export`"
         )
     manifest = read_export_manifest(path, error=InferError)
     try:
