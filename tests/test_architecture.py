@@ -229,7 +229,7 @@ def test_formats_shared_by_two_stages_are_named_only_in_the_contracts() -> None:
 def test_every_contract_is_a_frozen_dataclass_that_writes_json() -> None:
     import dataclasses
 
-    import offline_ner.contracts as contracts
+    from offline_ner import contracts
 
     classes = [getattr(contracts, name) for name in contracts.__all__ if isinstance(getattr(contracts, name), type)]
     assert classes
@@ -238,7 +238,7 @@ def test_every_contract_is_a_frozen_dataclass_that_writes_json() -> None:
             continue
         assert dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen, cls.__name__
     for name in ("ExportManifest", "VerificationReport", "AnnotationSummary"):
-        assert callable(getattr(getattr(contracts, name), "to_json")) and callable(getattr(contracts, name).from_json)
+        assert callable(getattr(contracts, name).to_json) and callable(getattr(contracts, name).from_json)
 
 
 def _entry_point_returns() -> dict[str, str]:
