@@ -68,7 +68,7 @@ def fail(err: BaseException, exit_code: int, as_json: bool, extra: dict[str, Any
 
 
 def handles_errors(command: F) -> F:
-    """Map OfflineNerError to its exit code; anything else exits 1 (traceback only with ``--debug``)."""
+    """Map OfflineNerError to its exit code; anything else exits ``ExitCode.INTERNAL`` (traceback only with ``--debug``)."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -79,7 +79,7 @@ def handles_errors(command: F) -> F:
             fail(err, err.exit_code, as_json, err.report.to_json() if err.report is not None else None)
         except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
             raise
-        except Exception as err:  # noqa: BLE001  (the one place that catches everything: exit 1, never a silent pass)
+        except Exception as err:  # noqa: BLE001  (the one place that catches everything: INTERNAL, never a silent pass)
             ctx = click.get_current_context(silent=True)
             if ctx is not None and (ctx.find_root().obj or {}).get("debug"):
                 traceback.print_exc()

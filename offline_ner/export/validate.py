@@ -3,7 +3,7 @@
 For each graph listed in the manifest: it must open in ONNX Runtime, take only BERT's inputs, return logits with
 one column per label, and agree with PyTorch within the precision's tolerance (max |Δlogit| over real tokens,
 padding excluded) and on the argmax label. File hashes are checked against the manifest too. Every problem is
-reported; :class:`ExportValidationError` (exit 8) is raised after all checks ran (optimum's ``_run_validation``).
+reported; :class:`ExportValidationError` (``ExitCode.EXPORT_VALIDATION``) is raised after all checks ran (optimum's ``_run_validation``).
 
 Example::
 
