@@ -54,7 +54,7 @@ def test_two_distinct_trusted_keys_meet_a_threshold_of_two(
 ) -> None:
     trust.set_role("annotator", threshold=2, kinds=["annotations"], paths=["*"])
     sim.signers = [alice, bob]
-    assert verifier.accepts(sim.write())["verified"]
+    assert verifier.accepts(sim.write()).verified
 
 
 def test_valid_signature_over_another_payload_type_is_rejected(
@@ -105,7 +105,7 @@ def test_expired_bundle_is_rejected(sim: BundleSimulator, verifier: Verifier) ->
 
 def test_bundle_before_its_expiry_is_accepted(sim: BundleSimulator, verifier: Verifier) -> None:
     sim.fields["expires"] = "2026-12-01T00:00:00Z"
-    assert verifier.accepts(sim.write(), now=NOW)["verified"]
+    assert verifier.accepts(sim.write(), now=NOW).verified
     verifier.rejects(sim.write(), ExitCode.EXPIRED, now=datetime(2027, 1, 1, tzinfo=timezone.utc))
 
 
@@ -115,7 +115,7 @@ def test_invalid_and_unknown_signatures_beside_a_met_threshold_are_reported_not_
     bogus = sign(bob, b"something else entirely")
     sim.extra_signatures = [bogus, sign(mallory, pae(sim.payload_type, sim.manifest_bytes()))]
     report = verifier.accepts(sim.write())
-    assert sorted(s["verdict"] for s in report["signatures"]) == ["invalid", "unknown-key", "valid"]
+    assert sorted(s["verdict"] for s in report.signatures) == ["invalid", "unknown-key", "valid"]
 
 
 def test_garbled_signature_encoding_counts_as_an_invalid_signature(

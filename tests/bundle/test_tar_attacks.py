@@ -183,7 +183,7 @@ def test_long_wheel_name_is_carried_in_the_writers_own_pax_form(sim: BundleSimul
     name = "charset_normalizer-3.5.3-cp311-cp311-manylinux1_x86_64.manylinux_2_28_x86_64.manylinux_2_5_x86_64.whl"
     sim.files[f"wheels/{name}"] = b"wheel bytes"
     report = verifier.accepts(sim.write())
-    assert f"wheels/{name}" in [entry["path"] for entry in report["files"]]
+    assert f"wheels/{name}" in [entry["path"] for entry in report.files]
 
 
 def test_unlisted_member_is_rejected_as_extra(sim: BundleSimulator, verifier: Verifier) -> None:
