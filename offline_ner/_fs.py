@@ -82,7 +82,7 @@ def atomic_writer(
         raise
 
 
-def _text_args(mode: str, encoding: str) -> dict[str, str]:
+def _text_args(mode: str, encoding: str) -> dict[str, Any]:
     return {} if mode == "wb" else {"encoding": encoding, "newline": "\n"}
 
 

@@ -20,7 +20,7 @@ import logging
 import sys
 import warnings
 from collections.abc import Iterator
-from typing import Any
+from typing import TextIO
 
 NOTE_PREFIX = "note: "
 
@@ -64,16 +64,18 @@ def notes_for_warnings(category: type[Warning], message: str) -> Iterator[None]:
     the showing is replaced, and nothing is kept but a count, so a warning raised in a hot loop costs no memory.
     """
     hidden = 0
+    hidden_category = category
     with warnings.catch_warnings():
         show = warnings.showwarning
 
-        def count_or_show(msg: Warning | str, cat: type[Warning], filename: str, lineno: int, file: Any = None,
-                          line: str | None = None) -> None:
+        # the parameters keep warnings.showwarning's names, so the two are interchangeable to type checkers
+        def count_or_show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                          file: TextIO | None = None, line: str | None = None) -> None:
             nonlocal hidden
-            if issubclass(cat, category):
+            if issubclass(category, hidden_category):
                 hidden += 1
             else:
-                show(msg, cat, filename, lineno, file, line)
+                show(message, category, filename, lineno, file, line)
 
         warnings.showwarning = count_or_show
         yield

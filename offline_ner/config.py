@@ -180,7 +180,8 @@ def from_mapping(
     for name, value in mapping.items():
         annotation = hints[name]
         key = prefix + name
-        nested = [a for a in (annotation, *typing.get_args(annotation)) if dataclasses.is_dataclass(a)]
+        candidates = (annotation, *typing.get_args(annotation))
+        nested = [a for a in candidates if isinstance(a, type) and dataclasses.is_dataclass(a)]
         if nested and isinstance(value, Mapping):
             values[name] = from_mapping(nested[0], value, where=where, prefix=key + ".", overridden=overridden)
             continue

@@ -2,7 +2,10 @@
 
 Hostile or broken input raises an :class:`OfflineNerError`; calling the API wrongly is a bug and raises
 ``ValueError``/``RuntimeError`` (exit 1). Each class carries its exit code, so the CLI maps errors to codes in one
-place and the numbers live only in :class:`ExitCode` (mirrored by the table in ``bundle/FORMAT.md`` and README)::
+place and the numbers live only in :class:`ExitCode`, their wording only in :data:`EXIT_CODE_MEANINGS` (README's table is
+checked against both, ``bundle/FORMAT.md``'s against the numbers, by tests; every command's ``--help`` is built
+from them).
+An error may carry a ``report`` (:class:`Report`): what the operation found before it failed::
 
     OfflineNerError
     ├── ConfigError                 bad YAML, unknown or ill-typed key
@@ -34,7 +37,9 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import IntEnum
+from typing import Any, ClassVar, Protocol
 
 
 class ExitCode(IntEnum):
@@ -75,11 +80,67 @@ class ExitCode(IntEnum):
     TRUST_STORE = 33
     TARGET = 34  # install.sh only: this host is not the runtime bundle's target (Python version, glibc, CPU)
 
+    @property
+    def meaning(self) -> str:
+        """What the code means, as the README's table and every command's ``--help`` say it."""
+        return EXIT_CODE_MEANINGS[self]
+
+
+# the one wording of each code: README.md's table is checked against it, each command's --help is built from it
+EXIT_CODE_MEANINGS: Mapping[ExitCode, str] = {
+    ExitCode.OK: "success",
+    ExitCode.INTERNAL: "unexpected error (`--debug` shows a traceback)",
+    ExitCode.USAGE: "usage error",
+    ExitCode.CONFIG: "config error",
+    ExitCode.DATA: "bad input data (file and line named)",
+    ExitCode.MODEL_NOT_FOUND: "model not found (never downloaded)",
+    ExitCode.TRAIN: "training failed",
+    ExitCode.EXPORT: "export failed",
+    ExitCode.EXPORT_VALIDATION: "exported graph disagrees with PyTorch",
+    ExitCode.INFER: "inference failed",
+    ExitCode.ANNOTATE: "annotation failed",
+    ExitCode.LLM_AUTH: "LLM endpoint rejected the API key",
+    ExitCode.LLM_QUOTA: "LLM quota exhausted",
+    ExitCode.LLM_CONTEXT_LENGTH: "request exceeds the model's context",
+    ExitCode.LLM_TRANSPORT: "LLM endpoint kept failing after retries",
+    ExitCode.LLM_REPLY: "LLM reply unparsable by every parse mode",
+    ExitCode.BUDGET_EXCEEDED: "`--budget` reached (results so far kept)",
+    ExitCode.SHARD: "shards do not cover the input exactly once (`predict-merge`)",
+    ExitCode.LABEL_FILES: "a model folder's labels.json, config.json and export.json disagree",
+    ExitCode.BUNDLE_FORMAT: "bundle malformed (magic, envelope, manifest)",
+    ExitCode.SIGNATURE: "bad or missing signature",
+    ExitCode.UNKNOWN_KEY: "signed only by unknown keys",
+    ExitCode.THRESHOLD: "signature threshold not met",
+    ExitCode.POLICY: "role not allowed for this kind or path",
+    ExitCode.EXPIRED: "bundle expired",
+    ExitCode.ROLLBACK: "rollback: sequence not newer than the last accepted",
+    ExitCode.HASH_MISMATCH: "file size or sha256 differs from the manifest",
+    ExitCode.MISSING_FILE: "listed file missing",
+    ExitCode.EXTRA_FILE: "unlisted or out-of-order file, trailing data",
+    ExitCode.UNSAFE_PATH: "unsafe path or member type",
+    ExitCode.LIMIT_EXCEEDED: "size or count limit exceeded",
+    ExitCode.KEY_FILE: "key file unreadable or wrong passphrase",
+    ExitCode.TRUST_STORE: "trust store missing, corrupt or invalid change",
+    ExitCode.TARGET: "`install.sh`: host is not the runtime bundle's target (Python, glibc, CPU)",
+}
+
+
+class Report(Protocol):
+    """What a failed operation had found or written when it stopped (a verification report, the checks of every
+    exported graph, the partial annotation folder); ``--json`` prints it beside the error."""
+
+    def to_json(self) -> dict[str, Any]: ...
+
 
 class OfflineNerError(Exception):
     """Root of every error that offline_ner raises for bad input or a failed operation."""
 
-    exit_code: ExitCode = ExitCode.INTERNAL
+    exit_code: ClassVar[ExitCode] = ExitCode.INTERNAL
+    report: Report | None = None
+
+    def __init__(self, *args: object, report: Report | None = None) -> None:
+        super().__init__(*args)
+        self.report = report
 
 
 class ConfigError(OfflineNerError):
@@ -93,11 +154,13 @@ class DataError(OfflineNerError):
 
     exit_code = ExitCode.DATA
 
-    def __init__(self, message: str, *, path: object = None, line: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, path: object = None, line: int | None = None, report: Report | None = None
+    ) -> None:
         where = ""
         if path is not None:
             where = f"{path}:{line}: " if line is not None else f"{path}: "
-        super().__init__(where + message)
+        super().__init__(where + message, report=report)
         self.path = path
         self.line = line
 

@@ -178,7 +178,7 @@ def time_split(onnx_dir: Path, texts: Sequence[str], threads: int, per_token: fl
     options = session_options(threads)  # the engine's own settings, plus the profiler
     options.enable_profiling = True
     options.profile_file_prefix = str(work / "ort_profile")
-    session = ort.InferenceSession(str(onnx_dir / engine.variant["file"]), options, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(str(onnx_dir / engine.variant.file), options, providers=["CPUExecutionProvider"])
     engine.runner = Runner(session=session, device="cpu", input_names=engine.runner.input_names)
     list(engine.predict(texts[:64]))  # warm-up, left out below by its time stamps
     engine.stats = Throughput()
@@ -250,7 +250,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     export = export_onnx(model_dir, onnx_dir, ExportConfig(int8=True))
     print(f"exported and validated in {time.perf_counter() - started:.0f} s: "
-          + ", ".join(f"{v['file']} agreement {v['validation']['argmax_agreement']:.4f}" for v in export.variants))
+          + ", ".join(f"{v.file} agreement {(v.validation or {})['argmax_agreement']:.4f}" for v in export.variants))
 
     texts, spans, gold = load_test(args.data / "test.txt")
     if args.limit:

@@ -21,9 +21,9 @@ from pathlib import Path
 
 from offline_ner.annotate import AnnotateConfig, Inputs, Journal, load_inputs, load_prices, load_template, plan_run
 from offline_ner.annotate.encoder import MiniLMEncoder, default_cache_dir
+from offline_ner.annotate.estimate import estimate_cost
 from offline_ner.annotate.prompts import select_demonstrations
 from offline_ner.annotate.retrieve import knn_demonstrations
-from offline_ner.annotate.run import estimate_cost
 from offline_ner.data import read_records
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "conll2003"
@@ -80,10 +80,10 @@ def main() -> None:
     for name, plan in variants.items():
         estimate = estimate_cost(plan, prices)
         costs[name] = {
-            "requests": round(estimate["requests"] * per_1000),
-            "input_tokens": round(estimate["input_tokens"] * per_1000),
-            "expected_usd": round(estimate["expected_cost_usd"] * per_1000, 4),
-            "max_usd": round(estimate["max_cost_usd"] * per_1000, 4),
+            "requests": round(estimate.requests * per_1000),
+            "input_tokens": round(estimate.input_tokens * per_1000),
+            "expected_usd": round((estimate.expected_cost_usd or 0.0) * per_1000, 4),
+            "max_usd": round((estimate.max_cost_usd or 0.0) * per_1000, 4),
         }
     result = {
         "pool": len(pool),

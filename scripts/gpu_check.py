@@ -77,9 +77,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     export = export_onnx(model_dir, args.work / "onnx", ExportConfig(optimize=True, fp16=True))
     print(f"export + validation {time.perf_counter() - started:.1f} s")
     for variant in export.variants:
-        check = variant["validation"]
-        print(f"  {variant['file']:<22} max|Δlogit| {check['max_abs_logit_diff']:.2e} "
-              f"agreement {check['argmax_agreement']:.4f} fused {variant.get('fused_nodes', {})}")
+        check = variant.validation or {}
+        print(f"  {variant.file:<22} max|Δlogit| {check['max_abs_logit_diff']:.2e} "
+              f"agreement {check['argmax_agreement']:.4f} fused {variant.fused_nodes or {}}")
 
     repeats = -(-args.docs // len(VALIDATION_SENTENCES))
     sentences = [text.split() for text in (list(VALIDATION_SENTENCES) * repeats)[: args.docs]]

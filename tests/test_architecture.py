@@ -20,7 +20,7 @@ import offline_ner
 
 PACKAGE = Path(__file__).resolve().parents[1] / "offline_ner"
 STAGES = ("data", "annotate", "bundle", "train", "export", "infer")
-SHARED = {"errors", "_fs", "_notes", "config", "offline", "data"}
+SHARED = {"errors", "_fs", "_notes", "config", "offline", "data", "contracts"}
 # orchestration layers may combine stages
 ORCHESTRATORS = {"cli", "experiment", "demo"}
 ENTRY = {"__init__", "__main__"}
@@ -38,6 +38,7 @@ ALLOWED_HEAVY: dict[str, set[str]] = {
     "demo": set(HEAVY) - {"openai"},  # the demo replays recorded LLM replies: no client library
     "cli": set(),  # every command imports its stage lazily: `offline-ner --help` stays fast
     "errors": set(),
+    "contracts": set(),  # pure data: the formats stages hand each other
     "_fs": set(),
     "_notes": set(),
     "config": set(),
@@ -155,3 +156,121 @@ def test_importing_the_package_and_the_cli_pulls_in_no_heavy_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# --- stages meet only through the shared core's contracts -------------------------------------------------------
+
+CONTRACTS = PACKAGE / "contracts"
+# file names one stage writes and another reads: named only in the contract that defines the format
+SHARED_FORMAT_NAMES = ("export.json",)
+# the types a public entry point may not return: a stage hands the CLI (or another stage) a typed object
+UNTYPED_RETURNS = ("dict", "Dict", "Mapping", "MutableMapping", "Any", "object")
+
+
+def _code_strings(tree: ast.AST) -> list[str]:
+    """String constants that are code, not docstrings."""
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+    ]
+
+
+def _private_modules_imported(path: Path) -> set[str]:
+    """Modules with a private (``_name``) component below a top-level part that ``path`` imports."""
+    module, is_package = _module_name(path), path.name == "__init__.py"
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = _resolve(node, module, is_package)
+            targets = [base] + [f"{base}.{alias.name}" for alias in node.names if alias.name.startswith("_")]
+        else:
+            continue
+        found.update(t for t in targets if t.startswith("offline_ner.") and any(
+            part.startswith("_") and not part.startswith("__") for part in t.split(".")[2:]))
+    return found
+
+
+def test_no_module_imports_another_parts_private_module() -> None:
+    violations = []
+    for path in PACKAGE.rglob("*.py"):
+        part = _module_name(path).split(".")[1] if "." in _module_name(path) else ""
+        for target in _private_modules_imported(path):
+            if target.split(".")[1] != part:
+                violations.append(f"{path.relative_to(PACKAGE)} imports {target}")
+    assert violations == []
+
+
+def test_the_contracts_import_only_the_errors_and_no_stage() -> None:
+    for path in CONTRACTS.rglob("*.py"):
+        assert imported_parts(path) <= {"errors", "contracts"}, path.name
+
+
+def test_formats_shared_by_two_stages_are_named_only_in_the_contracts() -> None:
+    named = [
+        f"{path.relative_to(PACKAGE)}: {name}"
+        for path in PACKAGE.rglob("*.py")
+        if CONTRACTS not in path.parents
+        for name in SHARED_FORMAT_NAMES
+        if name in _code_strings(ast.parse(path.read_text(encoding="utf-8")))
+    ]
+    assert named == []
+
+
+def test_every_contract_is_a_frozen_dataclass_that_writes_json() -> None:
+    import dataclasses
+
+    from offline_ner import contracts
+
+    classes = [getattr(contracts, name) for name in contracts.__all__ if isinstance(getattr(contracts, name), type)]
+    assert classes
+    for cls in classes:
+        if issubclass(cls, Exception):
+            continue
+        assert dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen, cls.__name__
+    for name in ("ExportManifest", "VerificationReport", "AnnotationSummary"):
+        assert callable(getattr(contracts, name).to_json) and callable(getattr(contracts, name).from_json)
+
+
+def _entry_point_returns() -> dict[str, str]:
+    """Each public entry point function (``offline_ner._STAGE_ENTRY_POINTS``) -> its return annotation."""
+    returns = {}
+    for name, module in offline_ner._STAGE_ENTRY_POINTS.items():
+        folder = PACKAGE / module.split(".")[1]
+        for path in folder.rglob("*.py"):
+            for node in ast.parse(path.read_text(encoding="utf-8")).body:
+                if isinstance(node, ast.FunctionDef) and node.name == name and node.returns is not None:
+                    returns[name] = ast.unparse(node.returns)
+    return returns
+
+
+def test_stage_entry_points_return_typed_objects_not_dicts() -> None:
+    returns = _entry_point_returns()
+    assert {"annotate", "verify_bundle", "export_onnx", "train", "evaluate_model"} <= set(returns)
+    untyped = {name: r for name, r in returns.items() if r.split("[")[0].split(".")[-1] in UNTYPED_RETURNS}
+    assert untyped == {}
+
+
+def test_the_cli_formats_contracts_instead_of_indexing_their_json() -> None:
+    """A command prints ``contract.to_json()``; it never indexes that JSON (the typed fields say the same)."""
+    indexing = []
+    for path in (PACKAGE / "cli").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Subscript)
+                and isinstance(node.value, ast.Call)
+                and isinstance(node.value.func, ast.Attribute)
+                and node.value.func.attr == "to_json"
+            ):
+                indexing.append(f"{path.name}:{node.lineno}")
+    assert indexing == []

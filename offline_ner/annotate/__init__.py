@@ -19,13 +19,16 @@ Example::
 """
 
 from offline_ner.annotate.align import Alignment, align_mentions
+from offline_ner.annotate.assemble import AnnotationResult, assemble
 from offline_ner.annotate.config import AnnotateConfig
 from offline_ner.annotate.cost import PriceTable, count_message_tokens, load_prices
+from offline_ner.annotate.estimate import estimate_cost
 from offline_ner.annotate.folder import write_annotation_folder
 from offline_ner.annotate.importer import ImportSpec, import_labels
 from offline_ner.annotate.inputs import Inputs, load_inputs
 from offline_ner.annotate.journal import Journal, request_key
 from offline_ner.annotate.parse import Mention, ParsedReply, parse_reply
+from offline_ner.annotate.plan import RunPlan, plan_run
 from offline_ner.annotate.prompts import (
     PromptTemplate,
     build_messages,
@@ -34,7 +37,8 @@ from offline_ner.annotate.prompts import (
     select_demonstrations,
 )
 from offline_ner.annotate.qa import qa_report
-from offline_ner.annotate.run import AnnotationResult, RunPlan, annotate, assemble, estimate_cost, execute, plan_run
+from offline_ner.annotate.run import annotate
+from offline_ner.annotate.send import execute
 
 __all__ = [
     "Alignment",

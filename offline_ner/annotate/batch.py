@@ -20,35 +20,33 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import openai
 
+from offline_ner.annotate.assemble import assemble
 from offline_ner.annotate.client import LLMClient
 from offline_ner.annotate.cost import PriceTable
 from offline_ner.annotate.folder import write_annotation_folder
-from offline_ner.annotate.journal import Journal, canonical_json
-from offline_ner.annotate.run import RunPlan, assemble
+from offline_ner.annotate.journal import Journal, canonical_json_text
+from offline_ner.annotate.plan import RunPlan
+from offline_ner.annotate.prompts import with_response_format
+from offline_ner.contracts import AnnotationSummary
 from offline_ner.errors import AnnotateError, ConfigError, DataError, LLMAuthError, LLMTransportError
 
-ENDPOINT = "/v1/chat/completions"
+ENDPOINT: Final = "/v1/chat/completions"
 FINAL_STATES = frozenset({"completed", "failed", "expired", "cancelled"})
 T = TypeVar("T")
 
 
 def batch_name(plan: RunPlan) -> str:
     """A stable name for the plan's batch: the hash of its request keys, so a restart finds the same batch."""
-    return hashlib.sha256(canonical_json(sorted(r.key for r in plan.requests)).encode()).hexdigest()[:32]
+    return hashlib.sha256(canonical_json_text(sorted(r.key for r in plan.requests)).encode()).hexdigest()[:32]
 
 
 def _request_body(plan: RunPlan, body: dict[str, Any]) -> tuple[dict[str, Any], str]:
     name = plan.cfg.response_format
-    request = dict(body)
-    if name == "json_schema":
-        request["response_format"] = plan.response_format
-    elif name == "json_object":
-        request["response_format"] = {"type": "json_object"}
-    return request, name
+    return with_response_format(body, name, plan.response_format), name
 
 
 def _refuse_verification(plan: RunPlan) -> None:
@@ -72,7 +70,7 @@ def batch_input(plan: RunPlan, journal: Journal) -> tuple[bytes, list[str]]:
         if request.key in done:
             continue
         body, _ = _request_body(plan, request.body)
-        lines.append(canonical_json({"custom_id": request.key, "method": "POST", "url": ENDPOINT, "body": body}))
+        lines.append(canonical_json_text({"custom_id": request.key, "method": "POST", "url": ENDPOINT, "body": body}))
         keys.append(request.key)
     return "".join(line + "\n" for line in lines).encode("utf-8"), keys
 
@@ -180,7 +178,7 @@ def run_batch(
     poll_interval_s: float = 30.0,
     timeout_s: float | None = None,
     on_poll: Callable[[Any], None] | None = None,
-) -> dict[str, Any]:
+) -> AnnotationSummary:
     """Submit (or resume), poll until the batch ends, merge, and write the annotation folder.
 
     Raises:
@@ -217,9 +215,9 @@ def _download(sdk: openai.OpenAI, file_id: str | None, batch_id: str) -> bytes:
 
 def write_batch_result(
     plan: RunPlan, journal: Journal, *, out: Path, prices: PriceTable, report: MergeReport, batch_id: str | None
-) -> dict[str, Any]:
+) -> AnnotationSummary:
     """Assemble from the journal (batch prices) and write the folder; the merge report goes into provenance."""
     result = assemble(plan, journal, prices, mode="batch", batch=True)
     provenance = {**result.provenance, "batch": {"id": batch_id, **report.as_dict()}}
     write_annotation_folder(out, result.records, provenance, result.qa)
-    return {**provenance, "out": str(out)}
+    return AnnotationSummary(out=str(out), provenance=provenance)

@@ -34,7 +34,8 @@ from typing import Any
 
 import openai
 
-from offline_ner.annotate.config import AnnotateConfig
+from offline_ner.annotate.config import RESPONSE_FORMATS, AnnotateConfig
+from offline_ner.annotate.prompts import with_response_format
 from offline_ner.errors import (
     LLMAuthError,
     LLMContextLengthError,
@@ -42,7 +43,7 @@ from offline_ner.errors import (
     LLMTransportError,
 )
 
-FORMAT_CHAIN = ("json_schema", "json_object", "none")
+FORMAT_CHAIN = RESPONSE_FORMATS  # strictest first; a rejected format is never tried again in this run
 RETRYABLE_STATUS = frozenset({408, 409, 429})
 Recorder = Callable[[Mapping[str, Any], int, Any, "str | None"], None]
 
@@ -177,11 +178,7 @@ class LLMClient:
             with self._lock:
                 level = self._format_level
             name = FORMAT_CHAIN[level]
-            request = dict(body)
-            if name == "json_schema" and response_format is not None:
-                request["response_format"] = dict(response_format)
-            elif name == "json_object":
-                request["response_format"] = {"type": "json_object"}
+            request = with_response_format(body, name, response_format)
             try:
                 data, request_id, attempts = self._send(request, estimated_tokens)
             except _FormatRejected as err:

@@ -8,10 +8,13 @@ Example::
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
+# strictest first: the order the client falls back in when an endpoint rejects a format
 ResponseFormat = Literal["json_schema", "json_object", "none"]
 DemosSelect = Literal["first", "knn"]
+RESPONSE_FORMATS: tuple[str, ...] = get_args(ResponseFormat)
+DEMOS_SELECTS: tuple[str, ...] = get_args(DemosSelect)
 
 
 @dataclass(frozen=True)

@@ -29,16 +29,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
+from offline_ner.annotate.assemble import AnnotationResult, qa_with_selection
 from offline_ner.annotate.inputs import input_digests
-from offline_ner.annotate.run import AnnotationResult, qa_with_selection
 from offline_ner.data import Record, is_valid_tag, iter_json_lines, repair_iob2
 from offline_ner.data.lines import excerpt, iter_utf8_lines
 from offline_ner.errors import DataError
 
 OnError = Literal["raise", "skip", "repair"]
-ON_ERROR_CHOICES: tuple[OnError, ...] = ("raise", "skip", "repair")
+ON_ERROR_CHOICES: tuple[OnError, ...] = get_args(OnError)
 MAX_LISTED_PROBLEMS = 100  # provenance lists the first problems by line; the counts cover them all
 
 

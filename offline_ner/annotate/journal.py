@@ -38,15 +38,15 @@ CREATE TABLE IF NOT EXISTS embeddings (key TEXT PRIMARY KEY, vector BLOB NOT NUL
 SQL_VARIABLES = 500  # keys per SELECT ... IN (...): under SQLite's default limit of 999 bound variables
 
 
-def canonical_json(value: Any) -> str:
-    """One spelling per value: sorted keys, no spaces, UTF-8 kept; the input of every hash here."""
+def canonical_json_text(value: Any) -> str:
+    """One spelling per value as text (str): sorted keys, no spaces, UTF-8 kept; the input of every hash here."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def request_key(body: Mapping[str, Any], *, template_sha256: str, sample: int = 0) -> str:
     """sha256 over the request body (model, parameters, messages, schema), the template hash and the sample."""
     material = {"body": body, "template_sha256": template_sha256, "sample": sample}
-    return hashlib.sha256(canonical_json(material).encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical_json_text(material).encode("utf-8")).hexdigest()
 
 
 class Journal:
@@ -72,7 +72,7 @@ class Journal:
     def put(self, key: str, value: Mapping[str, Any]) -> None:
         """Store (or replace) one finished exchange; committed before returning."""
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO exchanges VALUES (?, ?)", (key, canonical_json(value)))
+            self._db.execute("INSERT OR REPLACE INTO exchanges VALUES (?, ?)", (key, canonical_json_text(value)))
 
     def keys(self) -> set[str]:
         with self._lock:

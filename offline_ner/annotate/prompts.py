@@ -21,7 +21,7 @@ import hashlib
 import importlib.resources
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -163,9 +163,22 @@ def json_schema_format(template: PromptTemplate) -> dict[str, Any]:
     }
 
 
+def with_response_format(
+    body: Mapping[str, Any], name: str, json_schema: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """``body`` with the ``response_format`` parameter that format ``name`` (``config.RESPONSE_FORMATS``) sends:
+    the template's strict schema, plain JSON mode, or no parameter (``none``, or no schema to send)."""
+    request = dict(body)
+    if name == "json_schema" and json_schema is not None:
+        request["response_format"] = dict(json_schema)
+    elif name == "json_object":
+        request["response_format"] = {"type": "json_object"}
+    return request
+
+
 def select_demonstrations(pool: Iterable[Record], count: int) -> list[Record]:
     """The first ``count`` labelled records with at least one entity, in file order (deterministic)."""
-    chosen = []
+    chosen: list[Record] = []
     for record in pool:
         if len(chosen) >= count:
             break

@@ -24,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from offline_ner.annotate.journal import canonical_json
+from offline_ner.annotate.journal import canonical_json_text
 from offline_ner.data import iter_json_lines
 from offline_ner.errors import DataError
 
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 def replay_key(request: Any) -> str:
     """sha256 of the request body's canonical JSON."""
-    return hashlib.sha256(canonical_json(request).encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical_json_text(request).encode("utf-8")).hexdigest()
 
 
 class Recorder:
@@ -48,7 +48,7 @@ class Recorder:
         self._lock = threading.Lock()
 
     def __call__(self, request: Mapping[str, Any], status: int, response: Any, request_id: str | None) -> None:
-        line = canonical_json(
+        line = canonical_json_text(
             {"key": replay_key(request), "request": request, "status": status, "response": response,
              "request_id": request_id}
         )  # fmt: skip

@@ -59,7 +59,7 @@ class Member:
     offset: int  # of the (first) header block in the archive
 
 
-def member_header(name: str, size: int, mtime: int) -> bytes:
+def member_header(name: str, size: int, mtime: float) -> bytes:
     """The header block(s) of a regular file: one ustar block, or a pax header plus one."""
     info = tarfile.TarInfo(name)
     info.size = size

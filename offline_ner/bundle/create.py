@@ -18,7 +18,7 @@ import hashlib
 import os
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -61,7 +61,7 @@ def _entry(item: PayloadFile) -> FileEntry:
     return FileEntry(item.path, item.source.stat().st_size, sha256_file(item.source))
 
 
-def _copy_payload(out: BinaryIO, item: PayloadFile, entry: FileEntry, mtime: int) -> None:
+def _copy_payload(out: IO[bytes], item: PayloadFile, entry: FileEntry, mtime: int) -> None:
     out.write(_tar.member_header(PAYLOAD_PREFIX + entry.path, entry.size, mtime))
     if item.data is not None:
         out.write(item.data)

@@ -19,7 +19,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from offline_ner.bundle.manifest import canonical_json
+from offline_ner.bundle.manifest import canonical_json_bytes
 from offline_ner.errors import BundleError, LimitExceededError
 
 PAYLOAD_TYPE = "application/vnd.offline-ner.manifest.v1+json"
@@ -50,7 +50,7 @@ def pae(payload_type: str, payload: bytes) -> bytes:
 
 def dumps_envelope(envelope: Envelope) -> bytes:
     """Canonical envelope JSON; signatures sorted by key id so identical input gives identical bytes."""
-    return canonical_json(
+    return canonical_json_bytes(
         {
             "payloadType": envelope.payload_type,
             "payload": base64.b64encode(envelope.payload).decode("ascii"),

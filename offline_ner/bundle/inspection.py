@@ -56,9 +56,9 @@ def inspect_bundle(
     if trust is not None:
         try:
             with verify_bundle(Path(path), trust, now=now, limits=limits) as verified:
-                info["verification"] = verified.report
+                info["verification"] = verified.report.to_json()
         except BundleError as err:
-            info["verification"] = getattr(err, "report", None) or {"error": str(err)}
+            info["verification"] = err.report.to_json() if err.report is not None else {"error": str(err)}
             info["verification_error"] = {
                 "type": type(err).__name__,
                 "exit_code": int(err.exit_code),

@@ -178,8 +178,8 @@ def parse_time(text: object, name: str) -> datetime:
         raise BundleError(f"manifest {name!r} is not a valid time: {text!r}") from err
 
 
-def canonical_json(obj: Any) -> bytes:
-    """The one serialisation used for signed JSON: sorted keys, no whitespace, ASCII only."""
+def canonical_json_bytes(obj: Any) -> bytes:
+    """The one serialisation used for signed JSON, as ASCII bytes: sorted keys, no whitespace, no NaN."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode("ascii")
 
 
@@ -199,7 +199,7 @@ def manifest_to_dict(manifest: Manifest) -> dict[str, Any]:
 
 def dumps_manifest(manifest: Manifest) -> bytes:
     """Canonical manifest bytes (what is signed)."""
-    return canonical_json(manifest_to_dict(manifest))
+    return canonical_json_bytes(manifest_to_dict(manifest))
 
 
 def manifest_digest(payload: bytes) -> str:

@@ -52,6 +52,7 @@ from offline_ner.bundle.trust import (
     rollback_error,
     signature_error,
 )
+from offline_ner.contracts import VerificationReport
 from offline_ner.errors import (
     BundleError,
     ExpiredError,
@@ -113,26 +114,25 @@ class _Report:
             entry["message"] = detail
         self.checks.append(entry)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "bundle": self.bundle,
-            "verified": not self.errors,
-            "status": "VERIFIED" if not self.errors else "REJECTED",
-            "manifest": self.manifest,
-            "signatures": self.signatures,
-            "files": self.files,
-            "checks": self.checks,
-        }
+    def freeze(self) -> VerificationReport:
+        return VerificationReport(
+            bundle=self.bundle,
+            verified=not self.errors,
+            manifest=self.manifest,
+            signatures=tuple(self.signatures),
+            files=tuple(self.files),
+            checks=tuple(self.checks),
+        )
 
     def fail(self, error: BundleError | None = None) -> BundleError:
-        """The most severe error, carrying the whole report; ``error`` is a hard stop recorded first."""
+        """The most severe error, carrying the whole report (``report``); ``error`` is a hard stop recorded first."""
         if error is not None:
             self.check("structure", error)
         worst = min(self.errors, key=_rank)
         others = len(self.errors) - 1
         if others:
             worst.args = (f"{worst} (and {others} more failed check(s); see the report)",)
-        worst.report = self.as_dict()  # type: ignore[attr-defined]
+        worst.report = self.freeze()
         return worst
 
 
@@ -145,7 +145,7 @@ class VerifiedBundle:
     digest: str
     envelope: bytes
     staging_dir: Path
-    report: dict[str, Any]
+    report: VerificationReport
 
     def __post_init__(self) -> None:
         self._finalizer = weakref.finalize(self, shutil.rmtree, self.staging_dir, True)
@@ -421,7 +421,7 @@ def verify_bundle(
         except OSError as err:
             raise report.fail(BundleError(f"cannot read bundle {path} or write staging: {err.strerror}")) from err
         except BundleError as err:
-            if getattr(err, "report", None) is not None:
+            if err.report is not None:
                 raise
             raise report.fail(err) from err
         if report.errors:
@@ -435,5 +435,5 @@ def verify_bundle(
         digest=digest,
         envelope=envelope_bytes,
         staging_dir=staging,
-        report=report.as_dict(),
+        report=report.freeze(),
     )

@@ -120,7 +120,7 @@ def build_wheelhouse(
     unknown = sorted({canonicalize_name(extra) for extra in extras} - wheel_extras(own))
     if unknown:
         raise BundleError(f"{own.name} has no extra {unknown[0]!r}; its extras: {', '.join(sorted(wheel_extras(own)))}")
-    pins = {canonicalize_name(r.name): r for r in wheel_requirements(own)}
+    pins: dict[str, Requirement] = {canonicalize_name(r.name): r for r in wheel_requirements(own)}
     sdist_only = [str(pins[name]) for name in SDIST_ONLY if name in pins]
     if sdist_only:
         _pip(["wheel", "--no-deps", "--wheel-dir", str(out), *source_args, *sdist_only], log)

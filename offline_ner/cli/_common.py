@@ -20,7 +20,7 @@ import functools
 import json
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 import click
@@ -29,28 +29,18 @@ from offline_ner.errors import ExitCode, OfflineNerError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# codes whose lower-cased name says too little; the others are described by their name
-_CODE_WORDS = {ExitCode.INTERNAL: "unexpected error", ExitCode.DATA: "bad data", ExitCode.INFER: "inference",
-               ExitCode.SHARD: "shard merge"}
-# families listed as one range (their codes are spelt out in README and bundle/FORMAT.md)
-_CODE_FAMILIES = (("annotation", ExitCode.ANNOTATE, ExitCode.BUDGET_EXCEEDED),
-                  ("bundle", ExitCode.BUNDLE_FORMAT, ExitCode.TRUST_STORE))
-_NOT_CLI_CODES = (ExitCode.TARGET,)  # install.sh's own code
+
+def exit_codes_text(codes: Iterable[ExitCode]) -> str:
+    """``"3 config error, 4 bad input data ..."``: the codes with their one wording (errors.EXIT_CODE_MEANINGS)."""
+    return ", ".join(f"{int(code)} {code.meaning.replace('`', '')}" for code in codes)
 
 
-def exit_codes_epilog() -> str:
-    """The ``--help`` line listing every exit code of the CLI, read from :class:`ExitCode` (never retyped)."""
-    parts = []
-    for code in ExitCode:
-        family = next((f for f in _CODE_FAMILIES if f[1] <= code <= f[2]), None)
-        if code in _NOT_CLI_CODES or (family is not None and code != family[1]):
-            continue
-        words = _CODE_WORDS.get(code, code.name.lower().replace("_", " "))
-        parts.append(f"{int(code)} {words}" if family is None else f"{int(family[1])}-{int(family[2])} {family[0]}")
-    return f"Exit codes: {', '.join(parts)} (see README and bundle/FORMAT.md)."
-
-
-EXIT_CODES_EPILOG = exit_codes_epilog()
+_BUNDLE_CODES = [code for code in ExitCode if code >= ExitCode.BUNDLE_FORMAT]
+EXIT_CODES_EPILOG = (
+    f"Exit codes: {exit_codes_text(code for code in ExitCode if code < ExitCode.BUNDLE_FORMAT)}; "
+    f"{int(_BUNDLE_CODES[0])}-{int(_BUNDLE_CODES[-1])} bundle (offline-ner bundle --help, README, bundle/FORMAT.md)."
+)
+BUNDLE_EXIT_CODES_EPILOG = f"Bundle exit codes: {exit_codes_text(_BUNDLE_CODES)}. {EXIT_CODES_EPILOG}"
 
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="Write one JSON document to stdout; human text goes to stderr."
@@ -78,7 +68,7 @@ def fail(err: BaseException, exit_code: int, as_json: bool, extra: dict[str, Any
 
 
 def handles_errors(command: F) -> F:
-    """Map OfflineNerError to its exit code; anything else exits 1 (traceback only with ``--debug``)."""
+    """Map OfflineNerError to its exit code; anything else exits ``ExitCode.INTERNAL`` (traceback only with ``--debug``)."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -86,10 +76,10 @@ def handles_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except OfflineNerError as err:
-            fail(err, err.exit_code, as_json, getattr(err, "report", None))
+            fail(err, err.exit_code, as_json, err.report.to_json() if err.report is not None else None)
         except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
             raise
-        except Exception as err:  # noqa: BLE001  (the one place that catches everything: exit 1, never a silent pass)
+        except Exception as err:  # noqa: BLE001  (the one place that catches everything: INTERNAL, never a silent pass)
             ctx = click.get_current_context(silent=True)
             if ctx is not None and (ctx.find_root().obj or {}).get("debug"):
                 traceback.print_exc()

@@ -14,7 +14,10 @@ from typing import Any
 
 import click
 
+from offline_ner.annotate.config import DEMOS_SELECTS, RESPONSE_FORMATS, AnnotateConfig
+from offline_ner.annotate.importer import ON_ERROR_CHOICES
 from offline_ner.cli._common import EXIT_CODES_EPILOG, emit, handles_errors, json_option
+from offline_ner.contracts import AnnotationSummary
 
 F = Callable[..., Any]
 
@@ -44,7 +47,7 @@ request_options = _stack(
     ),
     click.option("--n-demos", type=int, help="Number of demonstrations (default 3; needs --demos); k for knn."),
     click.option(
-        "--demos-select", type=click.Choice(["first", "knn"]),
+        "--demos-select", type=click.Choice(DEMOS_SELECTS),
         help="first: the same first --n-demos labelled sentences for every input (default); knn: per input its "
         "--n-demos nearest --demos sentences by all-MiniLM-L6-v2 embeddings (GPT-NER; no extra requests, longer "
         "prompts when k is larger).",
@@ -63,7 +66,7 @@ request_options = _stack(
     click.option("--temperature", type=float),
     click.option("--max-tokens", type=int, help="Reply token limit (also the budget's worst case)."),
     click.option("--seed", type=int),
-    click.option("--response-format", type=click.Choice(["json_schema", "json_object", "none"])),
+    click.option("--response-format", type=click.Choice(RESPONSE_FORMATS)),
     click.option("--max-sentence-tokens", type=int, default=128, show_default=True, help="Chunk longer sentences."),
     click.option("--prices", type=click.Path(exists=True, path_type=Path), help="Price table JSON/YAML override."),
 )
@@ -87,15 +90,11 @@ output_options = _stack(
     ),
 )
 
-CONFIG_KEYS = {
-    "model", "base_url", "api_key_env", "template", "n_demos", "demos_select", "verify", "samples", "agree_k", "temperature", "max_tokens",
-    "seed", "response_format", "concurrency", "requests_per_minute", "tokens_per_minute", "timeout_s",
-    "drop_alignment_problems",
-}  # fmt: skip
+# options that set an AnnotateConfig field of the same name (the others: inputs, output, bundle, prices)
+CONFIG_KEYS = frozenset(field.name for field in dataclasses.fields(AnnotateConfig))
 
 
-def _config(options: dict[str, Any]) -> Any:
-    from offline_ner.annotate import AnnotateConfig
+def _config(options: dict[str, Any]) -> AnnotateConfig:
     from offline_ner.config import load_config
 
     cfg = load_config(options.get("config_path"), AnnotateConfig, overrides=options.get("overrides") or ())
@@ -134,17 +133,16 @@ def _progress(total: int, desc: str) -> Any:
     return tqdm(total=total, desc=desc, unit="req", file=sys.stderr, disable=None)
 
 
-def _summary_text(result: dict[str, Any]) -> str:
-    lines = [
-        f"wrote {result['records_out']} records to {result['out']} (models: {', '.join(result['models']) or '-'})",
-    ]
-    if "this_run" in result:
-        run = result["this_run"]
-        lines.append(f"requests sent {run['sent']}, journal hits {run['journal_hits']}, retries {run['retries']}")
+def _summary_text(summary: AnnotationSummary) -> str:
+    result = summary.provenance
+    lines = [f"wrote {summary.records_out} records to {summary.out} (models: {', '.join(summary.models) or '-'})"]
+    if summary.this_run is not None:
+        run = summary.this_run
+        lines.append(f"requests sent {run.sent}, journal hits {run.journal_hits}, retries {run.retries}")
     if "usage" in result:
         lines.append(f"usage {result['usage']['total_tokens']} tokens, cost ${result['cost_usd']:.4f}")
-    if result.get("failed"):
-        lines.append(f"failed records: {len(result['failed'])} (listed in provenance.json)")
+    if summary.failed:
+        lines.append(f"failed records: {len(summary.failed)} (listed in provenance.json)")
     verification = (result.get("selection") or {}).get("verification")
     if verification:
         lines.append(
@@ -154,16 +152,16 @@ def _summary_text(result: dict[str, Any]) -> str:
     if result.get("on_error", {}).get("skipped_rows") or result.get("on_error", {}).get("repaired_tags"):
         skipped = result["on_error"]
         lines.append(f"bad rows skipped {skipped['skipped_rows']}, tags replaced with O {skipped['repaired_tags']}")
-    if result.get("qa"):
-        qa, covered = result["qa"], result.get("coverage") or {}
+    if summary.qa:
+        qa, covered = summary.qa, summary.coverage or {}
         lines.append(f"QA vs gold: P {qa['precision']:.3f} R {qa['recall']:.3f} F1 {qa['f1']:.3f}")
         if covered:
             lines.append(
                 f"coverage {covered['labelled']}/{covered['gold_records']} gold records ({covered['failed']} failed, "
                 f"{covered['skipped']} skipped, counted as misses)"
             )
-    if result.get("bundle"):
-        lines.append(f"signed bundle: {result['bundle']}")
+    if summary.bundle:
+        lines.append(f"signed bundle: {summary.bundle}")
     return "\n".join(lines)
 
 
@@ -188,20 +186,20 @@ def _check_bundle_options(options: dict[str, Any]) -> None:
         raise click.UsageError(f"--sign-key needs {', '.join('--' + m.replace('_', '-') for m in missing)}")
 
 
-def _maybe_bundle(result: dict[str, Any], out: Path, options: dict[str, Any]) -> None:
+def _maybe_bundle(summary: AnnotationSummary, options: dict[str, Any]) -> AnnotationSummary:
     """Sign the annotation folder into a bundle when --sign-key is given (the CLI combines the two stages)."""
     key_path = options.get("sign_key")
     if key_path is None:
-        return
+        return summary
     from offline_ner.bundle import create_bundle, load_private_key
     from offline_ner.cli.keys import read_passphrase
 
     key = load_private_key(key_path, read_passphrase(f"Passphrase for {key_path}"))
     bundle = create_bundle(
-        out, kind="annotations", stream=options["stream"], sequence=options["sequence"], keys=[key],
+        Path(summary.out), kind="annotations", stream=options["stream"], sequence=options["sequence"], keys=[key],
         out=options["bundle_out"],
     )  # fmt: skip
-    result["bundle"] = str(bundle)
+    return dataclasses.replace(summary, bundle=str(bundle))
 
 
 @click.group(epilog=EXIT_CODES_EPILOG)
@@ -263,8 +261,8 @@ def run(as_json: bool, **options: Any) -> None:
         journal.close()
         if recorder is not None:
             recorder.close()
-    _maybe_bundle(result, options["out"], options)
-    emit(result, as_json, _summary_text(result))
+    result = _maybe_bundle(result, options)
+    emit(result.to_json(), as_json, _summary_text(result))
 
 
 @annotate.command(epilog=EXIT_CODES_EPILOG)
@@ -292,18 +290,18 @@ def plan(as_json: bool, batch: bool, **options: Any) -> None:
         return "unknown (no price for this model; pass --prices)" if value is None else f"${value:.4f}"
 
     human = (
-        f"{estimate['records']} records -> {estimate['requests']} requests to {estimate['model']}\n"
-        f"input tokens {estimate['input_tokens']}, output expected {estimate['expected_output_tokens']} "
-        f"(at most {estimate['max_output_tokens']})\n"
-        f"cost expected {usd(estimate['expected_cost_usd'])}, at most {usd(estimate['max_cost_usd'])} "
-        f"(prices as of {estimate['prices']['as_of']})"
+        f"{estimate.records} records -> {estimate.requests} requests to {estimate.model}\n"
+        f"input tokens {estimate.input_tokens}, output expected {estimate.expected_output_tokens} "
+        f"(at most {estimate.max_output_tokens})\n"
+        f"cost expected {usd(estimate.expected_cost_usd)}, at most {usd(estimate.max_cost_usd)} "
+        f"(prices as of {estimate.prices['as_of']})"
     )
-    for name, extra in estimate["added"].items():
+    for name, extra in estimate.added.items():
         human += (
-            f"\n{name} adds {extra['requests']} requests, {extra['input_tokens']} input tokens: "
-            f"expected {usd(extra['expected_cost_usd'])}, at most {usd(extra['max_cost_usd'])} (included above)"
+            f"\n{name} adds {extra.requests} requests, {extra.input_tokens} input tokens: "
+            f"expected {usd(extra.expected_cost_usd)}, at most {usd(extra.max_cost_usd)} (included above)"
         )
-    emit(estimate, as_json, human)
+    emit(estimate.to_json(), as_json, human)
 
 
 @annotate.group(epilog=EXIT_CODES_EPILOG)
@@ -343,8 +341,8 @@ def batch_run(as_json: bool, poll_interval_s: float, wait_s: float | None, **opt
         )  # fmt: skip
     finally:
         journal.close()
-    _maybe_bundle(result, options["out"], options)
-    emit(result, as_json, _summary_text(result))
+    result = _maybe_bundle(result, options)
+    emit(result.to_json(), as_json, _summary_text(result))
 
 
 @batch.command("merge", epilog=EXIT_CODES_EPILOG)
@@ -377,8 +375,8 @@ def batch_merge(as_json: bool, output_file: Path, error_file: Path | None, **opt
         result = write_batch_result(run_plan, journal, out=options["out"], prices=prices, report=report, batch_id=None)
     finally:
         journal.close()
-    _maybe_bundle(result, options["out"], options)
-    emit(result, as_json, _summary_text(result))
+    result = _maybe_bundle(result, options)
+    emit(result.to_json(), as_json, _summary_text(result))
 
 
 @annotate.command("import", epilog=EXIT_CODES_EPILOG)
@@ -391,7 +389,7 @@ def batch_merge(as_json: bool, output_file: Path, error_file: Path | None, **opt
 @click.option("--llm-column", type=int, default=-1, show_default=True, help="CoNLL column of the LLM tags.")
 @click.option("--gold-column", type=int, help="CoNLL column of the gold tags.")
 @click.option("--model", default="unknown", show_default=True, help="Model that produced the labels, for provenance.")
-@click.option("--on-error", type=click.Choice(["raise", "skip", "repair"]), default="raise", show_default=True,
+@click.option("--on-error", type=click.Choice(ON_ERROR_CHOICES), default="raise", show_default=True,
               help="What one bad row does: stop (raise), drop it (skip), or replace malformed LLM tags with O and "
               "drop only unrepairable rows (repair). Counts and lines go to provenance.json; QA counts skipped "
               "rows' gold entities as misses.")  # fmt: skip
@@ -413,11 +411,9 @@ def import_(as_json: bool, path: Path, out: Path, **options: Any) -> None:
     spec = ImportSpec(**{k: v for k, v in options.items() if k in spec_fields})
     result = import_labels(path, spec)
     write_annotation_folder(out, result.records, result.provenance, result.qa)
-    summary = {**result.provenance, "out": str(out)}
-    if result.qa:
-        summary["per_type_f1"] = {t: row["f1"] for t, row in result.qa["final"]["per_type"].items()}
-    _maybe_bundle(summary, out, options)
-    emit(summary, as_json, _summary_text(summary))
+    per_type_f1 = {t: row["f1"] for t, row in result.qa["final"]["per_type"].items()} if result.qa else None
+    summary = _maybe_bundle(AnnotationSummary(str(out), result.provenance, per_type_f1=per_type_f1), options)
+    emit(summary.to_json(), as_json, _summary_text(summary))
 
 
 @annotate.command(epilog=EXIT_CODES_EPILOG)

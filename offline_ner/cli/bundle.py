@@ -13,18 +13,15 @@ from typing import Any
 
 import click
 
+from offline_ner.bundle.manifest import KINDS
 from offline_ner.bundle.runtime import DEVICES
 from offline_ner.bundle.wheelhouse import TORCH_CPU_INDEX
-from offline_ner.cli._common import EXIT_CODES_EPILOG, emit, handles_errors, json_option
+from offline_ner.cli._common import BUNDLE_EXIT_CODES_EPILOG, emit, handles_errors, json_option
 from offline_ner.cli.keys import read_passphrase
 from offline_ner.cli.trust import trust_store_option
+from offline_ner.contracts import VerificationReport
 
-BUNDLE_EPILOG = (
-    "Bundle exit codes: 20 malformed bundle, 21 bad signature, 22 unknown key, 23 threshold not met, "
-    "24 role not allowed (kind or path), 25 expired, 26 rollback/replay, 27 hash or size mismatch, "
-    "28 missing file, 29 extra or out-of-order member or trailing data, 30 unsafe path or member type, 31 limit exceeded, "
-    "32 key file, 33 trust store. " + EXIT_CODES_EPILOG
-)
+BUNDLE_EPILOG = BUNDLE_EXIT_CODES_EPILOG
 
 store_option = click.option(
     "--store",
@@ -45,21 +42,20 @@ def _progressbar(path: Path, label: str) -> Any:
     return click.progressbar(length=path.stat().st_size, label=f"{label} {path.name}", file=sys.stderr)
 
 
-def _human_report(report: dict[str, Any]) -> str:
-    manifest = report.get("manifest") or {}
-    lines = [f"{report.get('status', 'UNVERIFIED')}: {report['bundle']}"]
+def _human_report(report: VerificationReport) -> str:
+    manifest = report.manifest
+    lines = [f"{report.status}: {report.bundle}"]
     if manifest:
         lines.append(
             f"  {manifest['kind']} {manifest['stream']}@{manifest['sequence']}  created {manifest['created']}"
             f"  expires {manifest['expires'] or 'never'}  digest {manifest['digest'][:16]}"
         )
-    for sig in report.get("signatures", []):
+    for sig in report.signatures:
         lines.append(f"  signature {sig['keyid'][:16]}  {sig['verdict']}  {', '.join(sig.get('roles', []))}")
-    for entry in report.get("files", []):
+    for entry in report.files:
         lines.append(f"  file {entry['path']}  {entry.get('size')} bytes  {entry['verdict']}")
-    for check in report.get("checks", []):
-        if check["verdict"] != "ok":
-            lines.append(f"  check {check['check']}: {check['message']}")
+    for check in report.failed_checks():
+        lines.append(f"  check {check['check']}: {check['message']}")
     return "\n".join(lines)
 
 
@@ -70,7 +66,7 @@ def bundle() -> None:
 
 @bundle.command("create", epilog=BUNDLE_EPILOG)
 @click.argument("source", type=click.Path(path_type=Path))
-@click.option("--kind", required=True, type=click.Choice(["annotations", "model", "runtime"]))
+@click.option("--kind", required=True, type=click.Choice(KINDS))
 @click.option("--stream", required=True, help="Stream name, e.g. conll-llm or bert-base-cased.")
 @click.option("--sequence", required=True, type=int, help="Must exceed the stream's last imported sequence.")
 @click.option(
@@ -243,7 +239,7 @@ def verify(path: Path, trust_store: Path, as_json: bool) -> None:
     with _progressbar(path, "verifying") as bar:
         verified = verify_bundle(path, trust, progress=bar.update)
     with verified:
-        emit(verified.report, as_json, human=_human_report(verified.report))
+        emit(verified.report.to_json(), as_json, human=_human_report(verified.report))
 
 
 @bundle.command("inspect", epilog=BUNDLE_EPILOG)

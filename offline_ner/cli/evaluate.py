@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from offline_ner.data import Record
     from offline_ner.train.evaluation import EvalReport
 from offline_ner.cli._decode import decode_option
+from offline_ner.infer.config import DEVICES, PRECISIONS
+from offline_ner.train.config import EVAL_MODES
 
 
 @click.command(epilog=EXIT_CODES_EPILOG)
@@ -25,11 +27,11 @@ from offline_ner.cli._decode import decode_option
               help="Labelled file ('-': stdin): CoNLL, JSONL, Label Studio export or spaCy DocBin.")
 @click.option("--input-format", "input_format", type=click.Choice(["auto", *INPUT_FORMATS]), default="auto",
               show_default=True, help="Format of --data; auto: detected from the content.")
-@click.option("--precision", type=click.Choice(["auto", "fp32", "fp16", "int8"]), default="auto", show_default=True,
+@click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
               help="ONNX exports only: the graph to score (auto: as predict picks it).")
-@click.option("--device", type=click.Choice(["auto", "cuda", "cpu"]), default="cpu", show_default=True,
+@click.option("--device", type=click.Choice(DEVICES), default="cpu", show_default=True,
               help="ONNX exports only.")
-@click.option("--mode", type=click.Choice(["default", "strict"]), default="default", show_default=True,
+@click.option("--mode", type=click.Choice(EVAL_MODES), default="default", show_default=True,
               help="strict: IOB2-exact entities (seqeval mode='strict').")
 @decode_option
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)

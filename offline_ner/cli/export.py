@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
 from offline_ner.cli._common import EXIT_CODES_EPILOG, emit, handles_errors, json_option
+from offline_ner.contracts import CPU_INT8, GPU_FP16, GPU_FP32
 
 
 def _read_sentences(path: Path | None) -> list[str] | None:
@@ -19,7 +21,7 @@ def _read_sentences(path: Path | None) -> list[str] | None:
     return sentences
 
 
-def _summary(checks: list[dict[str, Any]]) -> str:
+def _summary(checks: Sequence[Mapping[str, Any]]) -> str:
     lines = []
     for check in checks:
         lines.append(
@@ -32,9 +34,9 @@ def _summary(checks: list[dict[str, Any]]) -> str:
 @click.command(epilog=EXIT_CODES_EPILOG)
 @click.option("--model", "model_dir", required=True, type=click.Path(path_type=Path), help="Trained HF model folder.")
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(path_type=Path), help="Export folder.")
-@click.option("--optimize", is_flag=True, help="Also write model_gpu.onnx: attention/LayerNorm/GELU fused for CUDA.")
-@click.option("--fp16", is_flag=True, help="Also write model_gpu_fp16.onnx: the fused graph in half precision (GPU).")
-@click.option("--int8", is_flag=True, help="Also write model_int8.onnx: dynamic int8 quantisation for CPU.")
+@click.option(GPU_FP32.flag, is_flag=True, help=f"Also write {GPU_FP32.file}: attention/LayerNorm/GELU fused for CUDA.")
+@click.option(GPU_FP16.flag, is_flag=True, help=f"Also write {GPU_FP16.file}: the fused graph in half precision (GPU).")
+@click.option(CPU_INT8.flag, is_flag=True, help=f"Also write {CPU_INT8.file}: dynamic int8 quantisation for CPU.")
 @click.option(
     "--sentences", type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Validation text, one sentence per line (default: built-in sentences).",
@@ -52,7 +54,7 @@ def export(
 
     Writes model.onnx (+ the graphs asked for), the tokenizer, config.json, labels.json and export.json (sha256
     of every file, each graph's max |Δlogit| and argmax agreement). Nothing is published unless every graph
-    passes; a failure exits 8 and lists every problem.
+    passes; a failure lists every problem and exits with the export-validation code below.
 
     Example:
 
@@ -69,9 +71,9 @@ def export(
     cfg = ExportConfig(optimize=optimize, fp16=fp16, int8=int8)
     click.echo(f"exporting {model_dir} -> {out_dir} ...", err=True)
     result = export_onnx(model_dir, out_dir, cfg, sentences=text)
-    checks = [variant["validation"] for variant in result.variants]
+    variants = [variant.to_json() for variant in result.variants]
     emit(
-        {"output": str(out_dir), "variants": result.variants, "files": sorted(result.manifest["files"])},
+        {"output": str(out_dir), "variants": variants, "files": sorted(result.manifest.files)},
         as_json,
-        f"{out_dir}: exported and validated\n{_summary(checks)}",
+        f"{out_dir}: exported and validated\n{_summary([v.validation or {} for v in result.variants])}",
     )

@@ -14,6 +14,7 @@ import click
 from offline_ner.cli._common import EXIT_CODES_EPILOG, emit, handles_errors, json_option
 from offline_ner.cli._decode import decode_option
 from offline_ner.data.formats import PREDICTION_FORMATS, UNIT_FORMATS
+from offline_ner.infer.config import DEVICES, PRECISIONS
 
 if TYPE_CHECKING:
     from offline_ner.data import Document, Record
@@ -90,9 +91,9 @@ _output_option = click.option("-o", "--output", "out_path", default=Path("-"), t
     help="auto: conll for CoNLL input, else jsonl. hf: transformers pipeline entities; spacy: a DocBin; "
     "spacy-jsonl: {text, spans}; label-studio: tasks with pre-annotations (README: Formats).",
 )
-@click.option("--device", type=click.Choice(["auto", "cuda", "cpu"]), default="auto", show_default=True)
+@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
 @click.option(
-    "--precision", type=click.Choice(["auto", "fp32", "fp16", "int8"]), default="auto", show_default=True,
+    "--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
     help="auto: fp16 on CUDA; int8 on CPU when exported, else fp32.",
 )
 @click.option("--batch-tokens", type=click.IntRange(min=16), default=None, help="Token budget per batch.")
@@ -232,7 +233,7 @@ def predict_merge(
 ) -> None:
     """Join the outputs of `predict --shard K/N` into the output one unsharded `predict` run gives, byte for byte.
 
-    Reads the input again (no model) and refuses, with exit 17 and nothing written, when the shards do not cover
+    Reads the input again (no model) and refuses, with the shard exit code below and nothing written, when the shards do not cover
     it exactly once: a shard missing or given twice, a shard without its manifest (unfinished), one cut for
     another N or from another input, or an output changed after its shard finished.
 

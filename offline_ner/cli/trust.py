@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from offline_ner.bundle.manifest import KINDS
 from offline_ner.cli._common import EXIT_CODES_EPILOG, emit, handles_errors, json_option
 
 DEFAULT_TRUST_STORE = Path("~/.config/offline-ner/trust.json")
@@ -42,7 +43,7 @@ def trust() -> None:
     "--kind",
     "kinds",
     multiple=True,
-    type=click.Choice(["annotations", "model", "runtime"]),
+    type=click.Choice(KINDS),
     help="Define/replace the role: bundle kinds it may sign (repeatable).",
 )
 @click.option(

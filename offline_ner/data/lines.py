@@ -43,7 +43,8 @@ def input_stem(path: str | os.PathLike[str]) -> str:
 
 
 def _stdin_bytes() -> IO[bytes]:
-    return getattr(sys.stdin, "buffer", sys.stdin)  # type: ignore[return-value]
+    stream: Any = sys.stdin
+    return stream.buffer if hasattr(stream, "buffer") else stream
 
 
 def peek_input(path: str | os.PathLike[str], size: int = 64 * 1024) -> bytes:

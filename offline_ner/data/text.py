@@ -320,7 +320,7 @@ def sentence_records(document: Document, max_tokens: int = MAX_SENTENCE_TOKENS) 
 
     ``provenance['char_start']`` is where the record's text starts in the document, so spans map back.
     """
-    records = []
+    records: list[Record] = []
     for tokens in tokenized_sentences(document.text):
         for chunk_start in range(0, len(tokens), max_tokens):
             chunk = tokens[chunk_start : chunk_start + max_tokens]

@@ -17,7 +17,7 @@ import hashlib
 import itertools
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -82,7 +82,7 @@ def fingerprint(payload: Mapping[str, Any]) -> str:
 
 def expand_grid(cfg: ExperimentConfig) -> list[Cell]:
     """All cells of the experiment, teachers before the arms that select with them, seed-major."""
-    teachers = {arm.selection.teacher for arm in cfg.arms if needs_teacher(arm.selection)}
+    teachers = {arm.selection.teacher for arm in cfg.arms if arm.selection is not None and needs_teacher(arm.selection)}
     arms = sorted(cfg.arms, key=lambda arm: arm.name not in teachers)  # stable: config order otherwise
     sources = {"gold": asdict(cfg.gold), "dev": asdict(cfg.dev), "test": asdict(cfg.test)}
     cells = []
@@ -149,7 +149,7 @@ def _budget(cfg: ExperimentConfig, arm: ArmConfig) -> dict[str, Any]:
     return {"max_steps": 0, "phase_max_steps": [cfg.step_budget // n_phases] * n_phases}
 
 
-def teacher_cell(cell: Cell, cells: list[Cell]) -> Cell:
+def teacher_cell(cell: Cell, cells: Sequence[Cell]) -> Cell:
     """The cell whose model (agreement) or recipe (fold kinds) judges ``cell``'s distilled sentences (same gold
     size and seed)."""
     if cell.selection is None or not needs_teacher(cell.selection):

@@ -143,7 +143,8 @@ def _restart_if_data_changed(run_dir: Path, distilled: Sequence[Record]) -> None
     The trainer resumes a run folder when config, tokens and tags match; a token mask is not in its fingerprint,
     so a changed teacher could otherwise resume a run made with another mask.
     """
-    digest = fingerprint([[r.id, list(r.tags or ()), list(r.provenance.get(NO_LOSS_KEY, ()))] for r in distilled])
+    digest = fingerprint({"records": [[r.id, list(r.tags or ()), list(r.provenance.get(NO_LOSS_KEY, ()))]
+                                      for r in distilled]})
     stamp = run_dir / "selected_data.sha256"
     if run_dir.exists() and (not stamp.is_file() or stamp.read_text().strip() != digest):
         shutil.rmtree(run_dir)

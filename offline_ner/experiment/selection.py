@@ -66,7 +66,7 @@ def span_agreement(a: Sequence[Span], b: Sequence[Span]) -> float:
     return 2 * common / (len(a) + len(b))
 
 
-def _check_lengths(distilled: Sequence[Record], per_record: Sequence[Sequence[Any]], what: str) -> None:
+def _check_lengths(distilled: Sequence[Record], per_record: Sequence[Any], what: str) -> None:
     if len(per_record) != len(distilled):
         raise ValueError(f"{len(per_record)} teacher {what} sequences for {len(distilled)} distilled records")
     for record, row in zip(distilled, per_record):
@@ -297,7 +297,7 @@ def selection_report(offered: Sequence[Record], selected: Sequence[Record]) -> d
             count(span.label, "kept_entities", span in trained)
     per_type: dict[str, Mapping[str, Any]] = {}
     for name in sorted(stats, key=lambda t: (t == OUTSIDE, t)):
-        row = {key: stats[name][key] for key in
+        row: dict[str, Any] = {key: stats[name][key] for key in
                ("llm_entities", "kept_entities", "trained_entities", "tokens", "masked_tokens", "relabelled_tokens")}
         row["kept_fraction"] = round(row["kept_entities"] / row["llm_entities"], 4) if row["llm_entities"] else None
         per_type[name] = row

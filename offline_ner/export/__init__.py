@@ -1,7 +1,8 @@
 """Export a trained model to ONNX (optimum), derive GPU/fp16/int8 graphs, validate them all against PyTorch.
 
 Closed side: imports :mod:`offline_ner.offline` first, loads only from disk. The folder it writes is what
-:class:`offline_ner.infer.NerEngine` loads; ``export.json`` (see ``manifest.py``) is the contract between them.
+:class:`offline_ner.infer.NerEngine` loads; ``export.json`` (``offline_ner.contracts.export_manifest``) is the
+contract between them.
 
 Example::
 

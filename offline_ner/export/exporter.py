@@ -7,7 +7,7 @@ folder. This module does the I/O; the rules live in ``manifest.py``, ``_graphs.p
 Example::
 
     onnx = export_onnx(Path("runs/model"), Path("runs/onnx"), ExportConfig(fp16=True, int8=True))
-    print(onnx.manifest["variants"])
+    print([variant.file for variant in onnx.variants])
 """
 
 from __future__ import annotations
@@ -17,12 +17,13 @@ import json
 import shutil
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from offline_ner._fs import atomic_write_text, fsync_dir, sha256_file
 from offline_ner._notes import notes_for_log, notes_for_warnings
+from offline_ner.contracts import CPU_INT8, FP32, GPU_FP16, GPU_FP32, ExportManifest, Variant
 from offline_ner.data import is_valid_tag, text_tokenizer
 from offline_ner.data.model_card import CARD_NAME
 from offline_ner.data.model_labels import agreed_labels
@@ -48,11 +49,11 @@ class OnnxDir:
     """A validated export folder and its manifest."""
 
     path: Path
-    manifest: dict[str, Any]
+    manifest: ExportManifest
 
     @property
-    def variants(self) -> list[dict[str, Any]]:
-        return list(self.manifest["variants"])
+    def variants(self) -> tuple[Variant, ...]:
+        return self.manifest.variants
 
 
 def read_labels(model_dir: Path) -> list[str]:
@@ -80,26 +81,21 @@ def read_labels(model_dir: Path) -> list[str]:
     return labels
 
 
-def _variant(name: str, file: str, precision: str, device: str, **extra: Any) -> dict[str, Any]:
-    return {"name": name, "file": file, "precision": precision, "device": device, **extra}
-
-
-def _write_graphs(staging: Path, model_config: Any, cfg: ExportConfig) -> tuple[list[dict[str, Any]], list[str]]:
+def _write_graphs(staging: Path, model_config: Any, cfg: ExportConfig) -> tuple[list[Variant], list[str]]:
     """Derive the requested graphs from ``model.onnx``; returns their variants and any fusion problems."""
-    plain = staging / "model.onnx"
-    variants = [_variant("fp32", "model.onnx", "fp32", "cpu")]
+    plain = staging / FP32.file
+    variants = [Variant.of(FP32)]
     problems: list[str] = []
     shape = {"num_heads": model_config.num_attention_heads, "hidden_size": model_config.hidden_size}
-    for wanted, name, file, fp16 in ((cfg.optimize, "gpu-fp32", "model_gpu.onnx", False),
-                                     (cfg.fp16, "gpu-fp16", "model_gpu_fp16.onnx", True)):
+    for wanted, spec in ((cfg.optimize, GPU_FP32), (cfg.fp16, GPU_FP16)):
         if wanted:
-            counts = _graphs.write_gpu_graph(plain, staging / file, fp16=fp16, **shape)
-            problems += [f"{file}: {p}" for p in _graphs.fusion_problems(counts, model_config.num_hidden_layers)]
-            variants.append(_variant(name, file, "fp16" if fp16 else "fp32", "cuda", fused_nodes=counts))
+            counts = _graphs.write_gpu_graph(plain, staging / spec.file, fp16=spec.precision == "fp16", **shape)
+            problems += [f"{spec.file}: {p}" for p in _graphs.fusion_problems(counts, model_config.num_hidden_layers)]
+            variants.append(Variant.of(spec, fused_nodes=counts))
     if cfg.int8:
         reduce_range = _graphs.cpu_needs_reduce_range() if cfg.int8_reduce_range is None else cfg.int8_reduce_range
-        _graphs.write_int8_graph(plain, staging / "model_int8.onnx", reduce_range=reduce_range)
-        variants.append(_variant("cpu-int8", "model_int8.onnx", "int8", "cpu", reduce_range=reduce_range))
+        _graphs.write_int8_graph(plain, staging / CPU_INT8.file, reduce_range=reduce_range)
+        variants.append(Variant.of(CPU_INT8, reduce_range=reduce_range))
     return variants, problems
 
 
@@ -177,19 +173,18 @@ def export_onnx(
             variants, problems = _write_graphs(staging, model.config, cfg)
         reference = reference_logits(model, tokenizer, sentences or VALIDATION_SENTENCES)
         checks = validate_graphs(staging, variants, reference, cfg)
-        for variant, check in zip(variants, checks):
-            variant["validation"] = check.to_json()
+        variants = [replace(variant, validation=check.to_json()) for variant, check in zip(variants, checks)]
         raise_if_failed(checks, problems)
         weights = {name: sha256_file(model_dir / name) for name in ("config.json", *WEIGHT_FILES)
                    if (model_dir / name).is_file()}
-        atomic_write_text(staging / CARD_NAME, export_card(model_dir, variants, labels, weights))
+        atomic_write_text(staging / CARD_NAME, export_card(model_dir, [v.to_json() for v in variants], labels, weights))
         versions = {name: importlib.metadata.version(name) for name in VERSIONED_PACKAGES}
         manifest = build_manifest(
             staging, variants=variants, labels=labels,
             source_model={"path": str(model_dir.resolve()), "sha256": weights}, versions=versions,
             text_tokenizer=text_tokenizer(),
         )
-        atomic_write_text(staging / MANIFEST_NAME, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        atomic_write_text(staging / MANIFEST_NAME, json.dumps(manifest.to_json(), indent=2, sort_keys=True) + "\n")
         _replace_folder(staging, out_dir, cfg.overwrite)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

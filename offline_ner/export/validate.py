@@ -3,7 +3,7 @@
 For each graph listed in the manifest: it must open in ONNX Runtime, take only BERT's inputs, return logits with
 one column per label, and agree with PyTorch within the precision's tolerance (max |Δlogit| over real tokens,
 padding excluded) and on the argmax label. File hashes are checked against the manifest too. Every problem is
-reported; :class:`ExportValidationError` (exit 8) is raised after all checks ran (optimum's ``_run_validation``).
+reported; :class:`ExportValidationError` (``ExitCode.EXPORT_VALIDATION``) is raised after all checks ran (optimum's ``_run_validation``).
 
 Example::
 
@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from offline_ner.contracts import Variant
 from offline_ner.errors import ExportValidationError
 from offline_ner.export._sentences import VALIDATION_SENTENCES
 from offline_ner.export.config import ExportConfig
@@ -54,6 +55,17 @@ class GraphCheck:
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "problems": list(self.problems), "passed": self.passed}
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """Every graph's check and every problem found; carried by :class:`ExportValidationError` as ``report``."""
+
+    checks: tuple[GraphCheck, ...]
+    problems: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"checks": [c.to_json() for c in self.checks], "problems": list(self.problems)}
 
 
 @dataclass(frozen=True)
@@ -128,11 +140,11 @@ def tolerances(precision: str, cfg: ExportConfig) -> dict[str, float]:
 
 
 def validate_graphs(
-    folder: Path, variants: Sequence[dict[str, Any]], reference: Reference, cfg: ExportConfig
+    folder: Path, variants: Sequence[Variant], reference: Reference, cfg: ExportConfig
 ) -> list[GraphCheck]:
     """Check each variant's graph; returns every check, passed or not (the caller decides to raise)."""
     return [
-        check_graph(folder / v["file"], v["precision"], reference, **tolerances(v["precision"], cfg)) for v in variants
+        check_graph(folder / v.file, v.precision, reference, **tolerances(v.precision, cfg)) for v in variants
     ]
 
 
@@ -140,12 +152,11 @@ def raise_if_failed(checks: Sequence[GraphCheck], extra_problems: Sequence[str] 
     """Raise one :class:`ExportValidationError` listing every failure; ``err.report`` holds all checks."""
     problems = list(extra_problems) + [f"{c.file}: {p}" for c in checks for p in c.problems]
     if problems:
-        err = ExportValidationError(
+        raise ExportValidationError(
             f"{len(problems)} validation failure(s): " + "; ".join(problems) + ". The graph does not match the "
-            "PyTorch model; re-export from the original model folder."
+            "PyTorch model; re-export from the original model folder.",
+            report=ValidationReport(tuple(checks), tuple(problems)),
         )
-        err.report = {"checks": [c.to_json() for c in checks], "problems": problems}  # type: ignore[attr-defined]
-        raise err
 
 
 def validate_export(
@@ -168,8 +179,8 @@ def validate_export(
     """
     onnx_dir, model_dir = Path(onnx_dir), Path(model_dir)
     manifest = read_manifest(onnx_dir)
-    mismatches = hash_mismatches(onnx_dir, manifest)
+    mismatches = hash_mismatches(onnx_dir, manifest.files)
     reference = reference_logits(*load_pytorch(model_dir), sentences or VALIDATION_SENTENCES)
-    checks = validate_graphs(onnx_dir, manifest["variants"], reference, cfg or ExportConfig())
+    checks = validate_graphs(onnx_dir, manifest.variants, reference, cfg or ExportConfig())
     raise_if_failed(checks, mismatches)
     return checks

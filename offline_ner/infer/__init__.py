@@ -11,14 +11,32 @@ Example::
     for entities in engine.predict(["Angela Merkel visited Paris."]):
         print(entities)
 
-Sharded runs (``predict --shard K/N`` and ``predict-merge``) live in :mod:`offline_ner.infer.shard`.
+Sharded runs (``predict --shard K/N`` and ``predict-merge``) live in :mod:`offline_ner.infer.shard`. The engine
+and the shard tools are imported on first use, so reading ``config`` (the CLI's choices) loads no onnxruntime.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 from offline_ner.infer.config import InferConfig
-from offline_ner.infer.engine import NerEngine, Throughput
-from offline_ner.infer.entities import Entity
-from offline_ner.infer.shard import ShardManifest, ShardRun, ShardSpec, merge_shards
+
+# public name -> module that defines it, imported on first access (they pull in onnxruntime and numpy)
+_LAZY = {
+    "NerEngine": "offline_ner.infer.engine",
+    "Throughput": "offline_ner.infer.engine",
+    "Entity": "offline_ner.infer.entities",
+    "ShardManifest": "offline_ner.infer.shard",
+    "ShardRun": "offline_ner.infer.shard",
+    "ShardSpec": "offline_ner.infer.shard",
+    "merge_shards": "offline_ner.infer.shard",
+}
 
 __all__ = ["Entity", "InferConfig", "NerEngine", "ShardManifest", "ShardRun", "ShardSpec", "Throughput", "merge_shards"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'offline_ner.infer' has no attribute {name!r}")

@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 import numpy as np
 from tokenizers import Tokenizer
 
+from offline_ner.contracts import Variant
 from offline_ner.data import iter_tokenized_sentences, tokenizer_mismatch
 from offline_ner.data.viterbi import IOB2Constraints, decode_labels, log_softmax
 from offline_ner.errors import InferError
@@ -158,14 +159,14 @@ class NerEngine:
 
     @property
     def precision(self) -> str:
-        return str(self.variant["precision"])
+        return str(self.variant.precision)
 
     def describe(self) -> dict[str, Any]:
         """Which device, provider, graph and thread count the engine chose, and why."""
         return {
             "device": self.device,
             "providers": self.runner.providers,
-            "model_file": self.variant["file"],
+            "model_file": self.variant.file,
             "precision": self.precision,
             "threads": self.threads,
             "decode": self.config.decode,
@@ -173,9 +174,9 @@ class NerEngine:
             "origin": self.folder.origin,
         }
 
-    def _open(self) -> tuple[Runner, dict[str, Any], str]:
+    def _open(self) -> tuple[Runner, Variant, str]:
         cfg = self.config
-        options = {
+        options: dict[str, Any] = {
             "threads": self.threads, "graph_level": cfg.graph_optimization, "spin_wait": cfg.spin_wait,
             "tensorrt": cfg.tensorrt,
         }
@@ -185,7 +186,7 @@ class NerEngine:
         if cfg.device != "cpu" and reason is None:
             try:
                 variant = self.folder.variant_for("cuda", cfg.precision)
-                runner = open_runner(self.folder.path / variant["file"], device="cuda", **options)
+                runner = open_runner(self.folder.path / variant.file, device="cuda", **options)
                 return runner, variant, "CUDA provider available"
             except InferError as err:
                 if cfg.device == "cuda":
@@ -195,7 +196,7 @@ class NerEngine:
             raise InferError(f"--device cuda: {reason}; use --device cpu or --device auto to run on the CPU")
         variant = self.folder.variant_for("cpu", cfg.precision)
         why = "CPU requested" if cfg.device == "cpu" else f"not using CUDA: {reason}; running on the CPU"
-        return open_runner(self.folder.path / variant["file"], device="cpu", **options), variant, why
+        return open_runner(self.folder.path / variant.file, device="cpu", **options), variant, why
 
     # -- public API ------------------------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """Read an export folder (``export.json``, labels, tokenizer) and pick the graph for a device and precision.
 
-The manifest format is written by the export stage (``offline_ner/export/manifest.py`` documents it); this
-module only reads the fields inference needs, so inference never imports the export stage or torch.
+The manifest is the shared contract :mod:`offline_ner.contracts.export_manifest` (written by the export stage,
+read here with the same reader), so inference never imports the export stage or torch.
 
 A folder from ``optimum-cli export onnx --task token-classification`` (``model.onnx``, ``config.json``,
 ``tokenizer.json``, no ``export.json``) is read too: labels from ``config.json``'s ``id2label``, the graph as
@@ -11,30 +11,33 @@ text tokenizer, so raw text is split by this package's (its ``origin`` says so).
 Example::
 
     folder = read_model_folder(Path("runs/onnx"))
-    variant = folder.variant_for("cpu", "auto")      # {"file": "model_int8.onnx", "precision": "int8", ...}
+    variant = folder.variant_for("cpu", "auto")      # Variant(file="model_int8.onnx", precision="int8", ...)
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from offline_ner.contracts import CPU_INT8, FP32, GPU_FP16, GPU_FP32, MANIFEST_NAME, Variant, read_export_manifest
 from offline_ner.data.model_labels import agreed_labels
 from offline_ner.errors import InferError, ModelNotFoundError
 
-MANIFEST_NAME = "export.json"
-OPTIMUM_GRAPHS = (("fp32", "model.onnx", "fp32"), ("cpu-int8", "model_quantized.onnx", "int8"))
+# a stock optimum export's graphs, by the file names optimum writes
+OPTIMUM_GRAPHS = (Variant(FP32.name, "model.onnx", "fp32", "cpu"),
+                  Variant(CPU_INT8.name, "model_quantized.onnx", "int8", "cpu"))
 # preference order per (device, precision); "auto" takes the first one the export holds
 PREFERENCES = {
-    ("cuda", "auto"): ("gpu-fp16", "gpu-fp32", "fp32"),
-    ("cuda", "fp16"): ("gpu-fp16",),
-    ("cuda", "fp32"): ("gpu-fp32", "fp32"),
-    ("cpu", "auto"): ("cpu-int8", "fp32"),
-    ("cpu", "fp32"): ("fp32",),
-    ("cpu", "int8"): ("cpu-int8",),
-    ("cpu", "fp16"): ("gpu-fp16",),  # runs (validation does it) but slowly: CPUs lack fast fp16 kernels
+    ("cuda", "auto"): (GPU_FP16, GPU_FP32, FP32),
+    ("cuda", "fp16"): (GPU_FP16,),
+    ("cuda", "fp32"): (GPU_FP32, FP32),
+    ("cpu", "auto"): (CPU_INT8, FP32),
+    ("cpu", "fp32"): (FP32,),
+    ("cpu", "int8"): (CPU_INT8,),
+    ("cpu", "fp16"): (GPU_FP16,),  # runs (validation does it) but slowly: CPUs lack fast fp16 kernels
 }
 
 
@@ -44,27 +47,26 @@ class ModelFolder:
 
     path: Path
     labels: tuple[str, ...]
-    variants: tuple[dict[str, Any], ...]
+    variants: tuple[Variant, ...]
     max_positions: int
     # how raw text must be split into words for this model (export.json "text_tokenizer"); None: not recorded
-    text_tokenizer: dict[str, Any] | None = None
+    text_tokenizer: Mapping[str, Any] | None = None
     origin: str = "offline-ner"  # or "optimum": a stock optimum export (no manifest, no recorded text tokenizer)
 
     @property
     def tokenizer_path(self) -> Path:
         return self.path / "tokenizer.json"
 
-    def variant_for(self, device: str, precision: str) -> dict[str, Any]:
+    def variant_for(self, device: str, precision: str) -> Variant:
         """The graph to load; raises InferError when the export holds none that fits."""
         wanted = PREFERENCES.get((device, precision))
         if wanted is None:
             raise InferError(f"no {precision} graph can run on {device} (int8 graphs are for the CPU)")
-        by_name = {variant["name"]: variant for variant in self.variants}
-        for name in wanted:
-            if name in by_name:
-                return by_name[name]
-        flag = {"gpu-fp16": "--fp16", "gpu-fp32": "--optimize", "cpu-int8": "--int8"}.get(wanted[0], "")
-        raise InferError(f"{self.path} has no {precision} graph for {device}; re-export with {flag}".strip())
+        by_name = {variant.name: variant for variant in self.variants}
+        for spec in wanted:
+            if spec.name in by_name:
+                return by_name[spec.name]
+        raise InferError(f"{self.path} has no {precision} graph for {device}; re-export with {wanted[0].flag}".strip())
 
 
 def read_model_folder(path: str | Path) -> ModelFolder:
@@ -81,22 +83,17 @@ def read_model_folder(path: str | Path) -> ModelFolder:
         return read_optimum_folder(path)
     if not manifest_path.is_file() or not (path / "tokenizer.json").is_file():
         raise ModelNotFoundError(
-            f"{path}: not an ONNX export folder (needs export.json and tokenizer.json, or an optimum export's "
+            f"{path}: not an ONNX export folder (needs {MANIFEST_NAME} and tokenizer.json, or an optimum export's "
             "model.onnx, config.json and tokenizer.json); run `offline-ner export`"
         )
+    manifest = read_export_manifest(path, error=InferError)
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         config = json.loads((path / "config.json").read_text(encoding="utf-8"))
-        labels, variants = tuple(manifest["labels"]), tuple(manifest["variants"])
-        text_tokenizer = manifest.get("text_tokenizer")
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise InferError(f"{path}: unreadable export manifest or config ({err}); re-export the model") from err
-    if not variants or not labels:
-        raise InferError(f"{manifest_path}: lists no graphs or no labels; re-export the model")
-    if text_tokenizer is not None and not isinstance(text_tokenizer, dict):
-        raise InferError(f"{manifest_path}: 'text_tokenizer' must be an object; re-export the model")
+        max_positions = int(config.get("max_position_embeddings", 512))
+    except (OSError, ValueError, AttributeError, TypeError) as err:
+        raise InferError(f"{path}: unreadable model config ({err}); re-export the model") from err
     agreed_labels(path)  # labels.json and config.json must say what export.json says (LabelFilesError)
-    return ModelFolder(path, labels, variants, int(config.get("max_position_embeddings", 512)), text_tokenizer)
+    return ModelFolder(path, manifest.labels, manifest.variants, max_positions, manifest.text_tokenizer)
 
 
 def read_optimum_folder(path: Path) -> ModelFolder:
@@ -112,11 +109,7 @@ def read_optimum_folder(path: Path) -> ModelFolder:
         raise InferError(f"{path}: an optimum export needs config.json with id2label ({err})") from err
     if not id2label or sorted(id2label) != list(range(len(id2label))):
         raise InferError(f"{path}/config.json: id2label must number the labels 0..n-1")
-    variants = tuple(
-        {"name": name, "file": file, "precision": precision, "device": "cpu"}
-        for name, file, precision in OPTIMUM_GRAPHS
-        if (path / file).is_file()
-    )
+    variants = tuple(variant for variant in OPTIMUM_GRAPHS if (path / variant.file).is_file())
     labels = tuple(id2label[k] for k in range(len(id2label)))
     return ModelFolder(path, labels, variants, int(config.get("max_position_embeddings", 512)), None, "optimum")
 

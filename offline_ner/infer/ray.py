@@ -126,7 +126,7 @@ def _parquet_blocks(path: str, block_rows: int) -> Iterator[pa.Table]:
 def _document_files_datasource(files: list[str], how: dict[str, tuple[str, str]], block_rows: int) -> Any:
     from ray.data.datasource import FileBasedDatasource
 
-    class DocumentFiles(FileBasedDatasource):  # type: ignore[misc]
+    class DocumentFiles(FileBasedDatasource):
         """Text lines, JSONL and .txt files read by offline_ner's own readers, and Parquet files, in blocks of
         ``block_rows`` rows. One datasource for all, so inputs keep their order and read tasks take no CPU."""
 
@@ -277,7 +277,7 @@ def cpu_precision(model_dir: str | os.PathLike[str], precision: str) -> str | No
     """The precision of the graph a CPU actor loads for ``precision`` (``int8`` output depends on batching), or
     None when the export holds no CPU graph for it (the actors then report the error)."""
     try:
-        return str(read_model_folder(model_dir).variant_for("cpu", precision)["precision"])
+        return read_model_folder(Path(model_dir)).variant_for("cpu", precision).precision
     except InferError:
         return None
 
@@ -302,7 +302,8 @@ def iter_entity_rows(tagged: ray.data.Dataset) -> Iterator[tuple[str, list[dict[
     tagged.context.execution_options.preserve_order = True
     try:
         for batch in tagged.iter_batches(batch_format="pyarrow", batch_size=None):
-            yield from zip(batch.column("id").to_pylist(), batch.column("entities").to_pylist())
+            table: Any = batch  # a pyarrow Table (batch_format="pyarrow")
+            yield from zip(table.column("id").to_pylist(), table.column("entities").to_pylist())
     except Exception as err:
         ours = _our_error(err)
         if ours is None:

@@ -14,7 +14,7 @@ crashed shard has no manifest and its rerun replaces only its own two files.
 :func:`merge_shards` reads the input again (ids and content only, no model), checks that the shards cover it
 exactly once, and copies each unit's bytes from its shard in input order: the result is byte-identical to one
 unsharded run. Any missing, duplicated, foreign (another input, another N) or altered shard raises
-:class:`ShardError` (exit 17) before anything is written.
+:class:`ShardError` (``ExitCode.SHARD``) before anything is written.
 
 Example::
 

@@ -107,7 +107,7 @@ def predict_words(
         scores.extend(row[list(feature.word_positions)] for feature, row in zip(chunk, log_probs))
     # join_windows picks the window that labels each word: let it pick row numbers into the stacked scores
     base = np.cumsum([0] + [len(s) for s in scores])
-    numbered = []
+    numbered: list[Any] = []
     for feature, first in zip(features, base):
         index = np.zeros(len(feature.input_ids), dtype=np.int64)
         index[list(feature.word_positions)] = np.arange(first, first + len(feature.word_positions))

@@ -1,8 +1,8 @@
 """Find a base model on disk: a packaged name (``minilm-l6-uncased``) or a Hugging Face model folder.
 
 Nothing is ever downloaded: a name that is neither known nor an existing folder, or a folder without config,
-weights or tokenizer, raises :class:`ModelNotFoundError` (exit code 5) saying what is missing. Imports nothing
-heavy.
+weights or tokenizer, raises :class:`ModelNotFoundError` (``ExitCode.MODEL_NOT_FOUND``) saying what is missing.
+Imports nothing heavy.
 
 Example::
 

@@ -15,7 +15,7 @@ import importlib.util
 from dataclasses import dataclass, field, fields
 
 from offline_ner.train.regimens import REGIMENS, regimen_phases
-from offline_ner.train.schedules import SCHEDULE_PARAMS, check_params
+from offline_ner.train.schedules import PARAM_DEFAULTS, SCHEDULE_PARAMS, SHARE_PARAMS, check_params, check_share
 
 EVAL_MODES = ("default", "strict")
 # report_to value -> (HF integration name, Python package it needs); None: no report beyond train_log.jsonl
@@ -39,20 +39,20 @@ class ScheduleConfig:
     """A blend schedule: ``kind`` plus its parameters (each kind reads only its own; see ``schedules.py``)."""
 
     kind: str = "sigmoid"  # the paper's smooth curve; distilled first, then gold, like Simple Mix
-    s_max: float = 1.0  # sigmoid: start with (almost) only distilled records
-    k: float = 10.0  # sigmoid: the switch takes ~40% of training, gradual enough to avoid a hard shift
-    p0: float = 0.5  # sigmoid/step: switch half-way, the same split as two equal phases
-    s0: float = 1.0  # power/linear/exponential/step: start with only distilled records
-    s1: float = 0.0  # linear/step: end with only gold, which the paper finds should come last
-    alpha: float = 2.0  # power: quadratic decay, front-loads the distilled records
-    tau: float = 0.0  # power: 0 selects s0(1-p)^alpha, which reaches 0 at the end
-    rate: float = 5.0  # exponential: share falls to 0.7% by the end
+    # each parameter's default and its reason: schedules.PARAM_DEFAULTS
+    s_max: float = PARAM_DEFAULTS["s_max"]
+    k: float = PARAM_DEFAULTS["k"]
+    p0: float = PARAM_DEFAULTS["p0"]
+    s0: float = PARAM_DEFAULTS["s0"]
+    s1: float = PARAM_DEFAULTS["s1"]
+    alpha: float = PARAM_DEFAULTS["alpha"]
+    tau: float = PARAM_DEFAULTS["tau"]
+    rate: float = PARAM_DEFAULTS["rate"]
 
     def __post_init__(self) -> None:
         check_params(self.kind, self.params())
-        for name in ("s_max", "s0", "s1"):  # shares even where this kind ignores them: a typo should not hide
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"schedule.{name} is a share and must lie in [0, 1], not {getattr(self, name)}")
+        for name in SHARE_PARAMS:  # shares even where this kind ignores them: a typo should not hide
+            check_share("schedule.", name, getattr(self, name))
 
     def params(self) -> dict[str, float]:
         """The parameters ``kind`` uses, as keyword arguments for ``blend_share``."""

@@ -26,8 +26,7 @@ from seqeval.scheme import IOB2
 
 from offline_ner.data import DEFAULT_DECODER, Record, iob2_violations
 from offline_ner.errors import DataError
-
-EVAL_MODES = ("default", "strict")
+from offline_ner.train.config import EVAL_MODES
 
 
 @dataclass(frozen=True)

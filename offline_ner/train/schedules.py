@@ -28,18 +28,28 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 
-# kind -> default parameters; each default is the curve plotted by `offline-ner schedules`
+# every parameter's default (the one place; train.config.ScheduleConfig reads them from here); each is part of
+# the curves plotted by `offline-ner schedules`
+PARAM_DEFAULTS: Mapping[str, float] = {
+    "s_max": 1.0,  # sigmoid: start with (almost) only distilled records
+    "k": 10.0,  # sigmoid: the switch takes about 40% of training (share 0.88 -> 0.12 over p0 +- 0.2)
+    "p0": 0.5,  # sigmoid/step: switch half-way, the same split as two equal phases (distilled_then_gold)
+    "s0": 1.0,  # power/linear/exponential/step: start with only distilled records
+    "s1": 0.0,  # linear/step: end with only gold, which the paper finds should come last
+    "alpha": 2.0,  # power: quadratic decay, half of the distilled records are seen in the first 21% of training
+    "tau": 0.0,  # power: 0 selects s0 (1 - p)^alpha, which reaches 0 at the end
+    "rate": 5.0,  # exponential: share 1 -> 0.007 at the end, a fast early decay for comparison with power
+}
+# kind -> its parameters with their defaults
 SCHEDULE_PARAMS: Mapping[str, Mapping[str, float]] = {
-    # k=10: the switch from distilled to gold takes about 40% of training (share 0.88 -> 0.12 over p0 +- 0.2)
-    "sigmoid": {"s_max": 1.0, "k": 10.0, "p0": 0.5},
-    # alpha=2, tau=0: quadratic decay, half of the distilled records are seen in the first 21% of training
-    "power": {"s0": 1.0, "alpha": 2.0, "tau": 0.0},
-    # the plain baseline between the curves: all distilled at the start, all gold at the end
-    "linear": {"s0": 1.0, "s1": 0.0},
-    # rate=5: share 1 -> 0.007 at the end, a fast early decay for comparison with power
-    "exponential": {"s0": 1.0, "rate": 5.0},
-    # p0=0.5: half the steps distilled, half gold, the step-budget twin of the distilled_then_gold regimen
-    "step": {"s0": 1.0, "s1": 0.0, "p0": 0.5},
+    kind: {name: PARAM_DEFAULTS[name] for name in names}
+    for kind, names in {
+        "sigmoid": ("s_max", "k", "p0"),
+        "power": ("s0", "alpha", "tau"),
+        "linear": ("s0", "s1"),  # the plain baseline between the curves
+        "exponential": ("s0", "rate"),
+        "step": ("s0", "s1", "p0"),
+    }.items()
 }
 SCHEDULE_KINDS: tuple[str, ...] = tuple(SCHEDULE_PARAMS)
 SCHEDULE_FORMULAS: Mapping[str, str] = {
@@ -50,7 +60,13 @@ SCHEDULE_FORMULAS: Mapping[str, str] = {
     "step": "s0 if p < p0 else s1",
 }
 
-_SHARE_PARAMS = ("s_max", "s0", "s1")  # parameters that are themselves shares, so must lie in [0, 1]
+SHARE_PARAMS = ("s_max", "s0", "s1")  # parameters that are themselves shares, so must lie in [0, 1]
+
+
+def check_share(where: str, name: str, value: float) -> None:
+    """ValueError unless ``value`` lies in [0, 1] (``name`` is one of :data:`SHARE_PARAMS`)."""
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{where}{name} is a share and must lie in [0, 1], not {value}")
 
 
 def _sigmoid(p: float, s_max: float, k: float, p0: float) -> float:
@@ -95,8 +111,8 @@ def check_params(kind: str, params: Mapping[str, float]) -> dict[str, float]:
     for name, value in merged.items():
         if not math.isfinite(value):
             raise ValueError(f"schedule {kind!r}: {name} must be finite, not {value}")
-        if name in _SHARE_PARAMS and not 0.0 <= value <= 1.0:
-            raise ValueError(f"schedule {kind!r}: {name} is a share and must lie in [0, 1], not {value}")
+        if name in SHARE_PARAMS:
+            check_share(f"schedule {kind!r}: ", name, value)
     if kind == "power" and (merged["alpha"] < 0 or merged["tau"] < 0):
         raise ValueError("schedule 'power': alpha and tau must be >= 0")
     return merged

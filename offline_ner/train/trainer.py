@@ -188,7 +188,8 @@ class _PhaseTrainer(Trainer):
 
     def get_train_dataloader(self) -> Any:
         # training batches may be packed; dev batches stay padded rows, one per feature, for the scorer
-        eval_collator, self.data_collator = self.data_collator, self._train_collator
+        eval_collator: Any = self.data_collator  # type: ignore[has-type]
+        self.data_collator = self._train_collator
         try:
             return super().get_train_dataloader()
         finally:

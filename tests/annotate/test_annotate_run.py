@@ -23,6 +23,7 @@ from offline_ner.annotate import (
 )
 from offline_ner.annotate.client import LLMClient
 from offline_ner.annotate.cost import count_tokens
+from offline_ner.contracts import RequestStats
 from offline_ner.data import Record, iob2_violations, read_jsonl
 from offline_ner.errors import AnnotateError, BudgetExceededError, ConfigError, LLMAuthError
 from tests.annotate.llm_server import LLMServer, Reply, completion, perfect_reply, tokens_of
@@ -54,7 +55,7 @@ def test_run_writes_llm_tags_with_provenance_and_qa_against_the_kept_gold(
     assert run_prov["usage"]["total_tokens"] == 360 and run_prov["cost_usd"] > 0
     qa = json.loads((tmp_path / "ann" / "qa.json").read_text())
     assert qa["final"]["overall"]["f1"] == 1.0 and qa["final"]["entity_agreement"]["PER"]["exact"] == 1
-    assert summary["this_run"]["sent"] == 3
+    assert summary.this_run.sent == 3
 
 
 def test_identical_sentences_are_sent_once(
@@ -70,7 +71,7 @@ def test_rerun_with_the_journal_sends_nothing_and_writes_identical_bytes(
     run(cfg, [conll_file], tmp_path / "ann")
     first = {p.name: p.read_bytes() for p in (tmp_path / "ann").iterdir()}
     summary = run(cfg, [conll_file], tmp_path / "ann")
-    assert summary["this_run"] == {"sent": 0, "journal_hits": 3, "retries": 0, "spent_usd": 0.0}
+    assert summary.this_run == RequestStats(sent=0, journal_hits=3, retries=0, spent_usd=0.0)
     assert {p.name: p.read_bytes() for p in (tmp_path / "ann").iterdir()} == first
     assert len(llm_server.chat_requests()) == 3
 
@@ -130,8 +131,8 @@ def test_prose_replies_with_wrong_indices_are_extracted_and_recovered(
 ) -> None:
     llm_server.responder = prose_answer
     summary = run(cfg, [conll_file], tmp_path / "ann")
-    assert summary["parse_modes"] == {"extracted": 4}
-    assert summary["alignment"]["recovered"] == 2
+    assert summary.provenance["parse_modes"] == {"extracted": 4}
+    assert summary.provenance["alignment"]["recovered"] == 2
     records = read_jsonl(tmp_path / "ann" / "records.jsonl")
     assert records[0].tags[0] == "B-ORG"
 
@@ -141,8 +142,8 @@ def test_unparsable_reply_is_listed_as_failed_not_dropped_silently(
 ) -> None:
     llm_server.responder = lambda request, n: Reply(body=completion("I cannot help with that.", request, n))
     summary = run(cfg, [conll_file], tmp_path / "ann")
-    assert summary["records_out"] == 0
-    assert [f["id"] for f in summary["failed"]] == ["valid:0", "valid:1", "valid:2", "valid:3"]
+    assert summary.records_out == 0
+    assert [f["id"] for f in summary.failed] == ["valid:0", "valid:1", "valid:2", "valid:3"]
 
 
 def test_k_of_n_agreement_keeps_only_entities_most_samples_agree_on(
@@ -165,7 +166,7 @@ def test_k_of_n_agreement_keeps_only_entities_most_samples_agree_on(
     summary = run(dataclasses.replace(cfg, samples=3, agree_k=2, temperature=0.7), [conll_file], tmp_path / "ann")
     records = read_jsonl(tmp_path / "ann" / "records.jsonl")
     assert records[0].tags[:2] == ("B-ORG", "O")
-    assert summary["selection"]["agreement"]["proposed"] > summary["selection"]["agreement"]["kept"]
+    assert summary.provenance["selection"]["agreement"]["proposed"] > summary.provenance["selection"]["agreement"]["kept"]
     # every sample's tags travel with the record, so a later k_of_n selection can vote again with another k
     samples = records[0].provenance["sample_tags"]
     assert len(samples) == 3 and sorted(t[1] for t in samples) == ["B-PER", "O", "O"]
@@ -182,8 +183,8 @@ def test_dropping_records_with_alignment_problems_is_reported(
 
     llm_server.responder = half_wrong
     summary = run(dataclasses.replace(cfg, drop_alignment_problems=True), [conll_file], tmp_path / "ann")
-    assert summary["selection"]["drop_alignment_problems"] == {"dropped_records": 1}
-    assert summary["records_out"] == 3 and summary["alignment"]["text_mismatch"] == 1
+    assert summary.provenance["selection"]["drop_alignment_problems"] == {"dropped_records": 1}
+    assert summary.records_out == 3 and summary.provenance["alignment"]["text_mismatch"] == 1
 
 
 def test_demonstrations_overlapping_the_input_are_refused(cfg: AnnotateConfig, conll_file: Path) -> None:
@@ -215,7 +216,7 @@ def test_text_folder_input_keeps_offsets_and_document_provenance(
     assert records[0].tags == ("B-PER", "I-PER", "O", "O", "B-LOC", "O")
     assert records[0].offsets[4] == (24, 30) and records[1].provenance["document"] == "a"
     assert all(not iob2_violations(r.tags) for r in records)
-    assert summary["qa"] is None and not (tmp_path / "ann" / "qa.json").exists()
+    assert summary.qa is None and not (tmp_path / "ann" / "qa.json").exists()
 
 
 def test_jsonl_input_tags_are_kept_aside_as_gold(llm_server: LLMServer, cfg: AnnotateConfig, tmp_path: Path) -> None:
@@ -223,7 +224,7 @@ def test_jsonl_input_tags_are_kept_aside_as_gold(llm_server: LLMServer, cfg: Ann
     path.write_text('{"id": "a", "tokens": ["EU", "talks"], "tags": ["B-LOC", "O"]}\n', encoding="utf-8")
     summary = run(cfg, [path], tmp_path / "ann")
     assert read_jsonl(tmp_path / "ann" / "records.jsonl")[0].tags == ("B-ORG", "O")  # the LLM's, not gold's
-    assert summary["qa"]["f1"] == 0.0
+    assert summary.qa["f1"] == 0.0
 
 
 def test_run_keeps_at_most_concurrency_requests_in_flight(cfg: AnnotateConfig, tmp_path: Path) -> None:
@@ -252,7 +253,7 @@ def test_failed_record_counts_its_gold_entities_as_misses_and_lowers_coverage(
     assert qa["final"]["entity_agreement"]["PER"]["missed"] == 1
     assert qa["final"]["labelled_only"]["f1"] == 1.0
     assert qa["coverage"] == {"gold_records": 4, "labelled": 3, "failed": 1, "skipped": 0, "fraction": 0.75}
-    assert summary["qa"]["f1"] < 1.0 and summary["coverage"]["fraction"] == 0.75
+    assert summary.qa["f1"] < 1.0 and summary.coverage["fraction"] == 0.75
 
 
 def test_records_dropped_by_selection_are_skipped_misses_in_qa(
@@ -322,5 +323,5 @@ def test_real_reply_shapes_parse_and_align_in_a_run(
     path.write_text('{"id": "s", "tokens": ["EU", "rejects", "German", "call", "."]}\n', encoding="utf-8")
     llm_server.responder = lambda request, n: Reply(body=completion(content, request, n))
     summary = run(cfg, [path], tmp_path / "ann")
-    assert summary["failed"] == [] and read_jsonl(tmp_path / "ann" / "records.jsonl")[0].tags == tags
-    assert {k: v for k, v in summary["alignment"].items() if v} == counts
+    assert summary.failed == [] and read_jsonl(tmp_path / "ann" / "records.jsonl")[0].tags == tags
+    assert {k: v for k, v in summary.provenance["alignment"].items() if v} == counts

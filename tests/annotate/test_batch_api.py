@@ -28,8 +28,8 @@ def test_batch_run_submits_polls_merges_and_writes_the_folder(
     summary = run_batch(
         plan, LLMClient(cfg), journal, out=tmp_path / "ann", prices=load_prices(None), poll_interval_s=0
     )
-    assert summary["batch"]["merged"] == 3 and summary["batch"]["errors"] == []
-    assert summary["mode"] == "batch" and summary["records_out"] == 4
+    assert summary.provenance["batch"]["merged"] == 3 and summary.provenance["batch"]["errors"] == []
+    assert summary.provenance["mode"] == "batch" and summary.records_out == 4
     records = read_jsonl(tmp_path / "ann" / "records.jsonl")
     assert records[1].tags == ("B-PER", "I-PER")
     uploads = [body for method, path, body in llm_server.log if path.endswith("/files")]
@@ -53,9 +53,9 @@ def test_batch_error_file_entries_are_reported_and_their_records_listed_as_faile
         plan, LLMClient(cfg), Journal(tmp_path / "j.sqlite"), out=tmp_path / "ann", prices=load_prices(None),
         poll_interval_s=0,
     )  # fmt: skip
-    assert len(summary["batch"]["errors"]) == 1 and summary["batch"]["errors"][0]["status"] == 400
-    assert [f["id"] for f in summary["failed"]] == ["valid:1"]
-    assert summary["complete"] is False
+    assert len(summary.provenance["batch"]["errors"]) == 1 and summary.provenance["batch"]["errors"][0]["status"] == 400
+    assert [f["id"] for f in summary.failed] == ["valid:1"]
+    assert summary.provenance["complete"] is False
 
 
 def test_restarted_batch_run_resumes_the_stored_batch_instead_of_resubmitting(
@@ -69,7 +69,7 @@ def test_restarted_batch_run_resumes_the_stored_batch_instead_of_resubmitting(
     summary = run_batch(
         plan, LLMClient(cfg), journal, out=tmp_path / "ann", prices=load_prices(None), poll_interval_s=0
     )
-    assert summary["batch"]["id"] == batch_id
+    assert summary.provenance["batch"]["id"] == batch_id
     assert len([1 for method, path, _ in llm_server.log if method == "POST" and path.endswith("/batches")]) == 1
 
 

@@ -67,7 +67,7 @@ def test_small_real_model_gives_valid_iob2_and_replays_byte_for_byte(conll_file:
     finally:
         server.terminate()
         server.wait(timeout=30)
-    assert summary["records_out"] + len(summary["failed"]) == 4
+    assert summary.records_out + len(summary.failed) == 4
     for record in read_jsonl(tmp_path / "live" / "records.jsonl"):
         assert len(record.tags) == len(record.tokens) and not iob2_violations(record.tags)
         assert record.provenance["model"]

@@ -85,6 +85,7 @@ def test_user_price_table_overrides_and_extends_the_packaged_one(tmp_path: Path)
 def test_annotate_imports_no_other_stage() -> None:
     package = Path(offline_ner.annotate.__file__).parent
     allowed = (
+        "offline_ner.contracts",
         "offline_ner.data",
         "offline_ner.errors",
         "offline_ner._fs",

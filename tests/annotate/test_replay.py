@@ -27,8 +27,8 @@ def test_replayed_run_gives_the_recorded_run_byte_for_byte(
     with ReplayServer(tmp_path / "recordings.jsonl") as replay:
         summary = annotate_file(dataclasses.replace(cfg, base_url=replay.base_url), conll_file, tmp_path / "replayed")
         assert replay.misses == 0
-    assert "json_object" in summary["response_formats"]
-    assert summary["response_formats"] == live_summary["response_formats"]
+    assert "json_object" in summary.provenance["response_formats"]
+    assert summary.provenance["response_formats"] == live_summary.provenance["response_formats"]
     live = (tmp_path / "live" / "records.jsonl").read_bytes()
     assert (tmp_path / "replayed" / "records.jsonl").read_bytes() == live
     assert b"gpt-4o-2024-08-06" in live

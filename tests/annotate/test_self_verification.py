@@ -29,11 +29,11 @@ def test_verification_drops_the_entities_the_server_rejects(
     assert records[1].tags == ("B-PER", "I-PER") and records[1].provenance["verification"]["status"] == "answered"
     # three unique sentences with entities -> three verification requests (the repeated sentence shares one)
     assert sum(is_verification(r) for r in llm_server.chat_requests()) == 3
-    verification = summary["selection"]["verification"]
+    verification = summary.provenance["selection"]["verification"]
     assert verification == {"requests": 3, "replies": 3, "entities": 6, "rejected": 2, "unverified": 0}
     qa = json.loads((tmp_path / "ann" / "qa.json").read_text())
     assert qa["before_verification"]["overall"]["f1"] == 1.0 and qa["final"]["entity_agreement"]["MISC"]["missed"] == 2
-    assert summary["complete"] is True and summary["requests"] == 6
+    assert summary.provenance["complete"] is True and summary.provenance["requests"] == 6
 
 
 def test_verification_rerun_repeats_no_request_and_writes_identical_bytes(
@@ -45,7 +45,7 @@ def test_verification_rerun_repeats_no_request_and_writes_identical_bytes(
     first = {p.name: p.read_bytes() for p in (tmp_path / "ann").iterdir()}
     sent = len(llm_server.chat_requests())
     summary = annotate_file(verify_cfg, conll_file, tmp_path / "ann")
-    assert summary["this_run"]["sent"] == 0 and len(llm_server.chat_requests()) == sent
+    assert summary.this_run.sent == 0 and len(llm_server.chat_requests()) == sent
     assert {p.name: p.read_bytes() for p in (tmp_path / "ann").iterdir()} == first
 
 

@@ -18,8 +18,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from offline_ner.bundle import TrustStore, verify_bundle
 from offline_ner.bundle._tar import END_OF_ARCHIVE, padding
 from offline_ner.bundle.envelope import PAYLOAD_TYPE, Envelope, Signature, dumps_envelope, pae
-from offline_ner.bundle.manifest import MAGIC, canonical_json
+from offline_ner.bundle.manifest import MAGIC, canonical_json_bytes
 from offline_ner.bundle.signing import sign
+from offline_ner.contracts import VerificationReport
 from offline_ner.errors import BundleError
 
 CREATED = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -97,7 +98,7 @@ class BundleSimulator:
         return {**self.fields, "files": entries}
 
     def manifest_bytes(self) -> bytes:
-        return canonical_json(self.manifest_dict())
+        return canonical_json_bytes(self.manifest_dict())
 
     def envelope_bytes(self, manifest: bytes | None = None) -> bytes:
         manifest = self.manifest_bytes() if manifest is None else manifest
@@ -145,10 +146,10 @@ class Verifier:
         assert info.value.exit_code == exit_code, f"{type(info.value).__name__}: {info.value}"
         assert list(self.staging.iterdir()) == [], "staging must be empty after a rejected bundle"
         assert snapshot(self.root) == before, "a rejected bundle must not change or add any file"
-        assert isinstance(getattr(info.value, "report", None), dict)
+        assert isinstance(info.value.report, VerificationReport)
         return info.value
 
-    def accepts(self, bundle: Path, **kwargs: Any) -> dict[str, Any]:
+    def accepts(self, bundle: Path, **kwargs: Any) -> VerificationReport:
         with verify_bundle(bundle, self.trust, now=kwargs.pop("now", NOW), staging_root=self.staging, **kwargs) as v:
             for entry in v.manifest.files:
                 assert (v.payload_dir / entry.path).stat().st_size == entry.size

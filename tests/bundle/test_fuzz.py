@@ -21,7 +21,7 @@ from offline_ner.bundle.envelope import loads_envelope
 from offline_ner.bundle.manifest import (
     FileEntry,
     Manifest,
-    canonical_json,
+    canonical_json_bytes,
     check_path,
     check_paths,
     collision_key,
@@ -67,7 +67,7 @@ def test_manifest_loader_raises_only_bundle_errors_on_bytes(data: bytes) -> None
 )
 def test_manifest_loader_raises_only_bundle_errors_on_json(fields: dict[str, object]) -> None:
     try:
-        data = canonical_json(fields)
+        data = canonical_json_bytes(fields)
     except ValueError:
         return
     try:
@@ -86,10 +86,10 @@ def _mutated_manifests() -> st.SearchStrategy[dict[str, object]]:
 @given(_mutated_manifests())
 def test_one_field_changed_to_any_json_value_is_accepted_or_refused_cleanly(fields: dict[str, object]) -> None:
     try:
-        manifest = loads_manifest(canonical_json(fields))
+        manifest = loads_manifest(canonical_json_bytes(fields))
     except BundleError:
         return
-    assert canonical_json(fields) == dumps_manifest(manifest)
+    assert canonical_json_bytes(fields) == dumps_manifest(manifest)
 
 
 manifest_paths = st.lists(
@@ -157,7 +157,7 @@ def test_tar_header_parser_raises_only_bundle_errors(block: bytes) -> None:
     assert member.size >= 0
 
 
-@given(st.binary(max_size=400) | json_values.map(canonical_json))
+@given(st.binary(max_size=400) | json_values.map(canonical_json_bytes))
 @settings(max_examples=200)
 def test_envelope_loader_raises_only_bundle_errors(data: bytes) -> None:
     try:

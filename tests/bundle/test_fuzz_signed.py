@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from offline_ner.bundle import TrustStore, verify_bundle
-from offline_ner.bundle.manifest import MAGIC, canonical_json, check_paths
+from offline_ner.bundle.manifest import MAGIC, canonical_json_bytes, check_paths
 from offline_ner.errors import BundleError, ExitCode, UnsafePathError
 from tests.bundle.simulator import NOW, BundleSimulator, Member, fixed_key, snapshot
 
@@ -96,7 +96,7 @@ def _form(member: Member) -> tuple[object, ...]:
 def _write(root: Path, layout: Layout) -> Path | None:
     sim = BundleSimulator(root=root, signers=[fixed_key(1)])
     files = [{"path": p, "size": len(d), "sha256": hashlib.sha256(d).hexdigest()} for p, d in layout.listed]
-    envelope = sim.envelope_bytes(canonical_json({**sim.fields, "files": files}))
+    envelope = sim.envelope_bytes(canonical_json_bytes({**sim.fields, "files": files}))
     try:
         return sim.write([Member("offline-ner-bundle", MAGIC), Member("envelope.json", envelope), *layout.members])
     except (ValueError, UnicodeError):  # tarfile cannot encode the drawn member at all

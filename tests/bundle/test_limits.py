@@ -49,5 +49,5 @@ def test_total_size_over_the_cap_is_rejected(sim: BundleSimulator, verifier: Ver
 def test_flood_of_unlisted_members_stops_reading(sim: BundleSimulator, verifier: Verifier) -> None:
     flood = [Member(f"payload/flood-{i}", hashlib.sha256(bytes([i])).digest()) for i in range(40)]
     err = verifier.rejects(sim.write(sim.members() + flood), ExitCode.EXTRA_FILE)
-    assert {c["check"]: c["verdict"] for c in err.report["checks"]}["member count"] == "failed"
-    assert len([e for e in err.report["files"] if e["verdict"] == "ExtraFileError"]) < len(flood)
+    assert {c["check"]: c["verdict"] for c in err.report.checks}["member count"] == "failed"
+    assert len([e for e in err.report.files if e["verdict"] == "ExtraFileError"]) < len(flood)

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from offline_ner.bundle import TrustStore, create_bundle, verify_bundle
 from offline_ner.bundle.envelope import loads_envelope
 from offline_ner.bundle.keys import public_key_pem
-from offline_ner.bundle.manifest import MAGIC, canonical_json
+from offline_ner.bundle.manifest import MAGIC, canonical_json_bytes
 from offline_ner.bundle.runtime import Target, lock_text
 from offline_ner.errors import BundleError, ExitCode
 from tests.bundle.simulator import CREATED, NOW, BundleSimulator, Member, fixed_key
@@ -215,7 +215,7 @@ def _reordered(bundle: Path, alice: Ed25519PrivateKey, *, manifest_reversed: boo
     if manifest_reversed:
         manifest["files"].reverse()
     sim = BundleSimulator(root=bundle.parent, signers=[alice])
-    members = [Member("offline-ner-bundle", MAGIC), Member("envelope.json", sim.envelope_bytes(canonical_json(manifest)))]
+    members = [Member("offline-ner-bundle", MAGIC), Member("envelope.json", sim.envelope_bytes(canonical_json_bytes(manifest)))]
     members += [Member(name, payload[name]) for name in sorted(payload, reverse=True)]
     return sim.write(members, name="reordered.bundle")
 

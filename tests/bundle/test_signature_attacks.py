@@ -17,7 +17,7 @@ from tests.bundle.simulator import NOW, BundleSimulator, Verifier
 def test_unsigned_bundle_is_rejected(sim: BundleSimulator, verifier: Verifier) -> None:
     sim.signers = []
     err = verifier.rejects(sim.write(), ExitCode.SIGNATURE)
-    assert err.report["manifest"] == {}, "the manifest must not be parsed without a valid threshold"
+    assert dict(err.report.manifest) == {}, "the manifest must not be parsed without a valid threshold"
 
 
 def test_bundle_signed_by_unknown_key_is_rejected(
@@ -25,7 +25,7 @@ def test_bundle_signed_by_unknown_key_is_rejected(
 ) -> None:
     sim.signers = [mallory]
     err = verifier.rejects(sim.write(), ExitCode.UNKNOWN_KEY)
-    assert err.report["signatures"] == [{"keyid": key_id(mallory.public_key()), "verdict": "unknown-key", "roles": []}]
+    assert list(err.report.signatures) == [{"keyid": key_id(mallory.public_key()), "verdict": "unknown-key", "roles": []}]
 
 
 def test_signature_by_unknown_key_under_a_trusted_key_id_is_rejected(
@@ -46,7 +46,7 @@ def test_one_key_signing_twice_does_not_meet_a_threshold_of_two(
     duplicate = sign(alice, pae(sim.payload_type, sim.manifest_bytes()))
     sim.extra_signatures = [duplicate]
     err = verifier.rejects(sim.write(), ExitCode.THRESHOLD)
-    assert [s["verdict"] for s in err.report["signatures"]] == ["valid", "duplicate"]
+    assert [s["verdict"] for s in err.report.signatures] == ["valid", "duplicate"]
 
 
 def test_two_distinct_trusted_keys_meet_a_threshold_of_two(
@@ -54,7 +54,7 @@ def test_two_distinct_trusted_keys_meet_a_threshold_of_two(
 ) -> None:
     trust.set_role("annotator", threshold=2, kinds=["annotations"], paths=["*"])
     sim.signers = [alice, bob]
-    assert verifier.accepts(sim.write())["verified"]
+    assert verifier.accepts(sim.write()).verified
 
 
 def test_valid_signature_over_another_payload_type_is_rejected(
@@ -82,7 +82,7 @@ def test_role_not_allowed_for_a_payload_path_is_rejected(
     )
     sim.files["run_me.py"] = b"import os\n"
     err = verifier.rejects(sim.write(), ExitCode.POLICY)
-    roles = {entry["path"]: entry["role"] for entry in err.report["files"]}
+    roles = {entry["path"]: entry["role"] for entry in err.report.files}
     assert roles == {
         "provenance.json": "annotator",
         "qa.json": "annotator",
@@ -100,12 +100,12 @@ def test_role_not_allowed_for_the_bundle_kind_is_rejected(sim: BundleSimulator, 
 def test_expired_bundle_is_rejected(sim: BundleSimulator, verifier: Verifier) -> None:
     sim.fields["expires"] = "2026-03-01T00:00:00Z"
     err = verifier.rejects(sim.write(), ExitCode.EXPIRED)
-    assert {c["check"]: c["verdict"] for c in err.report["checks"]}["expiry"] == "failed"
+    assert {c["check"]: c["verdict"] for c in err.report.checks}["expiry"] == "failed"
 
 
 def test_bundle_before_its_expiry_is_accepted(sim: BundleSimulator, verifier: Verifier) -> None:
     sim.fields["expires"] = "2026-12-01T00:00:00Z"
-    assert verifier.accepts(sim.write(), now=NOW)["verified"]
+    assert verifier.accepts(sim.write(), now=NOW).verified
     verifier.rejects(sim.write(), ExitCode.EXPIRED, now=datetime(2027, 1, 1, tzinfo=timezone.utc))
 
 
@@ -115,7 +115,7 @@ def test_invalid_and_unknown_signatures_beside_a_met_threshold_are_reported_not_
     bogus = sign(bob, b"something else entirely")
     sim.extra_signatures = [bogus, sign(mallory, pae(sim.payload_type, sim.manifest_bytes()))]
     report = verifier.accepts(sim.write())
-    assert sorted(s["verdict"] for s in report["signatures"]) == ["invalid", "unknown-key", "valid"]
+    assert sorted(s["verdict"] for s in report.signatures) == ["invalid", "unknown-key", "valid"]
 
 
 def test_garbled_signature_encoding_counts_as_an_invalid_signature(
@@ -130,6 +130,6 @@ def test_several_failures_raise_the_most_severe_and_report_all(sim: BundleSimula
     sim.fields["expires"] = "2026-03-01T00:00:00Z"
     members = sim.with_member("payload/qa.json", data=b'{"dropped": 9}')
     err = verifier.rejects(sim.write(members), ExitCode.EXPIRED)
-    failed = {c["check"] for c in err.report["checks"] if c["verdict"] == "failed"}
+    failed = {c["check"] for c in err.report.checks if c["verdict"] == "failed"}
     assert failed == {"expiry"}
-    assert {e["path"]: e["verdict"] for e in err.report["files"]}["qa.json"] == "HashMismatchError"
+    assert {e["path"]: e["verdict"] for e in err.report.files}["qa.json"] == "HashMismatchError"

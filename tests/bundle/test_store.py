@@ -19,7 +19,7 @@ def test_verify_and_import_run_with_the_network_blocked(
 ) -> None:
     bundle = sim.write()
     with verify_bundle(bundle, trust, now=NOW) as verified:
-        assert verified.report["verified"]
+        assert verified.report.verified
     result = import_bundle(bundle, trust, tmp_path / "store", now=NOW)
     records = read_jsonl(resolve_reference("bundle:conll-llm/records.jsonl", tmp_path / "store"))
     assert [r.id for r in records] == ["d1-s0", "d1-s1"]

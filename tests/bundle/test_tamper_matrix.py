@@ -88,16 +88,16 @@ def test_tampered_part_is_rejected_with_its_exit_code(
         members = sim.with_member(name, data=data)
     err = verifier.rejects(sim.write(members), EXPECTED[(part, operation)])
     if part.startswith("payload/"):
-        verdicts = {entry["path"]: entry["verdict"] for entry in err.report["files"]}
+        verdicts = {entry["path"]: entry["verdict"] for entry in err.report.files}
         assert verdicts[part.removeprefix("payload/")] == "HashMismatchError"
 
 
 def test_untampered_bundle_is_accepted_and_every_check_is_reported(sim: BundleSimulator, verifier: Verifier) -> None:
     report = verifier.accepts(sim.write())
-    assert report["verified"] is True
-    assert [entry["verdict"] for entry in report["files"]] == ["ok", "ok", "ok"]
-    assert [sig["verdict"] for sig in report["signatures"]] == ["valid"]
-    assert {check["check"] for check in report["checks"]} == {"signatures", "policy", "expiry", "rollback"}
+    assert report.verified is True
+    assert [entry["verdict"] for entry in report.files] == ["ok", "ok", "ok"]
+    assert [sig["verdict"] for sig in report.signatures] == ["valid"]
+    assert {check["check"] for check in report.checks} == {"signatures", "policy", "expiry", "rollback"}
 
 
 @pytest.mark.parametrize(
@@ -135,7 +135,7 @@ def test_envelope_swapped_and_files_swapped_together_is_the_other_valid_bundle(
     # the whole other bundle is authentic: swapping every part is no attack, it is just that bundle
     other = _other_bundle(sim)
     report = verifier.accepts(other.write(name="other.bundle"))
-    assert report["manifest"]["provenance"] == other.fields["provenance"]
+    assert report.manifest["provenance"] == other.fields["provenance"]
 
 
 def test_member_declaring_more_bytes_than_the_manifest_stops_at_the_declared_size(

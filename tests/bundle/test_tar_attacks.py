@@ -183,12 +183,12 @@ def test_long_wheel_name_is_carried_in_the_writers_own_pax_form(sim: BundleSimul
     name = "charset_normalizer-3.5.3-cp311-cp311-manylinux1_x86_64.manylinux_2_28_x86_64.manylinux_2_5_x86_64.whl"
     sim.files[f"wheels/{name}"] = b"wheel bytes"
     report = verifier.accepts(sim.write())
-    assert f"wheels/{name}" in [entry["path"] for entry in report["files"]]
+    assert f"wheels/{name}" in [entry["path"] for entry in report.files]
 
 
 def test_unlisted_member_is_rejected_as_extra(sim: BundleSimulator, verifier: Verifier) -> None:
     err = verifier.rejects(sim.write(sim.members() + [Member("payload/extra.txt", b"hi")]), ExitCode.EXTRA_FILE)
-    assert {e["path"]: e["verdict"] for e in err.report["files"]}["extra.txt"] == "ExtraFileError"
+    assert {e["path"]: e["verdict"] for e in err.report.files}["extra.txt"] == "ExtraFileError"
 
 
 def test_member_outside_payload_is_rejected_as_extra(sim: BundleSimulator, verifier: Verifier) -> None:
@@ -198,7 +198,7 @@ def test_member_outside_payload_is_rejected_as_extra(sim: BundleSimulator, verif
 def test_listed_file_left_out_is_rejected_as_missing(sim: BundleSimulator, verifier: Verifier) -> None:
     members = [m for m in sim.members() if m.name != "payload/qa.json"]
     err = verifier.rejects(sim.write(members), ExitCode.MISSING_FILE)
-    assert {e["path"]: e["verdict"] for e in err.report["files"]}["qa.json"] == "MissingFileError"
+    assert {e["path"]: e["verdict"] for e in err.report.files}["qa.json"] == "MissingFileError"
 
 
 def test_wrong_magic_is_rejected(sim: BundleSimulator, verifier: Verifier) -> None:

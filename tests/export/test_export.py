@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -20,6 +21,7 @@ from offline_ner.errors import ExitCode, ExportError, ExportValidationError
 from offline_ner.export import MANIFEST_NAME, ExportConfig, export_onnx, read_manifest
 from offline_ner.export._graphs import cpu_needs_reduce_range, fusion_problems
 from offline_ner.export.manifest import describe_files, hash_mismatches
+from offline_ner.export.validate import ValidationReport
 
 pytestmark = pytest.mark.usefixtures("no_network")
 
@@ -37,28 +39,29 @@ def copy_export(source: Path, tmp_path: Path) -> Path:
 
 def test_export_writes_every_graph_with_validation_numbers_and_hashes(tiny_onnx_dir: Path) -> None:
     manifest = read_manifest(tiny_onnx_dir)
-    names = {v["name"]: v for v in manifest["variants"]}
+    names = {v.name: v for v in manifest.variants}
     assert set(names) == {"fp32", "gpu-fp32", "gpu-fp16", "cpu-int8"}
-    for variant in names.values():
-        assert variant["validation"]["passed"]
-        assert 0 <= variant["validation"]["max_abs_logit_diff"] < float("inf")
-    assert names["fp32"]["validation"]["max_abs_logit_diff"] < 1e-4
-    assert names["fp32"]["validation"]["argmax_agreement"] == 1.0
-    assert names["gpu-fp16"]["validation"]["argmax_agreement"] >= 0.999
+    validation = {name: variant.validation or {} for name, variant in names.items()}
+    for check in validation.values():
+        assert check["passed"]
+        assert 0 <= check["max_abs_logit_diff"] < float("inf")
+    assert validation["fp32"]["max_abs_logit_diff"] < 1e-4
+    assert validation["fp32"]["argmax_agreement"] == 1.0
+    assert validation["gpu-fp16"]["argmax_agreement"] >= 0.999
     # one fused attention per layer (the tiny BERT has 2) and two skip-LayerNorms per layer
     for gpu in ("gpu-fp32", "gpu-fp16"):
-        assert names[gpu]["fused_nodes"]["Attention"] == 2
-        assert names[gpu]["fused_nodes"]["SkipLayerNormalization"] == 4
-    assert isinstance(names["cpu-int8"]["reduce_range"], bool)
+        assert (names[gpu].fused_nodes or {})["Attention"] == 2
+        assert (names[gpu].fused_nodes or {})["SkipLayerNormalization"] == 4
+    assert isinstance(names["cpu-int8"].reduce_range, bool)
     on_disk = {p.name for p in tiny_onnx_dir.iterdir()} - {MANIFEST_NAME}
-    assert set(manifest["files"]) == on_disk >= {"model.onnx", "tokenizer.json", "config.json", "labels.json"}
-    for name, entry in manifest["files"].items():
-        assert entry["sha256"] == sha256_file(tiny_onnx_dir / name)
-    assert json.loads((tiny_onnx_dir / "labels.json").read_text()) == manifest["labels"]
+    assert set(manifest.files) == on_disk >= {"model.onnx", "tokenizer.json", "config.json", "labels.json"}
+    for name, entry in manifest.files.items():
+        assert entry.sha256 == sha256_file(tiny_onnx_dir / name)
+    assert json.loads((tiny_onnx_dir / "labels.json").read_text()) == list(manifest.labels)
 
 
 def test_export_records_the_text_tokenizer_inference_must_use(tiny_onnx_dir: Path) -> None:
-    recorded = read_manifest(tiny_onnx_dir)["text_tokenizer"]
+    recorded = read_manifest(tiny_onnx_dir).text_tokenizer
     assert recorded == text_tokenizer() and recorded["name"] == "spacy-en-conll"
     assert set(recorded) == {"name", "rules", "spacy", "fingerprint"}
 
@@ -104,8 +107,8 @@ def test_graph_of_another_model_fails_even_with_matching_hashes(
     weight.CopyFrom(onnx.numpy_helper.from_array(np.zeros((weight.dims[0], 5), dtype=np.float32), weight_name))
     onnx.save(model, str(folder / "model.onnx"))
     manifest = read_manifest(folder)
-    manifest["files"] = describe_files(folder, manifest["files"])
-    (folder / MANIFEST_NAME).write_text(json.dumps(manifest))
+    manifest = dataclasses.replace(manifest, files=describe_files(folder, manifest.files))
+    (folder / MANIFEST_NAME).write_text(json.dumps(manifest.to_json()))
     code, doc = run_cli("export", "--model", str(tiny_bert_dir), "-o", str(folder), "--verify-only")
     assert code == 8
     assert any("logits shape" in p or "cannot load" in p or "inference failed" in p for p in doc["problems"])
@@ -132,7 +135,9 @@ def test_every_failure_is_collected_before_raising(tiny_bert_dir: Path, tmp_path
     strict = ExportConfig(fp16=True, int8=True, fp16_atol=0.0, int8_min_argmax_agreement=1.01)
     with pytest.raises(ExportValidationError) as caught:
         export_onnx(tiny_bert_dir, tmp_path / "onnx", strict)
-    files = {check["file"] for check in caught.value.report["checks"] if not check["passed"]}
+    report = caught.value.report
+    assert isinstance(report, ValidationReport)
+    files = {check.file for check in report.checks if not check.passed}
     assert files == {"model_gpu_fp16.onnx", "model_int8.onnx"}
     assert not (tmp_path / "onnx").exists()
 
@@ -168,11 +173,11 @@ def test_refuses_to_replace_a_folder_that_is_not_an_export(tiny_bert_dir: Path, 
 def test_hash_mismatch_names_changed_and_missing_files(tmp_path: Path) -> None:
     (tmp_path / "a.bin").write_bytes(b"one")
     (tmp_path / "b.bin").write_bytes(b"two")
-    manifest = {"files": describe_files(tmp_path, ["a.bin", "b.bin"])}
-    assert hash_mismatches(tmp_path, manifest) == []
+    files = describe_files(tmp_path, ["a.bin", "b.bin"])
+    assert hash_mismatches(tmp_path, files) == []
     (tmp_path / "a.bin").write_bytes(b"ONE")
     (tmp_path / "b.bin").unlink()
-    problems = hash_mismatches(tmp_path, manifest)
+    problems = hash_mismatches(tmp_path, files)
     assert problems[0].startswith("a.bin: sha256") and problems[1].startswith("b.bin: listed")
 
 
@@ -184,7 +189,7 @@ def test_manifest_reader_raises_only_export_errors(tmp_path_factory: pytest.Temp
         manifest = read_manifest(folder)
     except ExportError:
         return
-    assert isinstance(manifest["files"], dict)
+    assert manifest.variants and manifest.labels
 
 
 def test_reduce_range_is_chosen_from_cpu_flags(tmp_path: Path) -> None:

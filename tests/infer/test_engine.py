@@ -157,9 +157,9 @@ def test_device_cuda_without_cuda_is_a_clear_error(tiny_onnx_dir: Path) -> None:
 
 
 def test_precision_picks_the_matching_graph(tiny_onnx_dir: Path, tmp_path: Path) -> None:
-    assert NerEngine(tiny_onnx_dir, device="cpu", precision="int8").variant["file"] == "model_int8.onnx"
-    assert NerEngine(tiny_onnx_dir, device="cpu", precision="fp32").variant["file"] == "model.onnx"
-    assert NerEngine(tiny_onnx_dir, device="cpu", precision="fp16").variant["file"] == "model_gpu_fp16.onnx"
+    assert NerEngine(tiny_onnx_dir, device="cpu", precision="int8").variant.file == "model_int8.onnx"
+    assert NerEngine(tiny_onnx_dir, device="cpu", precision="fp32").variant.file == "model.onnx"
+    assert NerEngine(tiny_onnx_dir, device="cpu", precision="fp16").variant.file == "model_gpu_fp16.onnx"
 
 
 def test_int8_and_fp16_graphs_mostly_agree_with_fp32(tiny_onnx_dir: Path, engine: NerEngine) -> None:

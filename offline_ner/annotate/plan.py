@@ -1,0 +1,126 @@
+"""Plan an annotation run: one request per (record, sample) with its journal key, and the verification requests
+derived from the replies. No I/O: the same inputs and config always give the same plan and keys.
+
+Example::
+
+    plan = plan_run(load_inputs([Path("valid.txt")]), cfg, load_template("fewshot_conll"), demos)
+    len(plan.requests)      # identical sentences share one request
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from offline_ner.annotate.config import AnnotateConfig
+from offline_ner.annotate.cost import count_request_tokens
+from offline_ner.annotate.inputs import Inputs
+from offline_ner.annotate.journal import request_key
+from offline_ner.annotate.prompts import PromptTemplate, build_messages, check_demonstrations, json_schema_format
+from offline_ner.annotate.verify import PROMPT_SHA256 as VERIFY_PROMPT_SHA256
+from offline_ner.annotate.verify import RESPONSE_FORMAT as VERIFY_RESPONSE_FORMAT
+from offline_ner.annotate.verify import verification_body
+from offline_ner.data import Record
+from offline_ner.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class PlannedRequest:
+    key: str
+    body: dict[str, Any]
+    estimated_tokens: int
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Unique requests in first-use order, and per record the key of each sample."""
+
+    cfg: AnnotateConfig
+    template: PromptTemplate
+    demos_by_record: tuple[tuple[Record, ...], ...]
+    inputs: Inputs
+    requests: tuple[PlannedRequest, ...]
+    keys_by_record: tuple[tuple[str, ...], ...]
+
+    def demonstrations(self) -> list[str] | dict[str, Any]:
+        """What the run's provenance says about demonstrations: the ids when every input shares them."""
+        unique = list(dict.fromkeys(d.id for demos in self.demos_by_record for d in demos))
+        if self.cfg.demos_select == "first":
+            return unique
+        return {"select": self.cfg.demos_select, "k": self.cfg.n_demos, "unique": len(unique)}
+
+    @property
+    def response_format(self) -> dict[str, Any]:
+        return json_schema_format(self.template)
+
+
+def request_parameters(cfg: AnnotateConfig) -> dict[str, Any]:
+    """The sampling parameters sent with every request (and recorded in provenance)."""
+    params: dict[str, Any] = {"temperature": cfg.temperature, "max_tokens": cfg.max_tokens}
+    if cfg.seed is not None:
+        params["seed"] = cfg.seed
+    return params
+
+
+def plan_run(
+    inputs: Inputs,
+    cfg: AnnotateConfig,
+    template: PromptTemplate,
+    demos: Sequence[Record] = (),
+    *,
+    demos_by_record: Sequence[Sequence[Record]] | None = None,
+) -> RunPlan:
+    """One request per record and sample; identical requests (same sentence, same everything) share a key.
+
+    Args:
+        demos: demonstrations shown before every input (``demos_select="first"``).
+        demos_by_record: per input record its own demonstrations (``retrieve.knn_demonstrations``); replaces
+            ``demos``.
+
+    Raises:
+        AnnotateError: a demonstration overlaps the input.
+        ConfigError: inconsistent sample settings.
+    """
+    if cfg.samples < 1 or (cfg.agree_k is not None and not 1 <= cfg.agree_k <= cfg.samples):
+        raise ConfigError(f"samples={cfg.samples}, agree_k={cfg.agree_k}: need 1 <= agree_k <= samples")
+    if demos_by_record is None:
+        demos_by_record = [tuple(demos)] * len(inputs.records)
+    elif len(demos_by_record) != len(inputs.records):
+        raise ValueError(f"{len(demos_by_record)} demonstration lists for {len(inputs.records)} records")
+    unique_demos = {d.id: d for chosen in demos_by_record for d in chosen}
+    check_demonstrations(list(unique_demos.values()), inputs.records)
+    unique: dict[str, PlannedRequest] = {}
+    keys_by_record = []
+    params = request_parameters(cfg)
+    schema = json_schema_format(template) if cfg.response_format == "json_schema" else None
+    for record, record_demos in zip(inputs.records, demos_by_record):
+        messages = build_messages(template, record, record_demos)
+        body = {"model": cfg.model, "messages": messages, **params}
+        keys = []
+        for sample in range(cfg.samples):
+            material = {**body, "response_format_preference": cfg.response_format}
+            key = request_key(material, template_sha256=template.sha256, sample=sample)
+            if key not in unique:
+                unique[key] = PlannedRequest(key, body, count_request_tokens(messages, schema))
+            keys.append(key)
+        keys_by_record.append(tuple(keys))
+    return RunPlan(
+        cfg, template, tuple(map(tuple, demos_by_record)), inputs, tuple(unique.values()), tuple(keys_by_record)
+    )
+
+
+def verification_requests(plan: RunPlan, labelled: Sequence[Record]) -> dict[str, PlannedRequest]:
+    """Per labelled record with entities (by id), the request that verifies them; derived from the replies
+    alone, so a resumed run plans exactly the same verification requests."""
+    schema = VERIFY_RESPONSE_FORMAT if plan.cfg.response_format == "json_schema" else None
+    requests: dict[str, PlannedRequest] = {}
+    for record in labelled:
+        spans = record.spans()
+        if not spans:
+            continue
+        body = verification_body(plan.cfg, plan.template, record, spans)
+        material = {**body, "response_format_preference": plan.cfg.response_format}
+        key = request_key(material, template_sha256=VERIFY_PROMPT_SHA256)
+        requests[record.id] = PlannedRequest(key, body, count_request_tokens(body["messages"], schema))
+    return requests

@@ -1,0 +1,49 @@
+"""The contracts between stages: what one stage hands another, as frozen dataclasses with ``to_json``/``from_json``.
+
+Part of the shared core: stages import these and never each other, so a format is defined once, here. The
+export manifest is written by ``export`` and read by ``infer``; a verification report leaves ``bundle`` for the
+CLI; an annotation summary leaves ``annotate`` for the CLI.
+
+Example::
+
+    from offline_ner.contracts import read_export_manifest
+    manifest = read_export_manifest(Path("runs/onnx"), error=InferError)
+"""
+
+from __future__ import annotations
+
+from offline_ner.contracts.annotation import AnnotationSummary, PartialAnnotation, RequestStats
+from offline_ner.contracts.export_manifest import (
+    CPU_INT8,
+    FORMAT,
+    FP32,
+    GPU_FP16,
+    GPU_FP32,
+    MANIFEST_NAME,
+    VARIANT_SPECS,
+    ExportManifest,
+    FileDigest,
+    Variant,
+    VariantSpec,
+    read_export_manifest,
+)
+from offline_ner.contracts.verification import VerificationReport
+
+__all__ = [
+    "CPU_INT8",
+    "FORMAT",
+    "FP32",
+    "GPU_FP16",
+    "GPU_FP32",
+    "MANIFEST_NAME",
+    "VARIANT_SPECS",
+    "AnnotationSummary",
+    "ExportManifest",
+    "FileDigest",
+    "PartialAnnotation",
+    "RequestStats",
+    "Variant",
+    "VariantSpec",
+    "VerificationReport",
+    "read_export_manifest",
+]

@@ -1,0 +1,60 @@
+"""Exit codes are numbered once (``ExitCode``) and worded once (``EXIT_CODE_MEANINGS``): README's table says the
+same, every command's ``--help`` is built from them, and no help text writes a code number by hand."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+
+from offline_ner.cli._common import BUNDLE_EXIT_CODES_EPILOG, EXIT_CODES_EPILOG
+from offline_ner.cli.main import COMMANDS, cli
+from offline_ner.errors import EXIT_CODE_MEANINGS, ExitCode
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+
+
+def _readme_exit_codes() -> dict[int, str]:
+    section = README.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
+    table: dict[int, str] = {}
+    for row in re.findall(r"^\|(.*)\|$", section, flags=re.MULTILINE):
+        cells = [cell.strip() for cell in row.split("|")]
+        for code, meaning in zip(cells[::2], cells[1::2]):
+            if code.isdigit():
+                table[int(code)] = meaning
+    return table
+
+
+def _commands() -> Iterator[tuple[str, click.Command]]:
+    ctx = click.Context(cli)
+    for name in COMMANDS:
+        command = cli.get_command(ctx, name)
+        assert command is not None
+        yield name, command
+        if isinstance(command, click.Group):
+            for sub_name, sub in command.commands.items():
+                yield f"{name} {sub_name}", sub
+
+
+def test_every_exit_code_has_one_meaning() -> None:
+    assert set(EXIT_CODE_MEANINGS) == set(ExitCode)
+
+
+def test_readme_exit_code_table_is_exit_code_and_its_meanings() -> None:
+    assert _readme_exit_codes() == {int(code): meaning for code, meaning in EXIT_CODE_MEANINGS.items()}
+
+
+def test_every_command_help_lists_the_exit_codes_built_from_exit_code() -> None:
+    for code in ExitCode:
+        assert f"{int(code)} {code.meaning.replace('`', '')}" in BUNDLE_EXIT_CODES_EPILOG
+    for name, command in _commands():
+        assert command.epilog in (EXIT_CODES_EPILOG, BUNDLE_EXIT_CODES_EPILOG), name
+
+
+def test_no_help_text_writes_an_exit_code_number_by_hand() -> None:
+    by_hand = re.compile(r"\bexit(?:s|ing)?(?: code| with)? \d+", re.IGNORECASE)
+    for name, command in _commands():
+        texts = [command.help or "", *(getattr(p, "help", None) or "" for p in command.params)]
+        assert not [t for t in texts if by_hand.search(t)], name
