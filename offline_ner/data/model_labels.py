@@ -17,10 +17,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from offline_ner.contracts import MANIFEST_NAME
 from offline_ner.errors import LabelFilesError
 
 # the engine's source first: it is the reference the others are compared with
-EXPORT_MANIFEST, LABELS_FILE, HF_CONFIG = "export.json", "labels.json", "config.json"
+EXPORT_MANIFEST = MANIFEST_NAME
+LABELS_FILE, HF_CONFIG = "labels.json", "config.json"
 
 
 def _read(path: Path) -> Any:

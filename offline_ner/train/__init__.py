@@ -27,6 +27,7 @@ _LAZY = {
     "evaluate_model": "offline_ner.train.evaluation",
     "EvalReport": "offline_ner.train.evaluation",
     "predict_tags": "offline_ner.train.evaluation",
+    "predict_word_probs": "offline_ner.train.evaluation",
 }
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "blend_share",
     "evaluate_model",
     "predict_tags",
+    "predict_word_probs",
     "resolve_base_model",
     "train",
 ]

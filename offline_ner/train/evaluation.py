@@ -156,3 +156,33 @@ def predict_tags(
     id2label = {int(i): label for i, label in model.config.id2label.items()}
     word_ids = predict_words(model, tokenizer, records, batch_size=batch_size, max_length=max_length, decode=decode)
     return [tuple(id2label[i] for i in ids) for ids in word_ids]
+
+
+def predict_word_probs(
+    model_dir: Path, records: Sequence[Record], batch_size: int, max_length: int
+) -> tuple[tuple[str, ...], list[Any]]:
+    """The model's labels and, per record, the softmax over them at every word's first subword (windows joined)."""
+    import numpy as np
+    import torch
+
+    from offline_ner.train._model import load_classifier, pad_batch
+    from offline_ner.train.features import build_features
+
+    model, tokenizer = load_classifier(model_dir)
+    labels = tuple(model.config.id2label[i] for i in range(len(model.config.id2label)))
+    features, _ = build_features(records, tokenizer, None, max_length)
+    order = sorted(range(len(features)), key=lambda i: len(features[i].input_ids))  # batches pad little
+    out = [np.zeros((len(r.tokens), len(labels)), dtype=np.float32) for r in records]
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model.to(device).eval()
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            chunk = [features[i] for i in order[start : start + batch_size]]
+            input_ids, mask = pad_batch([f.input_ids for f in chunk], tokenizer.pad_token_id or 0)
+            logits = model(input_ids=input_ids.to(device), attention_mask=mask.to(device)).logits
+            probs = logits.float().softmax(-1).cpu().numpy()
+            for feature, row in zip(chunk, probs):
+                words = out[feature.record_index]
+                words[feature.word_start : feature.word_start + len(feature.word_positions)] = \
+                    row[list(feature.word_positions)]
+    return labels, out
