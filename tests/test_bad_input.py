@@ -101,15 +101,6 @@ def test_a_huge_bad_line_is_quoted_as_a_short_excerpt(tmp_path: Path) -> None:
     assert len(str(info.value)) < 400
 
 
-def test_training_without_dev_data_is_a_config_error(tmp_path: Path) -> None:
-    gold = tmp_path / "gold.conll"
-    gold.write_text("EU B-ORG\n", encoding="utf-8")
-    code, output = _invoke("train", "--gold", gold, "--out", tmp_path / "run")
-    assert code == ExitCode.CONFIG, output
-    assert "--dev" in output
-    assert not (tmp_path / "run").exists()
-
-
 def test_an_empty_file_and_an_empty_folder_are_the_same_error_for_predict(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty.txt").write_bytes(b"")

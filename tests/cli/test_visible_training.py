@@ -116,7 +116,7 @@ def test_export_has_a_card_carrying_training_provenance_and_notes_instead_of_war
     facts = read_card_metadata(tmp_path / "onnx")["offline_ner"]
     assert facts["kind"] == "onnx-export" and set(facts["variants"]) == {"fp32", "cpu-int8"}
     assert facts["training"]["data"]["gold"]["records"] == 16
-    assert "README.md" in result.manifest["files"]  # hashed like every other file of the export
+    assert "README.md" in result.manifest.files  # hashed like every other file of the export
 
 
 def test_bundle_sources_are_described_by_their_bundle_digest(tmp_path: Path) -> None:
