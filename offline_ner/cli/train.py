@@ -39,17 +39,14 @@ SHORTHANDS = {
 
 def _read_source(ref: str | None, store: Path, provenance: dict[str, Any], role: str) -> list[Any]:
     """The records of ``ref`` (none when not given); ``provenance[role]`` says where they came from."""
-    from offline_ner.data import read_records
-    from offline_ner.errors import DataError
+    from offline_ner.data import read_records, require_tags
 
     if ref is None:
         return []
     path = resolve_source(ref, store)
     records = read_records(path)
-    unlabelled = next((r.id for r in records if r.tags is None), None)
-    if unlabelled is not None:  # e.g. a CoNLL file without its tag column, read as plain text
-        raise DataError(f"{role} data has no tags (record {unlabelled}); training needs labelled records: CoNLL "
-                        "with a tag column, or JSONL with tags", path=path)
+    # before torch is imported; e.g. a CoNLL file without its tag column, read as plain text
+    require_tags(records, f"{role} data must be labelled: CoNLL with a tag column, or JSONL with tags", path=path)
     provenance[role] = describe_source(ref, path, store, len(records))
     return records
 

@@ -28,7 +28,7 @@ from offline_ner.data.iob2 import (
     tags_from_spans,
 )
 from offline_ner.data.jsonl import dumps_record, iter_json_lines, iter_jsonl, parse_record, read_jsonl, write_jsonl
-from offline_ner.data.records import SAMPLE_TAGS_KEY, Document, Record
+from offline_ner.data.records import SAMPLE_TAGS_KEY, Document, Record, require_tags
 from offline_ner.data.text import (
     decode_text,
     iter_text_folder,
@@ -78,6 +78,7 @@ __all__ = [
     "read_text_file",
     "record_from_spans",
     "repair_iob2",
+    "require_tags",
     "sentence_records",
     "spans_from_tags",
     "spans_of_record",

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from offline_ner.data.iob2 import Span, spans_from_tags
+from offline_ner.errors import DataError
 
 # provenance key: with n > 1 LLM samples per sentence, each sample's IOB2 tags (annotate writes them, the
 # experiment's k_of_n selection votes over them)
@@ -68,6 +69,18 @@ class Record:
         if self.provenance:
             out["provenance"] = dict(self.provenance)
         return out
+
+
+def require_tags(records: Sequence[Record], purpose: str, path: object = None) -> None:
+    """Refuse unlabelled records where labels are needed, naming the first one and why they are needed.
+
+    Raises:
+        DataError: a record has no tags (``path``, when given, is named as the file they came from).
+    """
+    unlabelled = [r.id for r in records if r.tags is None]
+    if unlabelled:
+        raise DataError(f"record {unlabelled[0]} has no tags ({len(unlabelled)} of {len(records)} unlabelled); "
+                        f"{purpose}", path=path)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from offline_ner.data import Record, iter_json_lines, read_records, repair_iob2
+from offline_ner.data import Record, iter_json_lines, read_records, repair_iob2, require_tags
 from offline_ner.errors import ConfigError, DataError
 from offline_ner.experiment.config import ALL, ExperimentConfig, SourceConfig
 
@@ -57,9 +57,7 @@ def read_source(source: SourceConfig, resolve_bundle: BundleResolver | None = No
         records = read_noisebench(Path(source.path), source.labels, source.id_prefix)
     else:
         records = read_records(source.path)
-    unlabelled = next((r.id for r in records if r.tags is None), None)
-    if unlabelled is not None:
-        raise DataError(f"record {unlabelled} has no tags; experiments need labelled records", path=source.path)
+    require_tags(records, "experiments need labelled records", path=source.path)
     return records[: source.limit] if source.limit is not None else records
 
 

@@ -24,8 +24,7 @@ from typing import Any
 from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
 from seqeval.scheme import IOB2
 
-from offline_ner.data import DEFAULT_DECODER, Record, iob2_violations
-from offline_ner.errors import DataError
+from offline_ner.data import DEFAULT_DECODER, Record, iob2_violations, require_tags
 from offline_ner.train.config import EVAL_MODES
 
 
@@ -131,9 +130,7 @@ def gold_tags(records: Sequence[Record]) -> list[list[str]]:
     Raises:
         DataError: a record has no tags.
     """
-    unlabelled = [r.id for r in records if r.tags is None]
-    if unlabelled:
-        raise DataError(f"{len(unlabelled)} record(s) have no tags (first: {unlabelled[0]}); evaluation needs gold")
+    require_tags(records, "evaluation needs gold tags")
     return [list(r.tags or ()) for r in records]
 
 
