@@ -1,7 +1,8 @@
 """The results file: one JSON row per finished run, rewritten atomically on every append.
 
 A run killed mid-way leaves the file as it was before that run (temp file, fsync, rename), so resuming trusts
-every row it finds. Rows of cells no longer in the grid (an edited config) stay in the file but are not
+every row it finds. Appends hold an exclusive lock on ``<file>.lock``, so several ``offline-ner experiment``
+processes (e.g. one per core, each with its own ``--only`` arms) can share one results file without losing rows. Rows of cells no longer in the grid (an edited config) stay in the file but are not
 reported.
 
 Example::
@@ -13,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import fcntl
 import json
 from pathlib import Path
 from typing import Any
@@ -46,5 +48,8 @@ class ResultStore:
 
     def append(self, row: dict[str, Any]) -> None:
         """Add one row; the file is either the old one or the old one plus this row."""
-        lines = [json.dumps(r, sort_keys=True) for r in (*self.rows(), row)]
-        atomic_write_text(self.path, "\n".join(lines) + "\n")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # read-modify-write: another process must not append in between
+            lines = [json.dumps(r, sort_keys=True) for r in (*self.rows(), row)]
+            atomic_write_text(self.path, "\n".join(lines) + "\n")

@@ -27,7 +27,7 @@ from offline_ner.data.model_labels import agreed_labels
 from offline_ner.data.viterbi import IOB2Constraints, decode_labels
 from offline_ner.errors import ModelNotFoundError
 from offline_ner.train.base_model import resolve_base_model
-from offline_ner.train.features import build_features, join_windows
+from offline_ner.train.features import Feature, build_features, join_windows
 
 HF_MODELING_LOGGER, NEW_HEAD_WARNING = "transformers.modeling_utils", "Some weights of"
 
@@ -105,6 +105,17 @@ def predict_words(
         logits = model(input_ids=input_ids.to(device), attention_mask=mask.to(device)).logits
         log_probs = torch.log_softmax(logits.float(), dim=-1).cpu().numpy()
         scores.extend(row[list(feature.word_positions)] for feature, row in zip(chunk, log_probs))
+    labels = [label for _, label in sorted((int(i), label) for i, label in model.config.id2label.items())]
+    return decode_words(features, scores, len(records), labels, decode)
+
+
+def decode_words(
+    features: Sequence[Feature], scores: Sequence[np.ndarray], n_records: int, labels: Sequence[str],
+    decode: str = DEFAULT_DECODER,
+) -> list[list[int]]:
+    """Per record, the label id of every word, from each feature's label log-probabilities at its word positions
+    (``scores[i]``: ``(len(features[i].word_positions), len(labels))``), windows joined back and each record
+    decoded by ``decode``. Shared by prediction and the trainer's dev scoring, so both pick tags alike."""
     # join_windows picks the window that labels each word: let it pick row numbers into the stacked scores
     base = np.cumsum([0] + [len(s) for s in scores])
     numbered: list[Any] = []
@@ -112,10 +123,9 @@ def predict_words(
         index = np.zeros(len(feature.input_ids), dtype=np.int64)
         index[list(feature.word_positions)] = np.arange(first, first + len(feature.word_positions))
         numbered.append(index)
-    rows = join_windows(features, numbered, len(records))
+    rows = join_windows(features, numbered, n_records)
     lengths = np.array([len(words) for words in rows], dtype=np.int64)
-    labels = [label for _, label in sorted((int(i), label) for i, label in model.config.id2label.items())]
-    stacked = np.concatenate(scores) if scores else np.zeros((0, len(labels)), dtype=np.float32)
+    stacked = np.concatenate(scores) if len(scores) else np.zeros((0, len(labels)), dtype=np.float32)
     word_scores = stacked[np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64, count=int(lengths.sum()))]
     ids = decode_labels(word_scores, lengths, IOB2Constraints.from_labels(labels), decode).tolist()
     ends = np.cumsum(lengths).tolist()

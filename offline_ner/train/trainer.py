@@ -55,12 +55,12 @@ from offline_ner._fs import atomic_write_text
 from offline_ner.data import Record, label_list, repair_iob2
 from offline_ner.errors import TrainError
 from offline_ner.train import distributed
-from offline_ner.train._model import load_classifier, load_tokenizer
+from offline_ner.train._model import decode_words, load_classifier, load_tokenizer
 from offline_ner.train.base_model import resolve_base_model
 from offline_ner.train.config import TrainConfig
 from offline_ner.train.console import ConsoleProgress, report_arguments, show_bars
 from offline_ner.train.evaluation import evaluate_model, score_tags
-from offline_ner.train.features import Feature, build_features, join_windows
+from offline_ner.train.features import Feature, build_features
 from offline_ner.train.packing import pack_batch
 from offline_ner.train.regimens import Phase, regimen_phases
 from offline_ner.train.sampler import SamplingPlan, epoch_order, expected_share
@@ -214,13 +214,17 @@ class _PhaseTrainer(Trainer):
 
 
 class _DevScorer:
-    """``compute_metrics`` for the Trainer: word-level seqeval F1 on the dev records, windows joined back."""
+    """``compute_metrics`` for the Trainer: word-level seqeval F1 on the dev records, windows joined back and
+    decoded as ``predict`` and ``evaluate`` decode (valid IOB2), so the checkpoint picked is the one they score."""
 
     def __init__(self, features: Sequence[Feature], records: Sequence[Record], id2label: dict[int, str], mode: str):
         self.features, self.records, self.id2label, self.mode = features, records, id2label, mode
 
     def __call__(self, prediction: EvalPrediction) -> dict[str, float]:
-        words = join_windows(self.features, prediction.predictions, len(self.records))
+        log_probs = prediction.predictions  # (features, positions, labels); HF pads beyond each feature
+        scores = [log_probs[i][list(f.word_positions)] for i, f in enumerate(self.features)]
+        labels = [self.id2label[i] for i in range(len(self.id2label))]
+        words = decode_words(self.features, scores, len(self.records), labels)
         predicted = [[self.id2label[i] for i in ids] for ids in words]
         report = score_tags([list(r.tags or ()) for r in self.records], predicted, mode=self.mode)
         return {"f1": report.f1, "precision": report.precision, "recall": report.recall}
@@ -281,9 +285,9 @@ class _TimeSplit(TrainerCallback):
         return {part: round(seconds, 3) for part, seconds in self.seconds.items()}
 
 
-def _argmax_logits(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    # keep label ids, not logits, between eval batches: 9x less memory on a large dev set
-    return logits.argmax(-1)
+def _log_probs(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    # dev scoring decodes like predict and evaluate (Viterbi over log-probabilities), not by each word's argmax
+    return torch.log_softmax(logits.float(), dim=-1)
 
 
 class _QuietProgress(ProgressCallback):
@@ -547,7 +551,7 @@ def _train_phase(
         processing_class=data.tokenizer,
         compute_metrics=(_DevScorer(data.dev, data.dev_records, dict(enumerate(data.labels)), cfg.eval_mode)
                          if has_dev else None),
-        preprocess_logits_for_metrics=_argmax_logits if has_dev else None,
+        preprocess_logits_for_metrics=_log_probs if has_dev else None,
         callbacks=callbacks,
         plan_sampler=sampler,
         counter=counter,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import multiprocessing
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,25 @@ def test_store_appends_rows_and_a_later_row_for_a_fingerprint_wins(tmp_path: Pat
     store.append(row("a", 1, 0.7))
     assert len(store.rows()) == 3
     assert store.finished()["a-1000-1"]["test"]["f1"] == 0.7
-    assert list(tmp_path.iterdir()) == [tmp_path / "results.jsonl"]  # no temp file left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.jsonl", "results.jsonl.lock"]  # no temp file
+
+
+def _append_rows(path: Path, label: str, n: int) -> None:
+    store = ResultStore(path)
+    for seed in range(n):
+        store.append(row(label, seed, 0.5))
+
+
+def test_two_processes_appending_to_one_store_lose_no_row(tmp_path: Path) -> None:
+    path = tmp_path / "results.jsonl"
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_append_rows, args=(path, label, 40)) for label in ("a", "b")]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    assert [w.exitcode for w in workers] == [0, 0]
+    assert len(ResultStore(path).finished()) == 80
 
 
 def test_corrupt_results_line_names_the_file_and_line(tmp_path: Path) -> None:

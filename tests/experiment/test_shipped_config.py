@@ -32,10 +32,16 @@ def test_paper_data_splits_gold_from_the_noisebench_sentences(shared_data: Path,
     assert len(data.dev) == 3250 and len(data.test) == 3453
 
 
-def test_selection_config_has_one_arm_per_selection_method_at_1000_gold_and_3_seeds() -> None:
-    cfg = load_experiment("experiments/selection")
+def test_converged_config_runs_every_regimen_at_two_gold_sizes_and_every_selection_method_at_1000() -> None:
+    cfg = load_experiment("experiments/converged")
     kinds = {arm.selection.kind for arm in cfg.arms if arm.selection is not None}
     assert kinds == {"agreement", "cv_agreement", "token_mask", "confident_learning", "relabel"}
-    assert {"gold-only", "simple-mix", "upper-bound-gold-labels"} <= {arm.name for arm in cfg.arms}
-    assert cfg.gold_sizes == (1000,) and len(cfg.seeds) == 3
-    assert len(expand_grid(cfg)) == len(cfg.arms) * 3
+    assert REQUIRED_ARMS - {"simple-mix+agreement"} <= {arm.name for arm in cfg.arms}
+    assert cfg.gold_sizes == (1000, 2000) and len(cfg.seeds) == 3 and cfg.step_budget == 0
+    cells = expand_grid(cfg)
+    assert {c.regimen for c in cells} == {"gold", "distilled", "union", "distilled_then_gold",
+                                          "gold_then_distilled", "blend"}
+    assert {c.gold_size for c in cells if c.selection is not None} == {1000}
+    two_phase = [c for c in cells if c.regimen in ("distilled_then_gold", "gold_then_distilled")]
+    # equal epochs per source: distilled 2 and gold 10 wherever each is a phase of its own
+    assert all(sorted(c.train["phase_epochs"]) == [2, 10] for c in two_phase)
