@@ -69,7 +69,7 @@ def run_cell(cell: Cell, cells: Sequence[Cell], data: ExperimentData, finished: 
     A selection's report (what it kept, masked or relabelled per type) goes into the row and, as JSON, into
     ``<out_dir>/selection/<cell id>.json`` (``out_dir`` = two levels above ``run_dir``).
     """
-    from offline_ner.train import evaluate_model, train
+    from offline_ner.train import gold_tags, predict_tags, score_tags, train
     from offline_ner.train.regimens import regimen_phases
 
     gold = data.gold_subset(cell.gold_size, cell.seed)
@@ -93,8 +93,11 @@ def run_cell(cell: Cell, cells: Sequence[Cell], data: ExperimentData, finished: 
                    progress=progress)
     wall_s = time.perf_counter() - started
     started = time.perf_counter()
-    report = evaluate_model(result.model_dir, list(data.test))
+    predicted = predict_tags(result.model_dir, list(data.test))
+    report = score_tags(gold_tags(list(data.test)), predicted)
     test_s = time.perf_counter() - started
+    # the test tags themselves, for paired significance tests between arms after the models are deleted
+    atomic_write_text(predictions_path(out_dir, cell), json.dumps([list(tags) for tags in predicted]) + "\n")
     metrics = result.metrics
     return {
         "cell_id": cell.cell_id, "fingerprint": cell.fingerprint, "arm": cell.arm, "label": cell.label,
@@ -110,6 +113,11 @@ def run_cell(cell: Cell, cells: Sequence[Cell], data: ExperimentData, finished: 
         "model_dir": str(result.model_dir),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def predictions_path(out_dir: Path, cell: Cell) -> Path:
+    """Where ``cell``'s predicted test tags are kept (one JSON list of tag lists, in test order)."""
+    return out_dir / "predictions" / f"{cell.cell_id}.json"
 
 
 def _select(cell: Cell, cells: Sequence[Cell], data: ExperimentData, finished: dict[str, dict[str, Any]],

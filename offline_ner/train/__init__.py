@@ -27,6 +27,8 @@ _LAZY = {
     "evaluate_model": "offline_ner.train.evaluation",
     "EvalReport": "offline_ner.train.evaluation",
     "predict_tags": "offline_ner.train.evaluation",
+    "gold_tags": "offline_ner.train.evaluation",
+    "score_tags": "offline_ner.train.evaluation",
     "predict_word_probs": "offline_ner.train.evaluation",
 }
 
@@ -39,9 +41,11 @@ __all__ = [
     "TrainResult",
     "blend_share",
     "evaluate_model",
+    "gold_tags",
     "predict_tags",
     "predict_word_probs",
     "resolve_base_model",
+    "score_tags",
     "train",
 ]
 

@@ -67,6 +67,10 @@ def test_tiny_grid_runs_every_cell_writes_the_report_and_resumes_without_rerunni
     assert table.count("\n") == 2 + 4 and "| simple-mix | distilled_then_gold | 4 | 1 |" in table
     assert {p.name for p in first.plot_paths} == {"f1_by_arm.png", "schedules.png"}
     assert all(p.stat().st_size > 1000 for p in first.plot_paths)
+    # each run's test tags stay for paired significance tests, one tag list per test sentence
+    for row in rows:
+        tags = json.loads((Path(grid["out_dir"]) / "predictions" / f"{row['cell_id']}.json").read_text())
+        assert [len(t) for t in tags] == [5, 5, 5, 5]
     # only the selection teacher's model is kept on disk
     assert sorted(p.name for p in (Path(grid["out_dir"]) / "runs").iterdir()) == ["gold-only_gold=4_seed=1"]
 
