@@ -30,7 +30,8 @@ from offline_ner.experiment.grid import Cell, cell_train_config, expand_grid, fi
 from offline_ner.experiment.report import csv_text, markdown_table, selection_csv, selection_table, summarise
 from offline_ner.experiment.results import ResultStore
 from offline_ner.experiment.selection import apply_selection, selection_report
-from offline_ner.experiment.sources import BundleResolver, ExperimentData
+from offline_ner.experiment.significance import comparison_table, sentence_counts
+from offline_ner.experiment.sources import BundleResolver, ExperimentData, read_source
 from offline_ner.experiment.teachers import fold_teacher_view
 from offline_ner.train.features import NO_LOSS_KEY
 
@@ -97,7 +98,7 @@ def run_cell(cell: Cell, cells: Sequence[Cell], data: ExperimentData, finished: 
     report = score_tags(gold_tags(list(data.test)), predicted)
     test_s = time.perf_counter() - started
     # the test tags themselves, for paired significance tests between arms after the models are deleted
-    atomic_write_text(predictions_path(out_dir, cell), json.dumps([list(tags) for tags in predicted]) + "\n")
+    atomic_write_text(predictions_path(out_dir, cell.cell_id), json.dumps([list(tags) for tags in predicted]) + "\n")
     metrics = result.metrics
     return {
         "cell_id": cell.cell_id, "fingerprint": cell.fingerprint, "arm": cell.arm, "label": cell.label,
@@ -115,9 +116,21 @@ def run_cell(cell: Cell, cells: Sequence[Cell], data: ExperimentData, finished: 
     }
 
 
-def predictions_path(out_dir: Path, cell: Cell) -> Path:
-    """Where ``cell``'s predicted test tags are kept (one JSON list of tag lists, in test order)."""
-    return out_dir / "predictions" / f"{cell.cell_id}.json"
+def predictions_path(out_dir: Path, cell_id: str) -> Path:
+    """Where a cell's predicted test tags are kept (one JSON list of tag lists, in test order)."""
+    return out_dir / "predictions" / f"{cell_id}.json"
+
+
+def _test_counts(cfg: ExperimentConfig, rows: Sequence[dict[str, Any]], out_dir: Path,
+                 resolve_bundle: BundleResolver | None) -> dict[str, Any]:
+    """Per-sentence entity counts of every row whose test tags were kept (the test set is read only if any were)."""
+    paths = {row["cell_id"]: predictions_path(out_dir, row["cell_id"]) for row in rows}
+    paths = {cell_id: path for cell_id, path in paths.items() if path.is_file()}
+    if not paths:
+        return {}
+    gold = [list(r.tags or ()) for r in read_source(cfg.test, resolve_bundle)]
+    return {cell_id: sentence_counts(gold, json.loads(path.read_text(encoding="utf-8")))
+            for cell_id, path in paths.items()}
 
 
 def _select(cell: Cell, cells: Sequence[Cell], data: ExperimentData, finished: dict[str, dict[str, Any]],
@@ -160,9 +173,12 @@ def _restart_if_data_changed(run_dir: Path, distilled: Sequence[Record]) -> None
 
 
 def write_report(cfg: ExperimentConfig, cells: Sequence[Cell], rows: Sequence[dict[str, Any]], out_dir: Path,
-                 plots_dir: Path | None = None) -> tuple[Path, Path, tuple[Path, ...]]:
+                 plots_dir: Path | None = None,
+                 resolve_bundle: BundleResolver | None = None) -> tuple[Path, Path, tuple[Path, ...]]:
     """The table (Markdown), CSV and PNG plots for the rows of the current grid's cells; with selection arms,
-    also ``selection.md`` and ``selection.csv`` (what each kept, masked or relabelled per entity type)."""
+    also ``selection.md`` and ``selection.csv`` (what each kept, masked or relabelled per entity type); where runs
+    kept their test tags, ``significance.md`` (each arm against gold-only: paired bootstrap, share of the
+    perfect-label gain)."""
     from offline_ner.experiment.plots import plot_f1_by_arm, plot_f1_vs_gold_size, plot_schedules
 
     current = {c.fingerprint for c in cells}
@@ -176,6 +192,9 @@ def write_report(cfg: ExperimentConfig, cells: Sequence[Cell], rows: Sequence[di
     if selected:  # what each selection arm kept, masked or relabelled, per type
         atomic_write_text(out_dir / "selection.md", selected)
         atomic_write_text(out_dir / "selection.csv", selection_csv(current_rows))
+    compared = comparison_table(current_rows, _test_counts(cfg, current_rows, out_dir, resolve_bundle))
+    if compared:
+        atomic_write_text(out_dir / "significance.md", compared)
     plots_dir = plots_dir or out_dir
     plots: list[Path] = []
     if summaries:
@@ -225,7 +244,7 @@ def run_experiment(cfg: ExperimentConfig, *, resolve_bundle: BundleResolver | No
         ran.append(cell.cell_id)
         log(f"[experiment] done {cell.cell_id}: test F1 {row['test']['f1']:.3f}, {row['steps']} steps, "
             f"{row['wall_s']:.0f} s")
-    table_path, csv_path, plots = write_report(cfg, cells, store.rows(), out_dir, plots_dir)
+    table_path, csv_path, plots = write_report(cfg, cells, store.rows(), out_dir, plots_dir, resolve_bundle)
     pending = [c.cell_id for c in cells if c.fingerprint not in finished]
     return ExperimentOutcome(out_dir, store.path, table_path, csv_path, plots, tuple(ran), tuple(skipped),
                              tuple(pending))

@@ -71,6 +71,9 @@ def test_tiny_grid_runs_every_cell_writes_the_report_and_resumes_without_rerunni
     for row in rows:
         tags = json.loads((Path(grid["out_dir"]) / "predictions" / f"{row['cell_id']}.json").read_text())
         assert [len(t) for t in tags] == [5, 5, 5, 5]
+    significance = (Path(grid["out_dir"]) / "significance.md").read_text()
+    assert [line.split(" | ")[0] for line in significance.splitlines()[2:]] == ["| simple-mix", "| sigmoid",
+                                                                                 "| mix+agree"]
     # only the selection teacher's model is kept on disk
     assert sorted(p.name for p in (Path(grid["out_dir"]) / "runs").iterdir()) == ["gold-only_gold=4_seed=1"]
 
