@@ -11,15 +11,17 @@ Output folder layout::
 
     out_dir/model/            the final HF model folder (tokenizer, config.id2label): from_pretrained works
     out_dir/metrics.json      best dev F1, steps, wall time, tokens/s, realised shares, windowing counts
+                              (:class:`~offline_ner.contracts.TrainMetrics`)
     out_dir/train_log.jsonl   one JSON event per line: start, log (loss, lr, eval_f1), share, resume, phase_end
     out_dir/checkpoints/      per phase: HF checkpoints, ``final`` (the phase's best), ``phase.json`` when done
+                              (:class:`~offline_ner.contracts.PhaseResult`)
 
 Not here: reading files or bundles (the CLI does that), export, inference.
 
 Example::
 
     result = train(cfg, gold=gold, distilled=distilled, dev=dev, out_dir=Path("runs/simple-mix"))
-    result.metrics["best_dev_f1"], result.model_dir
+    result.metrics.best_dev_f1, result.model_dir
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from transformers import (
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from offline_ner._fs import atomic_write_text
+from offline_ner.contracts import EpochShare, PhaseResult, TrainMetrics
 from offline_ner.data import Record, label_list, repair_iob2
 from offline_ner.errors import TrainError
 from offline_ner.train import distributed
@@ -72,10 +75,10 @@ PHASE_FILE = "phase.json"  # written when a phase is complete; a rerun skips tha
 
 @dataclass(frozen=True)
 class TrainResult:
-    """Where the trained model is, and what the run measured (the content of ``metrics.json``)."""
+    """Where the trained model is, and what the run measured (``metrics.json`` is ``metrics.to_json()``)."""
 
     model_dir: Path
-    metrics: dict[str, Any]
+    metrics: TrainMetrics
     log_path: Path
 
 
@@ -333,19 +336,20 @@ class _PhaseLog(TrainerCallback):
         if counts is None or epoch in self.logged_epochs:
             return
         self.logged_epochs.add(epoch)
-        self.log.write({"event": "share", "phase": self.phase, **_epoch_share(self.sampler.plan, epoch, counts)})
+        share = _epoch_share(self.sampler.plan, epoch, counts)
+        self.log.write({"event": "share", "phase": self.phase, **share.to_json()})
 
 
-def _epoch_share(plan: SamplingPlan, epoch: int, counts: dict[str, int]) -> dict[str, Any]:
+def _epoch_share(plan: SamplingPlan, epoch: int, counts: dict[str, int]) -> EpochShare:
     """One epoch's realised distilled share next to the plan's expected share for the records seen."""
     seen = counts["gold"] + counts["distilled"]
-    return {
-        "epoch": epoch,
-        "gold": counts["gold"],
-        "distilled": counts["distilled"],
-        "realised_share": counts["distilled"] / seen if seen else 0.0,
-        "expected_share": expected_share(plan, epoch, seen),
-    }
+    return EpochShare(
+        epoch=epoch,
+        gold=counts["gold"],
+        distilled=counts["distilled"],
+        realised_share=counts["distilled"] / seen if seen else 0.0,
+        expected_share=expected_share(plan, epoch, seen),
+    )
 
 
 def _last_checkpoint(phase_dir: Path) -> Path | None:
@@ -603,7 +607,7 @@ def _train_phase(
     phase_dir: Path,
     log: _JsonlLog,
     progress: bool,
-) -> dict[str, Any]:
+) -> PhaseResult:
     """Train one phase (resuming its last checkpoint), save its kept model as ``final``; what the phase measured."""
     run = _phase_run(cfg, phase, index, init, data, phase_dir, log, progress)
     last = _resume_point(run, phase, phase_dir, log)
@@ -617,22 +621,22 @@ def _train_phase(
     state = run.trainer.state
     eval_s = run.time_split.seconds["evaluation"]
     loop_s = max(train_s - eval_s, 1e-9)
-    return {
-        "name": phase.name,
-        "steps": state.global_step,
-        "budget_steps": state.max_steps,
-        "stopped_early": state.global_step < state.max_steps,
-        "best_dev_f1": state.best_metric,
-        "best_step": state.best_global_step,
-        "final_dir": str(final),
-        "last_dir": str(_last_checkpoint(phase_dir)),
-        "train_s": round(train_s, 3),
-        "eval_s": round(eval_s, 3),
-        "time_split": run.time_split.to_json(),
-        "train_tokens": counts.tokens_this_run,
-        "train_tokens_per_s": counts.tokens_this_run / loop_s,
-        "epochs": [_epoch_share(run.plan, e, counts.epochs[e]) for e in sorted(counts.epochs)],
-    }
+    return PhaseResult(
+        name=phase.name,
+        steps=state.global_step,
+        budget_steps=state.max_steps,
+        stopped_early=state.global_step < state.max_steps,
+        best_dev_f1=state.best_metric,
+        best_step=state.best_global_step,
+        final_dir=str(final),
+        last_dir=str(_last_checkpoint(phase_dir)),
+        train_s=round(train_s, 3),
+        eval_s=round(eval_s, 3),
+        time_split=run.time_split.to_json(),
+        train_tokens=counts.tokens_this_run,
+        train_tokens_per_s=counts.tokens_this_run / loop_s,
+        epochs=tuple(_epoch_share(run.plan, e, counts.epochs[e]) for e in sorted(counts.epochs)),
+    )
 
 
 def _publish(source: Path, model_dir: Path) -> None:
@@ -696,34 +700,32 @@ def _open_run(cfg: TrainConfig, pools: _Pools, out_dir: Path) -> bool:
     return resumed
 
 
-def _phase_model(result: dict[str, Any], choice: str) -> Path:
+def _phase_model(result: PhaseResult, choice: str) -> Path:
     """The model a phase hands on: its best dev checkpoint (``choice`` "best") or its last one."""
-    return Path(result["final_dir"] if choice == "best" else result["last_dir"])
+    return Path(result.final_dir if choice == "best" else result.last_dir)
 
 
 def _run_phase(
     cfg: TrainConfig, phase: Phase, index: int, init: Path, data: _Prepared, out_dir: Path, log: _JsonlLog,
     progress: bool,
-) -> dict[str, Any]:
+) -> PhaseResult:
     """Train one phase from ``init``, or take its result from an earlier run that completed it."""
     phase_dir = out_dir / "checkpoints" / f"phase-{index + 1}-{phase.name}"
     done = phase_dir / PHASE_FILE
     if done.is_file():
         log.write({"event": "phase_skipped", "phase": phase.name, "reason": "complete in an earlier run"})
-        result: dict[str, Any] = json.loads(done.read_text(encoding="utf-8"))
-        return result
+        return PhaseResult.from_json(json.loads(done.read_text(encoding="utf-8")))
     result = _train_phase(cfg, phase, index, init, data, phase_dir, log, progress)
     if distributed.is_main():
-        atomic_write_text(done, json.dumps(result, indent=2))
-    log.write({"event": "phase_end", "phase": phase.name, "best_dev_f1": result["best_dev_f1"],
-               "steps": result["steps"]})
+        atomic_write_text(done, json.dumps(result.to_json(), indent=2))
+    log.write({"event": "phase_end", "phase": phase.name, "best_dev_f1": result.best_dev_f1, "steps": result.steps})
     return result
 
 
 def _run_phases(
     cfg: TrainConfig, phases: Sequence[Phase], base: Path, data: _Prepared, out_dir: Path, log: _JsonlLog,
     progress: bool,
-) -> list[dict[str, Any]]:
+) -> list[PhaseResult]:
     """Every phase in order, each starting from the model the one before hands on (``carry_over``)."""
     init, results = base, []
     for index, phase in enumerate(phases):
@@ -733,10 +735,10 @@ def _run_phases(
     return results
 
 
-def _publish_final(cfg: TrainConfig, last: dict[str, Any], data: _Prepared, dev: Sequence[Record],
+def _publish_final(cfg: TrainConfig, last: PhaseResult, data: _Prepared, dev: Sequence[Record],
                    model_dir: Path) -> float | None:
     """Publish the last phase's kept model (``keep``) as ``model_dir``; returns its F1 on every dev record."""
-    dev_f1_all = last["best_dev_f1"]
+    dev_f1_all = last.best_dev_f1
     if distributed.is_main():
         _publish(_phase_model(last, cfg.keep), model_dir)
         if dev and (len(data.dev_records) < len(dev) or cfg.keep == "last"):
@@ -746,40 +748,40 @@ def _publish_final(cfg: TrainConfig, last: dict[str, Any], data: _Prepared, dev:
 
 
 def _metrics(
-    cfg: TrainConfig, base: Path, pools: _Pools, data: _Prepared, results: list[dict[str, Any]],
+    cfg: TrainConfig, base: Path, pools: _Pools, data: _Prepared, results: list[PhaseResult],
     dev_f1_all: float | None, resumed: bool, started: float,
-) -> dict[str, Any]:
-    """What the run measured: the content of ``metrics.json``."""
-    train_s = sum(r["train_s"] - r["eval_s"] for r in results)
-    tokens = sum(r["train_tokens"] for r in results)
-    return {
-        "regimen": cfg.regimen,
-        "base_model": str(base),
-        "best_dev_f1": results[-1]["best_dev_f1"],  # on the selection records (all dev unless dev_subset)
-        "dev_f1_all": dev_f1_all,  # the final model on every dev record
-        "final_model": _final_model_note(cfg, bool(pools.dev)),
-        "processes": distributed.world_size(),
-        "dev_selection_records": len(data.dev_records),
-        "dev_eval_mode": cfg.eval_mode,
-        "steps": sum(r["steps"] for r in results),
-        "wall_s": round(time.monotonic() - started, 3),
-        "train_tokens_per_s": tokens / train_s if train_s > 0 else None,
-        "resumed": resumed,
-        "phases": results,
-        "labels": data.labels,
-        "data": {
+) -> TrainMetrics:
+    """What the run measured (``metrics.json``)."""
+    train_s = sum(r.train_s - r.eval_s for r in results)
+    tokens = sum(r.train_tokens for r in results)
+    return TrainMetrics(
+        regimen=cfg.regimen,
+        base_model=str(base),
+        best_dev_f1=results[-1].best_dev_f1,  # on the selection records (all dev unless dev_subset)
+        dev_f1_all=dev_f1_all,  # the final model on every dev record
+        final_model=_final_model_note(cfg, bool(pools.dev)),
+        processes=distributed.world_size(),
+        dev_selection_records=len(data.dev_records),
+        dev_eval_mode=cfg.eval_mode,
+        steps=sum(r.steps for r in results),
+        wall_s=round(time.monotonic() - started, 3),
+        train_tokens_per_s=tokens / train_s if train_s > 0 else None,
+        resumed=resumed,
+        phases=tuple(results),
+        labels=tuple(data.labels),
+        data={
             "gold": {**data.stats["gold"].to_json(), "iob2_repairs": pools.gold_repairs},
             "distilled": {**data.stats["distilled"].to_json(), "iob2_repairs": pools.distilled_repairs},
             "dev": data.stats["dev"].to_json(),
         },
-        "config": cfg.to_json(),
-    }
+        config=cfg.to_json(),
+    )
 
 
-def _write_metrics(out_dir: Path, metrics: dict[str, Any], log: _JsonlLog) -> None:
+def _write_metrics(out_dir: Path, metrics: TrainMetrics, log: _JsonlLog) -> None:
     if distributed.is_main():
-        atomic_write_text(out_dir / "metrics.json", json.dumps(metrics, indent=2, default=str))
-    log.write({"event": "end", "best_dev_f1": metrics["best_dev_f1"], "steps": metrics["steps"]})
+        atomic_write_text(out_dir / "metrics.json", json.dumps(metrics.to_json(), indent=2, default=str))
+    log.write({"event": "end", "best_dev_f1": metrics.best_dev_f1, "steps": metrics.steps})
 
 
 def train(
