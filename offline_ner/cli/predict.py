@@ -15,15 +15,15 @@ import click
 from offline_ner.cli._common import EXIT_CODES_EPILOG, emit, handles_errors, json_option
 from offline_ner.cli._decode import decode_option
 from offline_ner.data.formats import PREDICTION_FORMATS, UNIT_FORMATS
-from offline_ner.infer.config import DEVICES, PRECISIONS
+from offline_ner.infer.config import DEVICES, PRECISIONS, InferConfig
 
 if TYPE_CHECKING:
     from offline_ner.data import Document, Record
-    from offline_ner.infer import InferConfig
     from offline_ner.infer.shard import ShardRun, ShardSpec, Unit
 
 T = TypeVar("T")
 ENGINES = ("local", "ray")
+_ENGINE_DEFAULTS = InferConfig()
 
 
 def _progress(items: Iterable[T]) -> Iterator[T]:
@@ -117,9 +117,9 @@ _output_option = click.option("-o", "--output", "out_path", default=Path("-"), t
     help="auto: conll for CoNLL input, else jsonl. hf: transformers pipeline entities; spacy: a DocBin; "
     "spacy-jsonl: {text, spans}; label-studio: tasks with pre-annotations (README: Formats).",
 )
-@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
+@click.option("--device", type=click.Choice(DEVICES), default=_ENGINE_DEFAULTS.device, show_default=True)
 @click.option(
-    "--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
+    "--precision", type=click.Choice(PRECISIONS), default=_ENGINE_DEFAULTS.precision, show_default=True,
     help="auto: fp16 on CUDA; int8 on CPU when exported, else fp32.",
 )
 @click.option("--batch-tokens", type=click.IntRange(min=16), default=None, help="Token budget per batch.")
@@ -165,7 +165,7 @@ def predict(
         offline-ner predict --model runs/onnx news.txt --format label-studio -o tasks.json
     """
     from offline_ner._fs import atomic_writer
-    from offline_ner.infer import InferConfig, NerEngine
+    from offline_ner.infer import NerEngine
     from offline_ner.infer.output import LINE_FORMATS, open_mode, write_documents, write_sentences
     from offline_ner.infer.shard import ShardRun, manifest_path
 
