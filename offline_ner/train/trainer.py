@@ -779,6 +779,7 @@ def _metrics(
 
 
 def _write_metrics(out_dir: Path, metrics: TrainMetrics, log: _JsonlLog) -> None:
+    """``metrics.json`` (rank 0, atomically: a killed run leaves none) and the log's end event."""
     if distributed.is_main():
         atomic_write_text(out_dir / "metrics.json", json.dumps(metrics.to_json(), indent=2, default=str))
     log.write({"event": "end", "best_dev_f1": metrics.best_dev_f1, "steps": metrics.steps})
