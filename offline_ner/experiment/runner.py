@@ -95,6 +95,7 @@ def run_cell(cell: Cell, cells: Sequence[Cell], data: ExperimentData, finished: 
     started = time.perf_counter()
     report = evaluate_model(result.model_dir, list(data.test))
     test_s = time.perf_counter() - started
+    metrics = result.metrics
     return {
         "cell_id": cell.cell_id, "fingerprint": cell.fingerprint, "arm": cell.arm, "label": cell.label,
         "regimen": cell.regimen, "schedule": dict(cell.schedule), "distilled_source": cell.distilled,
@@ -102,8 +103,8 @@ def run_cell(cell: Cell, cells: Sequence[Cell], data: ExperimentData, finished: 
         "selection_report": what_selected,
         "gold_size": cell.gold_size, "seed": cell.seed, "train": dict(cell.train),
         "n_gold": len(gold), "n_distilled_offered": n_offered, "n_distilled": len(distilled),
-        "steps": result.metrics.steps, "wall_s": round(wall_s, 1),
-        "test_eval_s": round(test_s, 1), "dev_f1": result.metrics.best_dev_f1,
+        "steps": metrics.steps, "wall_s": round(wall_s, 1),
+        "test_eval_s": round(test_s, 1), "dev_f1": metrics.best_dev_f1,
         "test": {"f1": report.f1, "precision": report.precision, "recall": report.recall,
                  "per_type_f1": {t: v["f1"] if isinstance(v, dict) else v for t, v in report.per_type.items()}},
         "model_dir": str(result.model_dir),
