@@ -68,8 +68,8 @@ def gemm_gflops(rounds: int = 5) -> float:
 def run_ours(cfg: TrainConfig, gold: list[Record], dev: list[Record], out: Path) -> tuple[float, Path, dict]:
     """Our trainer: its own tokens/s (non-pad tokens over loop time without evaluation), model folder, time split."""
     result = train(cfg, gold=gold, distilled=[], dev=dev, out_dir=out, progress=False)
-    split = result.metrics["phases"][-1]["time_split"]
-    return float(result.metrics["train_tokens_per_s"]), result.model_dir, split
+    split = dict(result.metrics.phases[-1].time_split)
+    return float(result.metrics.train_tokens_per_s or 0.0), result.model_dir, split
 
 
 def run_hf(cfg: TrainConfig, gold: list[Record], out: Path) -> tuple[float, Path]:

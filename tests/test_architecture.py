@@ -238,7 +238,8 @@ def test_every_contract_is_a_frozen_dataclass_that_writes_json() -> None:
         if issubclass(cls, Exception):
             continue
         assert dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen, cls.__name__
-    for name in ("ExportManifest", "VerificationReport", "AnnotationSummary"):
+    for name in ("ExportManifest", "VerificationReport", "AnnotationSummary", "TrainMetrics", "PhaseResult",
+                 "EpochShare"):
         assert callable(getattr(contracts, name).to_json) and callable(getattr(contracts, name).from_json)
 
 
@@ -274,3 +275,49 @@ def test_the_cli_formats_contracts_instead_of_indexing_their_json() -> None:
             ):
                 indexing.append(f"{path.name}:{node.lineno}")
     assert indexing == []
+
+
+def _field_annotation(cls_name: str, field_name: str, folder: Path) -> str | None:
+    """The annotation of ``cls_name.field_name`` (a class-level annotated field) in ``folder``'s modules."""
+    for path in folder.rglob("*.py"):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.ClassDef) and node.name == cls_name:
+                for item in node.body:
+                    if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name) \
+                            and item.target.id == field_name:
+                        return ast.unparse(item.annotation)
+    return None
+
+
+def test_training_hands_on_its_metrics_as_the_train_metrics_contract() -> None:
+    assert _field_annotation("TrainResult", "metrics", PACKAGE / "train") == "TrainMetrics"
+
+
+def _indexes_metrics(node: ast.AST) -> bool:
+    """``<...>metrics[...]`` or ``<...>metrics.get(...)``: training metrics read as JSON instead of as fields."""
+    if isinstance(node, ast.Subscript):
+        target = node.value
+    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get":
+        target = node.func.value
+    else:
+        return False
+    name = target.id if isinstance(target, ast.Name) else target.attr if isinstance(target, ast.Attribute) else ""
+    return name.endswith("metrics")
+
+
+def test_orchestrators_read_train_metrics_fields_not_json_keys() -> None:
+    """The CLI, experiment runner and demo read ``TrainMetrics``' typed fields; none indexes metrics by string."""
+    indexing = [
+        f"{path.relative_to(PACKAGE)}:{node.lineno}"
+        for part in sorted(ORCHESTRATORS)
+        for path in (PACKAGE / part).rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if _indexes_metrics(node)
+    ]
+    assert indexing == []
+
+
+@pytest.mark.parametrize("source", ['metrics["steps"]\n', 'result.metrics.get("best_dev_f1")\n',
+                                    'result.metrics["phases"][0]\n'])
+def test_metrics_reader_sees_indexing_and_get(source: str) -> None:
+    assert any(_indexes_metrics(node) for node in ast.walk(ast.parse(source)))

@@ -58,3 +58,15 @@ def test_no_help_text_writes_an_exit_code_number_by_hand() -> None:
     for name, command in _commands():
         texts = [command.help or "", *(getattr(p, "help", None) or "" for p in command.params)]
         assert not [t for t in texts if by_hand.search(t)], name
+
+
+def test_install_sh_exits_only_with_exit_code_numbers_and_lists_each_one_it_uses() -> None:
+    """install.sh runs where offline-ner is not installed, so it writes its numbers; they must be ``ExitCode``'s."""
+    from offline_ner.bundle.runtime import install_script
+
+    script = install_script().decode()
+    used = {int(code) for code in re.findall(r"\bdie (\d+)", script)}
+    header = script.split("# Exit codes follow offline-ner's:", 1)[1].split("\nset ", 1)[0]
+    listed = {int(code) for code in re.findall(r"\b(\d+) [a-z]", header)}
+    assert used and used <= {int(code) for code in ExitCode}
+    assert listed == used

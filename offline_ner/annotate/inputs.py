@@ -18,6 +18,7 @@ from pathlib import Path
 
 from offline_ner._fs import sha256_file
 from offline_ner.data import Record, iter_text_folder, read_records, sentence_records
+from offline_ner.data.text import MAX_SENTENCE_TOKENS
 from offline_ner.errors import DataError
 
 
@@ -47,7 +48,7 @@ def _read(path: Path, max_tokens: int) -> list[Record]:
     return read_records(path)
 
 
-def load_inputs(paths: Sequence[Path], *, max_tokens: int = 128) -> Inputs:
+def load_inputs(paths: Sequence[Path], *, max_tokens: int = MAX_SENTENCE_TOKENS) -> Inputs:
     """Records from every path, tags moved aside as gold.
 
     Raises:

@@ -15,11 +15,14 @@ from typing import Any
 import click
 
 from offline_ner.annotate.config import DEMOS_SELECTS, RESPONSE_FORMATS, AnnotateConfig
-from offline_ner.annotate.importer import ON_ERROR_CHOICES
+from offline_ner.annotate.importer import ON_ERROR_CHOICES, ImportSpec
 from offline_ner.cli._common import EXIT_CODES_EPILOG, emit, handles_errors, json_option
 from offline_ner.contracts import AnnotationSummary
+from offline_ner.data.text import MAX_SENTENCE_TOKENS
 
 F = Callable[..., Any]
+_DEFAULTS = AnnotateConfig()  # the defaults help texts name (the options themselves default to the config's)
+_IMPORT = ImportSpec()  # annotate import's option defaults
 
 
 def _stack(*decorators: Callable[[F], F]) -> Callable[[F], F]:
@@ -36,16 +39,17 @@ input_arguments = click.argument("inputs", nargs=-1, required=True, type=click.P
 request_options = _stack(
     click.option("--config", "config_path", type=click.Path(exists=True, path_type=Path), help="AnnotateConfig YAML."),
     click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config key (repeatable)."),
-    click.option("--model", help="Model name sent to the endpoint (default gpt-4o)."),
+    click.option("--model", help=f"Model name sent to the endpoint (default {_DEFAULTS.model})."),
     click.option("--base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1 (default: OpenAI)."),
-    click.option("--api-key-env", help="Environment variable holding the API key (default OPENAI_API_KEY)."),
+    click.option("--api-key-env", help=f"Environment variable holding the API key (default {_DEFAULTS.api_key_env})."),
     click.option("--template", help="Built-in template (fewshot_conll, cot_conll) or a template JSON file."),
     click.option(
         "--demos",
         type=click.Path(exists=True, path_type=Path),
         help="Labelled train/dev file (CoNLL or JSONL) to take demonstrations from; never the annotated split.",
     ),
-    click.option("--n-demos", type=int, help="Number of demonstrations (default 3; needs --demos); k for knn."),
+    click.option("--n-demos", type=int,
+                 help=f"Number of demonstrations (default {_DEFAULTS.n_demos}; needs --demos); k for knn."),
     click.option(
         "--demos-select", type=click.Choice(DEMOS_SELECTS),
         help="first: the same first --n-demos labelled sentences for every input (default); knn: per input its "
@@ -67,12 +71,13 @@ request_options = _stack(
     click.option("--max-tokens", type=int, help="Reply token limit (also the budget's worst case)."),
     click.option("--seed", type=int),
     click.option("--response-format", type=click.Choice(RESPONSE_FORMATS)),
-    click.option("--max-sentence-tokens", type=int, default=128, show_default=True, help="Chunk longer sentences."),
+    click.option("--max-sentence-tokens", type=int, default=MAX_SENTENCE_TOKENS, show_default=True,
+                 help="Chunk longer sentences."),
     click.option("--prices", type=click.Path(exists=True, path_type=Path), help="Price table JSON/YAML override."),
 )
 
 transport_options = _stack(
-    click.option("--concurrency", type=int, help="Parallel requests (default 16)."),
+    click.option("--concurrency", type=int, help=f"Parallel requests (default {_DEFAULTS.concurrency})."),
     click.option("--rpm", "requests_per_minute", type=int, help="Client-side requests-per-minute limit."),
     click.option("--tpm", "tokens_per_minute", type=int, help="Client-side tokens-per-minute limit."),
     click.option("--timeout-s", type=float, help="Per-request timeout in seconds."),
@@ -382,14 +387,14 @@ def batch_merge(as_json: bool, output_file: Path, error_file: Path | None, **opt
 @annotate.command("import", epilog=EXIT_CODES_EPILOG)
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Annotation folder.")
-@click.option("--llm-field", default="llm", show_default=True, help="JSONL field with the LLM's IOB2 tags.")
+@click.option("--llm-field", default=_IMPORT.llm_field, show_default=True, help="JSONL field with the LLM's IOB2 tags.")
 @click.option("--gold-field", help="JSONL field with gold IOB2 tags (enables qa.json).")
 @click.option("--id-field", help="JSONL field with a unique record id (default <file stem>:<index>).")
-@click.option("--tokens-field", default="tokens", show_default=True)
-@click.option("--llm-column", type=int, default=-1, show_default=True, help="CoNLL column of the LLM tags.")
+@click.option("--tokens-field", default=_IMPORT.tokens_field, show_default=True)
+@click.option("--llm-column", type=int, default=_IMPORT.llm_column, show_default=True, help="CoNLL column of the LLM tags.")
 @click.option("--gold-column", type=int, help="CoNLL column of the gold tags.")
-@click.option("--model", default="unknown", show_default=True, help="Model that produced the labels, for provenance.")
-@click.option("--on-error", type=click.Choice(ON_ERROR_CHOICES), default="raise", show_default=True,
+@click.option("--model", default=_IMPORT.model, show_default=True, help="Model that produced the labels, for provenance.")
+@click.option("--on-error", type=click.Choice(ON_ERROR_CHOICES), default=_IMPORT.on_error, show_default=True,
               help="What one bad row does: stop (raise), drop it (skip), or replace malformed LLM tags with O and "
               "drop only unrepairable rows (repair). Counts and lines go to provenance.json; QA counts skipped "
               "rows' gold entities as misses.")  # fmt: skip
@@ -404,7 +409,7 @@ def import_(as_json: bool, path: Path, out: Path, **options: Any) -> None:
       offline-ner annotate import noisebench_conll03_aligned.jsonl --llm-field noise_llm \\
           --gold-field gold_conll2003 --model "gpt-3.5-turbo (NoiseBench)" --out ann/noisebench
     """
-    from offline_ner.annotate import ImportSpec, import_labels, write_annotation_folder
+    from offline_ner.annotate import import_labels, write_annotation_folder
 
     _check_bundle_options(options)
     spec_fields = {f.name for f in dataclasses.fields(ImportSpec)}

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from offline_ner.bundle.manifest import KINDS
-from offline_ner.bundle.runtime import DEVICES
+from offline_ner.bundle.runtime import DEVICES, Target
 from offline_ner.bundle.wheelhouse import TORCH_CPU_INDEX
 from offline_ner.cli._common import BUNDLE_EXIT_CODES_EPILOG, emit, handles_errors, json_option
 from offline_ner.cli.keys import read_passphrase
@@ -147,8 +147,8 @@ def _this_host_torch() -> str | None:
               help="Target CPython version, e.g. 3.11 (python3 --version); install.sh refuses any other.")
 @click.option("--glibc", required=True,
               help="Oldest glibc of the closed hosts, e.g. 2.28 (ldd --version); only wheels that run there are taken.")
-@click.option("--arch", default="x86_64", show_default=True, help="Target CPU (uname -m).")
-@click.option("--device", type=click.Choice(DEVICES), default="cpu", show_default=True,
+@click.option("--arch", default=Target.arch, show_default=True, help="Target CPU (uname -m).")
+@click.option("--device", type=click.Choice(DEVICES), default=Target.device, show_default=True,
               help="cpu: torch's CPU build, no CUDA wheels. cuda: PyPI's CUDA torch plus CUDA/cuDNN wheels.")
 @click.option("--torch-version", default=_this_host_torch, show_default="the one installed here",
               help="Public torch version to ship, e.g. 2.13.0.")
@@ -190,7 +190,6 @@ def runtime(python_version: str, glibc: str, arch: str, device: str, torch_versi
 
     from offline_ner.bundle import create_bundle, load_private_key
     from offline_ner.bundle.create import default_created
-    from offline_ner.bundle.runtime import Target
     from offline_ner.bundle.wheelhouse import build_wheelhouse
     from offline_ner.errors import BundleError
 

@@ -16,8 +16,11 @@ if TYPE_CHECKING:
     from offline_ner.data import Record
     from offline_ner.train.evaluation import EvalReport
 from offline_ner.cli._decode import decode_option
-from offline_ner.infer.config import DEVICES, PRECISIONS
-from offline_ner.train.config import EVAL_MODES
+from offline_ner.infer.config import DEVICES, PRECISIONS, InferConfig
+from offline_ner.train.config import EVAL_MODES, TrainConfig
+
+# a model is scored as its training run scored dev: the same mode, batch and window size
+_TRAINING = TrainConfig()
 
 
 @click.command(epilog=EXIT_CODES_EPILOG)
@@ -27,15 +30,15 @@ from offline_ner.train.config import EVAL_MODES
               help="Labelled file ('-': stdin): CoNLL, JSONL, Label Studio export or spaCy DocBin.")
 @click.option("--input-format", "input_format", type=click.Choice(["auto", *INPUT_FORMATS]), default="auto",
               show_default=True, help="Format of --data; auto: detected from the content.")
-@click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
+@click.option("--precision", type=click.Choice(PRECISIONS), default=InferConfig().precision, show_default=True,
               help="ONNX exports only: the graph to score (auto: as predict picks it).")
 @click.option("--device", type=click.Choice(DEVICES), default="cpu", show_default=True,
               help="ONNX exports only.")
-@click.option("--mode", type=click.Choice(EVAL_MODES), default="default", show_default=True,
+@click.option("--mode", type=click.Choice(EVAL_MODES), default=_TRAINING.eval_mode, show_default=True,
               help="strict: IOB2-exact entities (seqeval mode='strict').")
 @decode_option
-@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
-@click.option("--max-length", type=click.IntRange(min=8), default=128, show_default=True,
+@click.option("--batch-size", type=click.IntRange(min=1), default=_TRAINING.eval_batch_size, show_default=True)
+@click.option("--max-length", type=click.IntRange(min=8), default=_TRAINING.max_length, show_default=True,
               help="Window size in subwords; longer sentences are windowed, not truncated.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the JSON report here.")
@@ -81,7 +84,7 @@ def _evaluate_onnx(
     onnx_dir: Path, records: list[Record], mode: str, precision: str, device: str, decode: str
 ) -> tuple[EvalReport, dict[str, object]]:
     """Score an export with the engine predict uses: words tagged at their first subword, windows over long ones."""
-    from offline_ner.infer import InferConfig, NerEngine
+    from offline_ner.infer import NerEngine
     from offline_ner.train.evaluation import gold_tags, score_tags
 
     gold = gold_tags(records)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -14,15 +15,15 @@ import click
 from offline_ner.cli._common import EXIT_CODES_EPILOG, emit, handles_errors, json_option
 from offline_ner.cli._decode import decode_option
 from offline_ner.data.formats import PREDICTION_FORMATS, UNIT_FORMATS
-from offline_ner.infer.config import DEVICES, PRECISIONS
+from offline_ner.infer.config import DEVICES, PRECISIONS, InferConfig
 
 if TYPE_CHECKING:
     from offline_ner.data import Document, Record
-    from offline_ner.infer import InferConfig
-    from offline_ner.infer.shard import ShardSpec
+    from offline_ner.infer.shard import ShardRun, ShardSpec, Unit
 
 T = TypeVar("T")
 ENGINES = ("local", "ray")
+_ENGINE_DEFAULTS = InferConfig()
 
 
 def _progress(items: Iterable[T]) -> Iterator[T]:
@@ -41,9 +42,12 @@ def _parse_shard(ctx: click.Context, param: click.Parameter, value: str | None) 
         raise click.BadParameter(str(err)) from None
 
 
-def _read_units(inputs: tuple[Path, ...], fmt: str) -> tuple[bool, Iterator[Document | Record]]:
-    """Whether the input is pre-tokenised (CoNLL) and its units (documents or sentences), streamed in order."""
-    from offline_ner.infer.inputs import PARQUET_SUFFIXES, detect_format, iter_documents, iter_token_sentences
+def _is_token_input(inputs: tuple[Path, ...], fmt: str) -> bool:
+    """Whether the input is pre-tokenised (CoNLL sentences) rather than documents; refuses what predict cannot read.
+
+    Detection reads the start of each input now, so a bad input is refused before the model loads.
+    """
+    from offline_ner.infer.inputs import PARQUET_SUFFIXES, detect_format
 
     if not inputs:
         raise click.UsageError("give at least one input: a file, a folder of .txt files, or '-' for stdin")
@@ -58,9 +62,31 @@ def _read_units(inputs: tuple[Path, ...], fmt: str) -> tuple[bool, Iterator[Docu
         )
     if "conll" in formats and len(formats) > 1:
         raise click.UsageError("CoNLL (token) input cannot be mixed with text or JSONL input in one run")
-    if formats == {"conll"}:
-        return True, itertools.chain.from_iterable(iter_token_sentences(path) for path in inputs)
-    return False, itertools.chain.from_iterable(iter_documents(path, fmt) for path in inputs)
+    return formats == {"conll"}
+
+
+def _sentences(inputs: tuple[Path, ...]) -> Iterator[Record]:
+    """The CoNLL sentences of every input, streamed in order."""
+    from offline_ner.infer.inputs import iter_token_sentences
+
+    return itertools.chain.from_iterable(iter_token_sentences(path) for path in inputs)
+
+
+def _documents(inputs: tuple[Path, ...], fmt: str) -> Iterator[Document]:
+    """The documents (text or JSONL) of every input, streamed in order."""
+    from offline_ner.infer.inputs import iter_documents
+
+    return itertools.chain.from_iterable(iter_documents(path, fmt) for path in inputs)
+
+
+def _read_units(inputs: tuple[Path, ...], fmt: str) -> Iterator[Document] | Iterator[Record]:
+    """The input's units, documents or sentences, streamed in order (checked first, see :func:`_is_token_input`)."""
+    return _sentences(inputs) if _is_token_input(inputs, fmt) else _documents(inputs, fmt)
+
+
+def _selected(units: Iterator[Unit], run: ShardRun | None) -> Iterator[Unit]:
+    """The units of this shard (all of them when the run is not sharded), with a progress counter."""
+    return _progress(run.select(units) if run is not None else units)
 
 
 def _inputs_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -91,9 +117,9 @@ _output_option = click.option("-o", "--output", "out_path", default=Path("-"), t
     help="auto: conll for CoNLL input, else jsonl. hf: transformers pipeline entities; spacy: a DocBin; "
     "spacy-jsonl: {text, spans}; label-studio: tasks with pre-annotations (README: Formats).",
 )
-@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
+@click.option("--device", type=click.Choice(DEVICES), default=_ENGINE_DEFAULTS.device, show_default=True)
 @click.option(
-    "--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
+    "--precision", type=click.Choice(PRECISIONS), default=_ENGINE_DEFAULTS.precision, show_default=True,
     help="auto: fp16 on CUDA; int8 on CPU when exported, else fp32.",
 )
 @click.option("--batch-tokens", type=click.IntRange(min=16), default=None, help="Token budget per batch.")
@@ -139,12 +165,13 @@ def predict(
         offline-ner predict --model runs/onnx news.txt --format label-studio -o tasks.json
     """
     from offline_ner._fs import atomic_writer
-    from offline_ner.infer import InferConfig, NerEngine
+    from offline_ner.infer import NerEngine
     from offline_ner.infer.output import LINE_FORMATS, open_mode, write_documents, write_sentences
     from offline_ner.infer.shard import ShardRun, manifest_path
 
-    overrides = {"max_batch_tokens": batch_tokens} if batch_tokens else {}
-    config = InferConfig(device=device, precision=precision, threads=threads, decode=decode, **overrides)
+    config = InferConfig(device=device, precision=precision, threads=threads, decode=decode)
+    if batch_tokens:
+        config = dataclasses.replace(config, max_batch_tokens=batch_tokens)
     if engine_name == "ray":
         if output_format not in ("auto", "jsonl"):
             raise click.UsageError("--engine ray writes JSONL entities; convert them afterwards for other formats")
@@ -155,7 +182,7 @@ def predict(
     given = [name for name, value in ray_only.items() if value is not None]
     if given:
         raise click.UsageError(f"{', '.join(given)} apply to --engine ray only")
-    tokens_in, units = _read_units(paths + inputs, input_format)
+    tokens_in = _is_token_input(paths + inputs, input_format)
     fmt = ("conll" if tokens_in else "jsonl") if output_format == "auto" else output_format
     if fmt == "conll" and not tokens_in:
         raise click.UsageError("--format conll needs CoNLL (pre-tokenised) input; use jsonl, hf or spacy-jsonl")
@@ -173,14 +200,16 @@ def predict(
     if shard is not None and chosen["precision"] == "int8":
         _warn_int8("merged int8 shards")
     run = ShardRun(shard, out_path, "conll" if fmt == "conll" else "jsonl") if shard is not None else None
-    feed, keep = itertools.tee(_progress(run.select(units) if run is not None else units))
     version = f"offline-ner {onnx_dir.name} {chosen['precision']}"
     with atomic_writer(out_path, open_mode(fmt)) as handle:
         if tokens_in:
-            tagged = zip(keep, engine.predict_tokens(record.tokens for record in feed))
-            write_sentences(handle, fmt, tagged, version)  # type: ignore[arg-type]
+            sentences, keep_sentences = itertools.tee(_selected(_sentences(paths + inputs), run))
+            tags = engine.predict_tokens(record.tokens for record in sentences)
+            write_sentences(handle, fmt, zip(keep_sentences, tags), version)
         else:
-            write_documents(handle, fmt, zip(keep, engine.predict(doc.text for doc in feed)), version)  # type: ignore[arg-type]
+            documents, keep_documents = itertools.tee(_selected(_documents(paths + inputs, input_format), run))
+            entities = engine.predict(doc.text for doc in documents)
+            write_documents(handle, fmt, zip(keep_documents, entities), version)
     stats = engine.stats
     click.echo(stats.line(), err=True)
     summary = {"output": str(out_path), "engine": chosen, "throughput": stats.to_json()}
@@ -244,7 +273,6 @@ def predict_merge(
     """
     from offline_ner.infer.shard import merge_shards
 
-    _, units = _read_units(inputs, input_format)
-    report = merge_shards(units, shards, out_path)
+    report = merge_shards(_read_units(inputs, input_format), shards, out_path)
     emit({"output": str(out_path), **asdict(report)}, as_json,
          f"merged {report.shards} shards, {report.units} units into {out_path}", err=str(out_path) == "-")

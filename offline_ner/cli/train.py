@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -22,6 +22,9 @@ from offline_ner.cli._provenance import describe_source
 from offline_ner.cli._sources import resolve_base_model_source, resolve_source
 from offline_ner.cli.bundle import store_option
 from offline_ner.train.regimens import REGIMENS
+
+if TYPE_CHECKING:
+    from offline_ner.contracts import TrainMetrics
 
 # flag name -> config key, for the keys people change most
 SHORTHANDS = {
@@ -51,18 +54,18 @@ def _read_source(ref: str | None, store: Path, provenance: dict[str, Any], role:
     return records
 
 
-def _summary(metrics: dict[str, Any], model_dir: Path) -> str:
-    if metrics["best_dev_f1"] is None:  # trained without a dev set
-        lines = [f"phase {i + 1} {p['name']:<10} {p['steps']} steps" for i, p in enumerate(metrics["phases"])]
-        lines.append(f"no dev set: {metrics['steps']} steps in {metrics['wall_s']:.0f} s, the last model kept")
+def _summary(metrics: TrainMetrics, model_dir: Path) -> str:
+    if metrics.best_dev_f1 is None:  # trained without a dev set
+        lines = [f"phase {i + 1} {p.name:<10} {p.steps} steps" for i, p in enumerate(metrics.phases)]
+        lines.append(f"no dev set: {metrics.steps} steps in {metrics.wall_s:.0f} s, the last model kept")
     else:
         lines = [
-            f"phase {i + 1} {p['name']:<10} best dev F1 {p['best_dev_f1']:.4f} at step {p['best_step']}"
-            f" ({p['steps']} steps{', stopped early' if p['stopped_early'] else ''})"
-            for i, p in enumerate(metrics["phases"])
+            f"phase {i + 1} {p.name:<10} best dev F1 {p.best_dev_f1:.4f} at step {p.best_step}"
+            f" ({p.steps} steps{', stopped early' if p.stopped_early else ''})"
+            for i, p in enumerate(metrics.phases)
         ]
-        lines.append(f"dev F1 {metrics['best_dev_f1']:.4f} ({metrics['dev_eval_mode']} mode), "
-                     f"{metrics['steps']} steps in {metrics['wall_s']:.0f} s")
+        lines.append(f"dev F1 {metrics.best_dev_f1:.4f} ({metrics.dev_eval_mode} mode), "
+                     f"{metrics.steps} steps in {metrics.wall_s:.0f} s")
     lines.append(f"model: {model_dir}")
     return "\n".join(lines)
 
@@ -155,7 +158,8 @@ def train(config_path: Path | None, overrides: tuple[str, ...], out_dir: Path, q
         return
     write_model_card(result.model_dir, result.metrics, provenance)
     emit(
-        {"model_dir": str(result.model_dir), "best_dev_f1": result.metrics["best_dev_f1"], "metrics": result.metrics},
+        {"model_dir": str(result.model_dir), "best_dev_f1": result.metrics.best_dev_f1,
+         "metrics": result.metrics.to_json()},
         as_json,
         _summary(result.metrics, result.model_dir),
     )

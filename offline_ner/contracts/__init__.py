@@ -2,7 +2,8 @@
 
 Part of the shared core: stages import these and never each other, so a format is defined once, here. The
 export manifest is written by ``export`` and read by ``infer``; a verification report leaves ``bundle`` for the
-CLI; an annotation summary leaves ``annotate`` for the CLI.
+CLI; an annotation summary leaves ``annotate`` for the CLI; training metrics leave ``train`` for the CLI, the
+experiment runner and the demo.
 
 Example::
 
@@ -27,6 +28,7 @@ from offline_ner.contracts.export_manifest import (
     VariantSpec,
     read_export_manifest,
 )
+from offline_ner.contracts.training import EpochShare, PhaseResult, TrainMetrics
 from offline_ner.contracts.verification import VerificationReport
 
 __all__ = [
@@ -38,10 +40,13 @@ __all__ = [
     "MANIFEST_NAME",
     "VARIANT_SPECS",
     "AnnotationSummary",
+    "EpochShare",
     "ExportManifest",
     "FileDigest",
     "PartialAnnotation",
+    "PhaseResult",
     "RequestStats",
+    "TrainMetrics",
     "Variant",
     "VariantSpec",
     "VerificationReport",

@@ -49,7 +49,7 @@ FOLD_KINDS = frozenset({"cv_agreement", "token_mask", "confident_learning", "rel
 # kinds that need a teacher arm: the fold kinds train their teachers with its recipe, agreement uses its model
 TEACHER_KINDS = FOLD_KINDS | {"agreement"}
 # the SelectionConfig fields each kind reads (only these go into a cell's fingerprint)
-SELECTION_FIELDS: dict[str, tuple[str, ...]] = {
+SELECTION_FIELDS: dict[SelectionKind, tuple[str, ...]] = {
     "agreement": ("kind", "teacher", "min_agreement"),
     "cv_agreement": ("kind", "teacher", "min_agreement", "folds"),
     "token_mask": ("kind", "teacher", "folds"),

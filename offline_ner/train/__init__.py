@@ -12,13 +12,17 @@ Example::
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import offline_ner.offline  # noqa: F401  (before anything imports transformers)
 from offline_ner.train.base_model import resolve_base_model
 from offline_ner.train.config import ScheduleConfig, TrainConfig
 from offline_ner.train.regimens import REGIMENS
 from offline_ner.train.schedules import SCHEDULE_KINDS, blend_share
+
+if TYPE_CHECKING:  # the type checker sees the lazy names' real types
+    from offline_ner.train.evaluation import EvalReport, evaluate_model, predict_tags, predict_word_probs
+    from offline_ner.train.trainer import TrainResult, train
 
 # public name -> module that defines it, imported on first access (they pull in torch)
 _LAZY = {

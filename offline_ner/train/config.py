@@ -20,8 +20,8 @@ from offline_ner.train.schedules import PARAM_DEFAULTS, SCHEDULE_PARAMS, SHARE_P
 EVAL_MODES = ("default", "strict")
 # report_to value -> (HF integration name, Python package it needs); None: no report beyond train_log.jsonl
 REPORT_TARGETS: dict[str, tuple[str, str] | None] = {"none": None, "tensorboard": ("tensorboard", "tensorboard")}
-CARRY_OVER = ("best", "last")
-KEEP = ("best", "last")
+# which model of a phase: its best dev checkpoint or its last one (carry_over: passed to the next phase; keep: published)
+PHASE_MODELS = ("best", "last")
 
 
 def check_report_target(target: str) -> None:
@@ -106,10 +106,9 @@ class TrainConfig:
             raise ValueError(f"regimen must be one of {', '.join(REGIMENS)}, not {self.regimen!r}")
         if self.eval_mode not in EVAL_MODES:
             raise ValueError(f"eval_mode must be one of {', '.join(EVAL_MODES)}, not {self.eval_mode!r}")
-        if self.carry_over not in CARRY_OVER:
-            raise ValueError(f"carry_over must be one of {', '.join(CARRY_OVER)}, not {self.carry_over!r}")
-        if self.keep not in KEEP:
-            raise ValueError(f"keep must be one of {', '.join(KEEP)}, not {self.keep!r}")
+        for key in ("carry_over", "keep"):
+            if getattr(self, key) not in PHASE_MODELS:
+                raise ValueError(f"{key} must be one of {', '.join(PHASE_MODELS)}, not {getattr(self, key)!r}")
         check_report_target(self.report_to)
         positive = ("max_length", "batch_size", "eval_batch_size", "length_group_batches", "logging_steps")
         for name in positive:

@@ -25,7 +25,10 @@ from seqeval.metrics import classification_report, f1_score, precision_score, re
 from seqeval.scheme import IOB2
 
 from offline_ner.data import DEFAULT_DECODER, Record, iob2_violations, require_tags
-from offline_ner.train.config import EVAL_MODES
+from offline_ner.train.config import EVAL_MODES, TrainConfig
+
+# unless told otherwise, evaluation scores as a training run's dev scoring does: its mode, batch and window size
+_DEFAULTS = TrainConfig()
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ class EvalReport:
     recall: float
     f1: float
     per_type: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
-    mode: str = "default"
+    mode: str = _DEFAULTS.eval_mode
     records: int = 0
     invalid_tags: int = 0  # predicted I-X tags with no B-X or I-X before them (none from Viterbi decoding)
 
@@ -67,7 +70,7 @@ class EvalReport:
 
 
 def score_tags(
-    gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]], mode: str = "default"
+    gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]], mode: str = _DEFAULTS.eval_mode
 ) -> EvalReport:
     """Score predicted IOB2 tag sequences against gold ones. Pure.
 
@@ -100,9 +103,9 @@ def score_tags(
 def evaluate_model(
     model_dir: str | os.PathLike[str],
     records: Sequence[Record],
-    mode: str = "default",
-    batch_size: int = 64,
-    max_length: int = 128,
+    mode: str = _DEFAULTS.eval_mode,
+    batch_size: int = _DEFAULTS.eval_batch_size,
+    max_length: int = _DEFAULTS.max_length,
     decode: str = DEFAULT_DECODER,
 ) -> EvalReport:
     """Predict ``records`` with the token classifier in ``model_dir`` and score against their tags.
@@ -135,7 +138,8 @@ def gold_tags(records: Sequence[Record]) -> list[list[str]]:
 
 
 def predict_tags(
-    model_dir: str | os.PathLike[str], records: Sequence[Record], batch_size: int = 64, max_length: int = 128,
+    model_dir: str | os.PathLike[str], records: Sequence[Record], batch_size: int = _DEFAULTS.eval_batch_size,
+    max_length: int = _DEFAULTS.max_length,
     decode: str = DEFAULT_DECODER,
 ) -> list[tuple[str, ...]]:
     """Per record, the PyTorch model's IOB2 tag for every word (first subword; long records windowed), decoded

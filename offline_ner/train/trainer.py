@@ -11,15 +11,17 @@ Output folder layout::
 
     out_dir/model/            the final HF model folder (tokenizer, config.id2label): from_pretrained works
     out_dir/metrics.json      best dev F1, steps, wall time, tokens/s, realised shares, windowing counts
+                              (:class:`~offline_ner.contracts.TrainMetrics`)
     out_dir/train_log.jsonl   one JSON event per line: start, log (loss, lr, eval_f1), share, resume, phase_end
     out_dir/checkpoints/      per phase: HF checkpoints, ``final`` (the phase's best), ``phase.json`` when done
+                              (:class:`~offline_ner.contracts.PhaseResult`)
 
 Not here: reading files or bundles (the CLI does that), export, inference.
 
 Example::
 
     result = train(cfg, gold=gold, distilled=distilled, dev=dev, out_dir=Path("runs/simple-mix"))
-    result.metrics["best_dev_f1"], result.model_dir
+    result.metrics.best_dev_f1, result.model_dir
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import json
 import math
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +54,7 @@ from transformers import (
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from offline_ner._fs import atomic_write_text
+from offline_ner.contracts import EpochShare, PhaseResult, TrainMetrics
 from offline_ner.data import Record, label_list, repair_iob2
 from offline_ner.errors import TrainError
 from offline_ner.train import distributed
@@ -60,7 +63,7 @@ from offline_ner.train.base_model import resolve_base_model
 from offline_ner.train.config import TrainConfig
 from offline_ner.train.console import ConsoleProgress, report_arguments, show_bars
 from offline_ner.train.evaluation import evaluate_model, score_tags
-from offline_ner.train.features import Feature, build_features
+from offline_ner.train.features import Feature, FeatureStats, build_features
 from offline_ner.train.packing import pack_batch
 from offline_ner.train.regimens import Phase, regimen_phases
 from offline_ner.train.sampler import SamplingPlan, epoch_order, expected_share
@@ -72,10 +75,10 @@ PHASE_FILE = "phase.json"  # written when a phase is complete; a rerun skips tha
 
 @dataclass(frozen=True)
 class TrainResult:
-    """Where the trained model is, and what the run measured (the content of ``metrics.json``)."""
+    """Where the trained model is, and what the run measured (``metrics.json`` is ``metrics.to_json()``)."""
 
     model_dir: Path
-    metrics: dict[str, Any]
+    metrics: TrainMetrics
     log_path: Path
 
 
@@ -136,7 +139,7 @@ class _PlanSampler(torch.utils.data.Sampler[int]):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[int]:
         return iter(epoch_order(self.plan, self.epoch))
 
     def __len__(self) -> int:
@@ -333,19 +336,20 @@ class _PhaseLog(TrainerCallback):
         if counts is None or epoch in self.logged_epochs:
             return
         self.logged_epochs.add(epoch)
-        self.log.write({"event": "share", "phase": self.phase, **_epoch_share(self.sampler.plan, epoch, counts)})
+        share = _epoch_share(self.sampler.plan, epoch, counts)
+        self.log.write({"event": "share", "phase": self.phase, **share.to_json()})
 
 
-def _epoch_share(plan: SamplingPlan, epoch: int, counts: dict[str, int]) -> dict[str, Any]:
+def _epoch_share(plan: SamplingPlan, epoch: int, counts: dict[str, int]) -> EpochShare:
     """One epoch's realised distilled share next to the plan's expected share for the records seen."""
     seen = counts["gold"] + counts["distilled"]
-    return {
-        "epoch": epoch,
-        "gold": counts["gold"],
-        "distilled": counts["distilled"],
-        "realised_share": counts["distilled"] / seen if seen else 0.0,
-        "expected_share": expected_share(plan, epoch, seen),
-    }
+    return EpochShare(
+        epoch=epoch,
+        gold=counts["gold"],
+        distilled=counts["distilled"],
+        realised_share=counts["distilled"] / seen if seen else 0.0,
+        expected_share=expected_share(plan, epoch, seen),
+    )
 
 
 def _last_checkpoint(phase_dir: Path) -> Path | None:
@@ -498,8 +502,19 @@ def _training_args(cfg: TrainConfig, phase_dir: Path, index: int, progress: bool
 
 
 @dataclass(frozen=True)
+class _Pools:
+    """The run's records, checked for what the regimen needs and IOB2-repaired, with the repair counts."""
+
+    gold: list[Record]
+    distilled: list[Record]
+    dev: list[Record]
+    gold_repairs: int
+    distilled_repairs: int
+
+
+@dataclass(frozen=True)
 class _Prepared:
-    """What every phase shares: tokenizer, labels, features and the dev records."""
+    """What every phase shares: tokenizer, labels, features and the dev records (and what featurizing did)."""
 
     tokenizer: Any
     labels: list[str]
@@ -507,6 +522,7 @@ class _Prepared:
     distilled: list[Feature]
     dev: list[Feature]
     dev_records: list[Record]
+    stats: dict[str, FeatureStats]  # per pool: gold, distilled, dev
 
 
 def _words_per_batch(items: Sequence[dict[str, Any]], plan: SamplingPlan, cfg: TrainConfig) -> float:
@@ -516,16 +532,22 @@ def _words_per_batch(items: Sequence[dict[str, Any]], plan: SamplingPlan, cfg: T
     return words / len(pool) * cfg.batch_size / distributed.world_size()
 
 
-def _train_phase(
-    cfg: TrainConfig,
-    phase: Phase,
-    index: int,
-    init: Path,
-    data: _Prepared,
-    phase_dir: Path,
-    log: _JsonlLog,
+@dataclass(frozen=True)
+class _PhaseRun:
+    """One phase's HF Trainer and the parts of it that the phase's result reads."""
+
+    trainer: _PhaseTrainer
+    plan: SamplingPlan
+    counter: _ShareCounter
+    phase_log: _PhaseLog
+    time_split: _TimeSplit
+
+
+def _phase_run(
+    cfg: TrainConfig, phase: Phase, index: int, init: Path, data: _Prepared, phase_dir: Path, log: _JsonlLog,
     progress: bool,
-) -> dict[str, Any]:
+) -> _PhaseRun:
+    """The model (from ``init``, with a new head), the phase's sampling plan, callbacks and HF Trainer."""
     set_seed(cfg.seed + index)  # the new classifier head's initial weights
     model, _ = load_classifier(init, data.labels)
     if cfg.freeze_word_embeddings:
@@ -562,38 +584,59 @@ def _train_phase(
     if show_bars(progress):
         trainer.remove_callback(ProgressCallback)
         trainer.add_callback(_QuietProgress)
+    return _PhaseRun(trainer, plan, counter, phase_log, time_split)
+
+
+def _resume_point(run: _PhaseRun, phase: Phase, phase_dir: Path, log: _JsonlLog) -> Path | None:
+    """The phase's last complete checkpoint, with its share counts restored; None: the phase starts afresh."""
     last = _last_checkpoint(phase_dir)
     if last is not None:
-        counter.load(last / SHARE_FILE)
+        run.counter.load(last / SHARE_FILE)
         # epochs finished before the kill were logged by the killed run
-        phase_log.logged_epochs.update(range(int(last.name.rsplit("-", 1)[1]) // plan.batches_per_epoch))
+        run.phase_log.logged_epochs.update(range(int(last.name.rsplit("-", 1)[1]) // run.plan.batches_per_epoch))
         log.write({"event": "resume", "phase": phase.name, "checkpoint": last.name})
+    return last
+
+
+def _train_phase(
+    cfg: TrainConfig,
+    phase: Phase,
+    index: int,
+    init: Path,
+    data: _Prepared,
+    phase_dir: Path,
+    log: _JsonlLog,
+    progress: bool,
+) -> PhaseResult:
+    """Train one phase (resuming its last checkpoint), save its kept model as ``final``; what the phase measured."""
+    run = _phase_run(cfg, phase, index, init, data, phase_dir, log, progress)
+    last = _resume_point(run, phase, phase_dir, log)
     started = time.monotonic()
-    trainer.train(resume_from_checkpoint=str(last) if last is not None else None)
+    run.trainer.train(resume_from_checkpoint=str(last) if last is not None else None)
     train_s = time.monotonic() - started
     final = phase_dir / "final"
-    trainer.save_model(str(final))  # the best dev checkpoint (load_best_model_at_end), else the last model
-    counts = counter.summed()
+    run.trainer.save_model(str(final))  # the best dev checkpoint (load_best_model_at_end), else the last model
+    counts = run.counter.summed()
     distributed.barrier()  # rank 0 has written the checkpoints and their counts that every rank reads below
-    state = trainer.state
-    eval_s = time_split.seconds["evaluation"]
+    state = run.trainer.state
+    eval_s = run.time_split.seconds["evaluation"]
     loop_s = max(train_s - eval_s, 1e-9)
-    return {
-        "name": phase.name,
-        "steps": state.global_step,
-        "budget_steps": state.max_steps,
-        "stopped_early": state.global_step < state.max_steps,
-        "best_dev_f1": state.best_metric,
-        "best_step": state.best_global_step,
-        "final_dir": str(final),
-        "last_dir": str(_last_checkpoint(phase_dir)),
-        "train_s": round(train_s, 3),
-        "eval_s": round(eval_s, 3),
-        "time_split": time_split.to_json(),
-        "train_tokens": counts.tokens_this_run,
-        "train_tokens_per_s": counts.tokens_this_run / loop_s,
-        "epochs": [_epoch_share(plan, e, counts.epochs[e]) for e in sorted(counts.epochs)],
-    }
+    return PhaseResult(
+        name=phase.name,
+        steps=state.global_step,
+        budget_steps=state.max_steps,
+        stopped_early=state.global_step < state.max_steps,
+        best_dev_f1=state.best_metric,
+        best_step=state.best_global_step,
+        final_dir=str(final),
+        last_dir=str(_last_checkpoint(phase_dir)),
+        train_s=round(train_s, 3),
+        eval_s=round(eval_s, 3),
+        time_split=run.time_split.to_json(),
+        train_tokens=counts.tokens_this_run,
+        train_tokens_per_s=counts.tokens_this_run / loop_s,
+        epochs=tuple(_epoch_share(run.plan, e, counts.epochs[e]) for e in sorted(counts.epochs)),
+    )
 
 
 def _publish(source: Path, model_dir: Path) -> None:
@@ -613,6 +656,133 @@ def _final_model_note(cfg: TrainConfig, has_dev: bool) -> str:
     if not has_dev:
         return "last: no dev set, so no checkpoint selection and no early stopping"
     return "best dev checkpoint of the last phase" if cfg.keep == "best" else "last checkpoint of the last phase"
+
+
+def _checked_pools(
+    phases: Sequence[Phase], gold: Sequence[Record], distilled: Sequence[Record], dev: Sequence[Record]
+) -> _Pools:
+    """The records, refused when the regimen lacks data or a record lacks tags; IOB2 repaired (dev as given)."""
+    _check_data(phases, gold, distilled, dev)
+    gold_records, gold_repairs = _repaired(gold, "gold")
+    distilled_records, distilled_repairs = _repaired(distilled, "distilled")
+    return _Pools(gold_records, distilled_records, list(dev), gold_repairs, distilled_repairs)
+
+
+def _use_threads(cfg: TrainConfig) -> None:
+    """torch's intra-op threads: as configured, or this rank's share of the cores under torchrun."""
+    if cfg.torch_threads or distributed.world_size() > 1:
+        torch.set_num_threads(distributed.threads_per_rank(cfg.torch_threads))
+
+
+def _prepare(cfg: TrainConfig, base: Path, labels: list[str], pools: _Pools) -> _Prepared:
+    """Tokenizer and features of every pool, and the dev records that pick checkpoints."""
+    tokenizer = load_tokenizer(base)
+    label2id = {label: i for i, label in enumerate(labels)}
+    # a phase that does not use a pool never samples it, but featurizing both keeps one index space
+    gold_f, gold_stats = build_features(pools.gold, tokenizer, label2id, cfg.max_length)
+    distilled_f, distilled_stats = build_features(pools.distilled, tokenizer, label2id, cfg.max_length)
+    # evaluating every epoch on a large dev set can cost as much as the training itself: a subset picks the
+    # checkpoint, and the whole set scores the final model once
+    selection = _dev_selection(pools.dev, cfg.dev_subset)
+    dev_f, dev_stats = build_features(selection, tokenizer, label2id, cfg.max_length)
+    dev_f.sort(key=lambda f: len(f.input_ids))  # eval batches in order: sorted, they pad little
+    stats = {"gold": gold_stats, "distilled": distilled_stats, "dev": dev_stats}
+    return _Prepared(tokenizer, labels, gold_f, distilled_f, dev_f, selection, stats)
+
+
+def _open_run(cfg: TrainConfig, pools: _Pools, out_dir: Path) -> bool:
+    """Make the run folder ready (rank 0; the others wait for it); True when an earlier run is being resumed."""
+    resumed = False
+    if distributed.is_main():
+        fingerprint = _fingerprint(cfg, pools.gold, pools.distilled, pools.dev)
+        resumed = _prepare_run_dir(out_dir / "checkpoints", fingerprint, cfg.resume)
+    distributed.barrier()  # the other ranks start once the run folder is ready
+    return resumed
+
+
+def _phase_model(result: PhaseResult, choice: str) -> Path:
+    """The model a phase hands on: its best dev checkpoint (``choice`` "best") or its last one."""
+    return Path(result.final_dir if choice == "best" else result.last_dir)
+
+
+def _run_phase(
+    cfg: TrainConfig, phase: Phase, index: int, init: Path, data: _Prepared, out_dir: Path, log: _JsonlLog,
+    progress: bool,
+) -> PhaseResult:
+    """Train one phase from ``init``, or take its result from an earlier run that completed it."""
+    phase_dir = out_dir / "checkpoints" / f"phase-{index + 1}-{phase.name}"
+    done = phase_dir / PHASE_FILE
+    if done.is_file():
+        log.write({"event": "phase_skipped", "phase": phase.name, "reason": "complete in an earlier run"})
+        return PhaseResult.from_json(json.loads(done.read_text(encoding="utf-8")))
+    result = _train_phase(cfg, phase, index, init, data, phase_dir, log, progress)
+    if distributed.is_main():
+        atomic_write_text(done, json.dumps(result.to_json(), indent=2))
+    log.write({"event": "phase_end", "phase": phase.name, "best_dev_f1": result.best_dev_f1, "steps": result.steps})
+    return result
+
+
+def _run_phases(
+    cfg: TrainConfig, phases: Sequence[Phase], base: Path, data: _Prepared, out_dir: Path, log: _JsonlLog,
+    progress: bool,
+) -> list[PhaseResult]:
+    """Every phase in order, each starting from the model the one before hands on (``carry_over``)."""
+    init, results = base, []
+    for index, phase in enumerate(phases):
+        result = _run_phase(cfg, phase, index, init, data, out_dir, log, progress)
+        results.append(result)
+        init = _phase_model(result, cfg.carry_over)
+    return results
+
+
+def _publish_final(cfg: TrainConfig, last: PhaseResult, data: _Prepared, dev: Sequence[Record],
+                   model_dir: Path) -> float | None:
+    """Publish the last phase's kept model (``keep``) as ``model_dir``; returns its F1 on every dev record."""
+    dev_f1_all = last.best_dev_f1
+    if distributed.is_main():
+        _publish(_phase_model(last, cfg.keep), model_dir)
+        if dev and (len(data.dev_records) < len(dev) or cfg.keep == "last"):
+            dev_f1_all = evaluate_model(model_dir, dev, mode=cfg.eval_mode, batch_size=cfg.eval_batch_size,
+                                        max_length=cfg.max_length).f1
+    return dev_f1_all
+
+
+def _metrics(
+    cfg: TrainConfig, base: Path, pools: _Pools, data: _Prepared, results: list[PhaseResult],
+    dev_f1_all: float | None, resumed: bool, started: float,
+) -> TrainMetrics:
+    """What the run measured (``metrics.json``)."""
+    train_s = sum(r.train_s - r.eval_s for r in results)
+    tokens = sum(r.train_tokens for r in results)
+    return TrainMetrics(
+        regimen=cfg.regimen,
+        base_model=str(base),
+        best_dev_f1=results[-1].best_dev_f1,  # on the selection records (all dev unless dev_subset)
+        dev_f1_all=dev_f1_all,  # the final model on every dev record
+        final_model=_final_model_note(cfg, bool(pools.dev)),
+        processes=distributed.world_size(),
+        dev_selection_records=len(data.dev_records),
+        dev_eval_mode=cfg.eval_mode,
+        steps=sum(r.steps for r in results),
+        wall_s=round(time.monotonic() - started, 3),
+        train_tokens_per_s=tokens / train_s if train_s > 0 else None,
+        resumed=resumed,
+        phases=tuple(results),
+        labels=tuple(data.labels),
+        data={
+            "gold": {**data.stats["gold"].to_json(), "iob2_repairs": pools.gold_repairs},
+            "distilled": {**data.stats["distilled"].to_json(), "iob2_repairs": pools.distilled_repairs},
+            "dev": data.stats["dev"].to_json(),
+        },
+        config=cfg.to_json(),
+    )
+
+
+def _write_metrics(out_dir: Path, metrics: TrainMetrics, log: _JsonlLog) -> None:
+    """``metrics.json`` (rank 0, atomically: a killed run leaves none) and the log's end event."""
+    if distributed.is_main():
+        atomic_write_text(out_dir / "metrics.json", json.dumps(metrics.to_json(), indent=2, default=str))
+    log.write({"event": "end", "best_dev_f1": metrics.best_dev_f1, "steps": metrics.steps})
 
 
 def train(
@@ -646,80 +816,18 @@ def train(
     distributed.init()
     out_dir = Path(out_dir)
     phases = regimen_phases(cfg.regimen)
-    _check_data(phases, gold, distilled, dev)
-    gold, gold_repairs = _repaired(gold, "gold")
-    distilled, distilled_repairs = _repaired(distilled, "distilled")
-    labels = _labels(cfg, gold, distilled, dev)
+    pools = _checked_pools(phases, gold, distilled, dev)
+    labels = _labels(cfg, pools.gold, pools.distilled, pools.dev)
     base = resolve_base_model(cfg.base_model)
-    if cfg.torch_threads or distributed.world_size() > 1:
-        torch.set_num_threads(distributed.threads_per_rank(cfg.torch_threads))
-    tokenizer = load_tokenizer(base)
-    label2id = {label: i for i, label in enumerate(labels)}
-    # a phase that does not use a pool never samples it, but featurizing both keeps one index space
-    gold_f, gold_stats = build_features(gold, tokenizer, label2id, cfg.max_length)
-    distilled_f, distilled_stats = build_features(distilled, tokenizer, label2id, cfg.max_length)
-    # evaluating every epoch on a large dev set can cost as much as the training itself: a subset picks the
-    # checkpoint, and the whole set scores the final model once
-    selection = _dev_selection(dev, cfg.dev_subset)
-    dev_f, dev_stats = build_features(selection, tokenizer, label2id, cfg.max_length)
-    dev_f.sort(key=lambda f: len(f.input_ids))  # eval batches in order: sorted, they pad little
-    data = _Prepared(tokenizer, labels, gold_f, distilled_f, dev_f, selection)
-    resumed = False
-    if distributed.is_main():
-        resumed = _prepare_run_dir(out_dir / "checkpoints", _fingerprint(cfg, gold, distilled, dev), cfg.resume)
-    distributed.barrier()  # the other ranks start once the run folder is ready
+    _use_threads(cfg)
+    data = _prepare(cfg, base, labels, pools)
+    resumed = _open_run(cfg, pools, out_dir)
     log = _JsonlLog(out_dir / "train_log.jsonl")
     log.write({"event": "start", "regimen": cfg.regimen, "base_model": str(base), "resumed": resumed,
-               "gold": len(gold), "distilled": len(distilled), "dev": len(dev)})
-    init, results = base, []
-    for index, phase in enumerate(phases):
-        phase_dir = out_dir / "checkpoints" / f"phase-{index + 1}-{phase.name}"
-        done = phase_dir / PHASE_FILE
-        if done.is_file():
-            result = json.loads(done.read_text(encoding="utf-8"))
-            log.write({"event": "phase_skipped", "phase": phase.name, "reason": "complete in an earlier run"})
-        else:
-            result = _train_phase(cfg, phase, index, init, data, phase_dir, log, progress)
-            if distributed.is_main():
-                atomic_write_text(done, json.dumps(result, indent=2))
-            log.write({"event": "phase_end", "phase": phase.name, "best_dev_f1": result["best_dev_f1"],
-                       "steps": result["steps"]})
-        results.append(result)
-        choice = cfg.keep if index == len(phases) - 1 else cfg.carry_over
-        init = Path(result["final_dir"] if choice == "best" else result["last_dir"])
-    dev_f1_all = results[-1]["best_dev_f1"]
-    if distributed.is_main():
-        _publish(init, out_dir / "model")
-        if dev and (len(selection) < len(dev) or cfg.keep == "last"):
-            dev_f1_all = evaluate_model(out_dir / "model", dev, mode=cfg.eval_mode, batch_size=cfg.eval_batch_size,
-                                        max_length=cfg.max_length).f1
-    train_s = sum(r["train_s"] - r["eval_s"] for r in results)
-    tokens = sum(r["train_tokens"] for r in results)
-    metrics: dict[str, Any] = {
-        "regimen": cfg.regimen,
-        "base_model": str(base),
-        "best_dev_f1": results[-1]["best_dev_f1"],  # on the selection records (all dev unless dev_subset)
-        "dev_f1_all": dev_f1_all,  # the final model on every dev record
-        "final_model": _final_model_note(cfg, bool(dev)),
-        "processes": distributed.world_size(),
-        "dev_selection_records": len(selection),
-        "dev_eval_mode": cfg.eval_mode,
-        "steps": sum(r["steps"] for r in results),
-        "wall_s": round(time.monotonic() - started, 3),
-        "train_tokens_per_s": tokens / train_s if train_s > 0 else None,
-        "resumed": resumed,
-        "phases": results,
-        "labels": labels,
-        "data": {
-            "gold": {**gold_stats.to_json(), "iob2_repairs": gold_repairs},
-            "distilled": {**distilled_stats.to_json(), "iob2_repairs": distilled_repairs},
-            "dev": dev_stats.to_json(),
-        },
-        "config": cfg.to_json(),
-    }
-    if distributed.is_main():
-        atomic_write_text(out_dir / "metrics.json", json.dumps(metrics, indent=2, default=str))
-    log.write({"event": "end", "best_dev_f1": metrics["best_dev_f1"], "steps": metrics["steps"]})
+               "gold": len(pools.gold), "distilled": len(pools.distilled), "dev": len(pools.dev)})
+    results = _run_phases(cfg, phases, base, data, out_dir, log, progress)
+    dev_f1_all = _publish_final(cfg, results[-1], data, pools.dev, out_dir / "model")
+    metrics = _metrics(cfg, base, pools, data, results, dev_f1_all, resumed, started)
+    _write_metrics(out_dir, metrics, log)
     distributed.barrier()  # every rank returns once the model folder and metrics exist
     return TrainResult(model_dir=out_dir / "model", metrics=metrics, log_path=log.path)
-

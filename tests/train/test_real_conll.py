@@ -38,8 +38,8 @@ def test_minilm_simple_mix_on_conll_with_llm_labels_beats_chance(shared_data: Pa
         "regimen=distilled_then_gold", "max_length=48", "batch_size=8", "epochs=2", "learning_rate=2.0e-4",
         "logging_steps=20"])
     result = train(cfg, gold=gold, distilled=distilled, dev=dev, out_dir=tmp_path, progress=False)
-    assert result.metrics["best_dev_f1"] > 0.35
-    shares = [epoch["realised_share"] for phase in result.metrics["phases"] for epoch in phase["epochs"]]
+    assert (result.metrics.best_dev_f1 or 0.0) > 0.35
+    shares = [epoch.realised_share for phase in result.metrics.phases for epoch in phase.epochs]
     assert shares == [1.0, 1.0, 0.0, 0.0]
     test = read_conll(shared_data / "conll2003" / "test.txt")[:200]
     assert evaluate_model(result.model_dir, test, mode="strict", max_length=48).f1 > 0.25

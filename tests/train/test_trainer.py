@@ -14,6 +14,7 @@ import pytest
 from safetensors.torch import load_file
 
 from offline_ner.config import load_config
+from offline_ner.contracts import TrainMetrics
 from offline_ner.data import Record
 from offline_ner.errors import ModelNotFoundError, TrainError
 from offline_ner.train import TrainConfig, TrainResult, train
@@ -51,7 +52,8 @@ def test_training_writes_a_loadable_model_with_metrics_and_log(simple_mix: Train
     assert AutoTokenizer.from_pretrained(simple_mix.model_dir, local_files_only=True).is_fast
     assert model.config.id2label[0] == "O" and model.config.label2id["B-ORG"] > 0
     metrics = json.loads((simple_mix.model_dir.parent / "metrics.json").read_text(encoding="utf-8"))
-    assert metrics == json.loads(json.dumps(simple_mix.metrics, default=str))
+    assert metrics == json.loads(json.dumps(simple_mix.metrics.to_json(), default=str))
+    assert TrainMetrics.from_json(metrics) == simple_mix.metrics
     assert metrics["steps"] == 12 and metrics["train_tokens_per_s"] > 0 and metrics["wall_s"] > 0
     assert 0.0 <= metrics["best_dev_f1"] <= 1.0
     assert metrics["data"]["gold"]["dropped_words"] == 0
@@ -63,11 +65,11 @@ def test_training_writes_a_loadable_model_with_metrics_and_log(simple_mix: Train
 def test_each_phase_splits_its_time_into_forward_backward_optimizer_data_eval_and_checkpoint(
     simple_mix: TrainResult,
 ) -> None:
-    for phase in simple_mix.metrics["phases"]:
-        split = phase["time_split"]
+    for phase in simple_mix.metrics.phases:
+        split = phase.time_split
         assert set(split) == {"forward", "backward", "optimizer", "data", "evaluation", "checkpoint"}
         assert all(seconds > 0 for seconds in split.values()), split  # every part ran: 6 steps, 2 evals, 2 saves
-        assert sum(split.values()) <= phase["train_s"] + 0.05
+        assert sum(split.values()) <= phase.train_s + 0.05
 
 
 def test_blend_realised_share_per_epoch_tracks_the_schedule(
@@ -75,11 +77,11 @@ def test_blend_realised_share_per_epoch_tracks_the_schedule(
 ) -> None:
     cfg = tiny_config(tiny_bert_dir, regimen="blend", epochs=3, **{"schedule.kind": "sigmoid", "schedule.k": 8})
     result = run(cfg, toy_data, tmp_path)
-    epochs = result.metrics["phases"][0]["epochs"]
+    epochs = result.metrics.phases[0].epochs
     assert len(epochs) == 3
     for epoch in epochs:  # counted from the batches the model computed a loss on
-        assert abs(epoch["realised_share"] - epoch["expected_share"]) <= 1 / 48
-    shares = [e["realised_share"] for e in epochs]
+        assert abs(epoch.realised_share - epoch.expected_share) <= 1 / 48
+    shares = [e.realised_share for e in epochs]
     assert shares[0] > 0.8 and shares[-1] < 0.2
 
 
@@ -87,18 +89,18 @@ def test_step_budget_ends_mid_epoch_with_a_final_evaluation(
     tiny_bert_dir: Path, toy_data: Data, tmp_path: Path
 ) -> None:
     result = run(tiny_config(tiny_bert_dir, regimen="union", max_steps=5), toy_data, tmp_path)  # 6 batches/epoch
-    phase = result.metrics["phases"][0]
-    assert phase["steps"] == 5 and phase["budget_steps"] == 5 and not phase["stopped_early"]
+    phase = result.metrics.phases[0]
+    assert phase.steps == 5 and phase.budget_steps == 5 and not phase.stopped_early
     evaluated = [e["step"] for e in events(result, "log") if "eval_f1" in e]
     assert evaluated == [5]
-    assert phase["epochs"][0]["gold"] + phase["epochs"][0]["distilled"] == 40
+    assert phase.epochs[0].gold + phase.epochs[0].distilled == 40
 
 
 def test_patience_stops_a_phase_once_dev_f1_stalls(tiny_bert_dir: Path, toy_data: Data, tmp_path: Path) -> None:
     cfg = tiny_config(tiny_bert_dir, regimen="gold", max_steps=60, eval_every_steps=1, patience=2,
                       learning_rate=1.0e-9)  # a learning rate this small cannot move dev F1
-    phase = run(cfg, toy_data, tmp_path).metrics["phases"][0]
-    assert phase["stopped_early"] and phase["steps"] == 3
+    phase = run(cfg, toy_data, tmp_path).metrics.phases[0]
+    assert phase.stopped_early and phase.steps == 3
 
 
 def test_same_seed_gives_identical_weights(tiny_bert_dir: Path, toy_data: Data, tmp_path: Path) -> None:
@@ -127,8 +129,8 @@ def test_dev_subset_picks_checkpoints_on_a_spread_of_dev_and_scores_the_final_mo
 
     result = run(tiny_config(tiny_bert_dir, regimen="gold", max_steps=3, dev_subset=3), toy_data, tmp_path)
     metrics = result.metrics
-    assert metrics["dev_selection_records"] == 3 and metrics["data"]["dev"]["records"] == 3
-    assert metrics["dev_f1_all"] == evaluate_model(result.model_dir, toy_data["dev"], max_length=24).f1
+    assert metrics.dev_selection_records == 3 and metrics.data["dev"]["records"] == 3
+    assert metrics.dev_f1_all == evaluate_model(result.model_dir, toy_data["dev"], max_length=24).f1
 
 
 def test_rerun_with_another_config_in_the_same_folder_is_refused(simple_mix: TrainResult, tiny_bert_dir: Path,
@@ -141,7 +143,8 @@ def test_rerun_with_another_config_in_the_same_folder_is_refused(simple_mix: Tra
 def test_finished_run_rerun_retrains_nothing(simple_mix: TrainResult, tiny_bert_dir: Path, toy_data: Data) -> None:
     again = run(tiny_config(tiny_bert_dir, regimen="distilled_then_gold"), toy_data, simple_mix.model_dir.parent)
     assert len(events(again, "phase_skipped")) == 2
-    assert again.metrics["best_dev_f1"] == simple_mix.metrics["best_dev_f1"]
+    assert again.metrics.best_dev_f1 == simple_mix.metrics.best_dev_f1
+    assert again.metrics.phases == simple_mix.metrics.phases  # read back from each phase's phase.json
 
 
 def test_missing_base_model_fails_before_anything_is_written(toy_data: Data, tmp_path: Path, no_network: None) -> None:
@@ -185,10 +188,10 @@ def test_resume_after_kill_continues_from_the_last_checkpoint(tiny_bert_dir: Pat
     (resume,) = events(result, "resume")
     resumed_at = int(resume["checkpoint"].rsplit("-", 1)[1])
     assert 10 <= resumed_at < 40
-    phase = result.metrics["phases"][0]
-    assert phase["steps"] == 40
+    phase = result.metrics.phases[0]
+    assert phase.steps == 40
     # realised-share counts survive the kill: every one of the 40 batches of 4 is counted exactly once
-    assert sum(e["gold"] for e in phase["epochs"]) == 160
+    assert sum(e.gold for e in phase.epochs) == 160
 
 
 def test_phase_epochs_give_each_phase_its_own_budget(tiny_bert_dir: Path, toy_data: Data, tmp_path: Path) -> None:
@@ -196,19 +199,19 @@ def test_phase_epochs_give_each_phase_its_own_budget(tiny_bert_dir: Path, toy_da
     result = run(cfg, toy_data, tmp_path)
     shares = events(result, "share")
     assert [(e["phase"], e["epoch"]) for e in shares] == [("distilled", 0), ("gold", 0), ("gold", 1), ("gold", 2)]
-    assert [p["steps"] for p in result.metrics["phases"]] == [3, 9]  # 24 records in batches of 8 per epoch
+    assert [p.steps for p in result.metrics.phases] == [3, 9]  # 24 records in batches of 8 per epoch
 
 
 def test_keep_last_publishes_the_last_checkpoint_not_the_best(tiny_bert_dir: Path, toy_data: Data,
                                                               tmp_path: Path) -> None:
     cfg = tiny_config(tiny_bert_dir, regimen="gold", max_steps=6, eval_every_steps=2, keep="last")
     result = run(cfg, toy_data, tmp_path)
-    phase = result.metrics["phases"][0]
-    assert phase["last_dir"].endswith("checkpoint-6")
+    phase = result.metrics.phases[0]
+    assert phase.last_dir.endswith("checkpoint-6")
     published = load_file(result.model_dir / "model.safetensors")
-    last = load_file(Path(phase["last_dir"]) / "model.safetensors")
+    last = load_file(Path(phase.last_dir) / "model.safetensors")
     assert all(bool((published[k] == last[k]).all()) for k in last)
-    assert result.metrics["final_model"].startswith("last checkpoint")
+    assert result.metrics.final_model.startswith("last checkpoint")
 
 
 def test_training_without_dev_runs_the_full_budget_and_keeps_the_last_model(
@@ -218,11 +221,11 @@ def test_training_without_dev_runs_the_full_budget_and_keeps_the_last_model(
     result = train(cfg, gold=toy_data["gold"], distilled=toy_data["distilled"], dev=[], out_dir=tmp_path,
                    progress=False)
     metrics = result.metrics
-    assert metrics["best_dev_f1"] is None and metrics["dev_f1_all"] is None
-    assert metrics["final_model"].startswith("last: no dev set")
-    assert [p["steps"] for p in metrics["phases"]] == [3, 6]  # patience needs dev: the full budget ran
+    assert metrics.best_dev_f1 is None and metrics.dev_f1_all is None
+    assert metrics.final_model.startswith("last: no dev set")
+    assert [p.steps for p in metrics.phases] == [3, 6]  # patience needs dev: the full budget ran
     assert not any("eval_f1" in e for e in events(result, "log"))
-    last = load_file(Path(metrics["phases"][-1]["last_dir"]) / "model.safetensors")
+    last = load_file(Path(metrics.phases[-1].last_dir) / "model.safetensors")
     published = load_file(result.model_dir / "model.safetensors")
     assert all(bool((published[k] == last[k]).all()) for k in last)
 
@@ -232,7 +235,8 @@ def test_packed_batches_train_on_every_record_and_count_only_real_tokens(
 ) -> None:
     padded = run(tiny_config(tiny_bert_dir, regimen="gold", max_steps=6), toy_data, tmp_path / "padded")
     packed = run(tiny_config(tiny_bert_dir, regimen="gold", max_steps=6, pack_tokens=32), toy_data, tmp_path / "packed")
-    one, two = padded.metrics["phases"][0], packed.metrics["phases"][0]
-    assert [e["gold"] for e in two["epochs"]] == [24, 24]  # each epoch still one pass over the records
-    assert two["train_tokens"] == one["train_tokens"]  # the same sentences, so the same non-pad tokens
-    assert 0.0 <= packed.metrics["best_dev_f1"] <= 1.0
+    one, two = padded.metrics.phases[0], packed.metrics.phases[0]
+    assert [e.gold for e in two.epochs] == [24, 24]  # each epoch still one pass over the records
+    assert two.train_tokens == one.train_tokens  # the same sentences, so the same non-pad tokens
+    best = packed.metrics.best_dev_f1
+    assert best is not None and 0.0 <= best <= 1.0
