@@ -21,7 +21,14 @@ from offline_ner.train.regimens import REGIMENS
 from offline_ner.train.schedules import SCHEDULE_KINDS, blend_share
 
 if TYPE_CHECKING:  # the type checker sees the lazy names' real types
-    from offline_ner.train.evaluation import EvalReport, evaluate_model, predict_tags, predict_word_probs
+    from offline_ner.train.evaluation import (
+        EvalReport,
+        evaluate_model,
+        gold_tags,
+        predict_tags,
+        predict_word_probs,
+        score_tags,
+    )
     from offline_ner.train.trainer import TrainResult, train
 
 # public name -> module that defines it, imported on first access (they pull in torch)
