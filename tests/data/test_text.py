@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,8 +19,6 @@ from offline_ner.data import (
 )
 from offline_ner.data.text import MAX_PIECE_CHARS
 from offline_ner.errors import DataError
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_latin1_byte_in_a_text_file_is_decoded_not_fatal(tmp_path: Path) -> None:
@@ -140,46 +134,3 @@ def test_a_line_longer_than_one_tokenizer_piece_keeps_every_character() -> None:
     assert_tokens_tile_the_text(text)
     last_two = [token for token, _, _ in tokenize(text)[-2:]]
     assert "".join(last_two) == "x" * (MAX_PIECE_CHARS + 7)  # a run with no space is cut, but nothing is lost
-
-
-def spacy_blank_tokenizer() -> object:
-    """The tokenizer as it was built before the load-time cut: ``spacy.blank("en")``, then adjusted in place."""
-    import spacy
-    from spacy.attrs import ORTH
-    from spacy.lang.tokenizer_exceptions import emoticons
-    from spacy.util import compile_infix_regex
-
-    from offline_ner.data.text import EXTRA_ABBREVIATIONS
-
-    nlp = spacy.blank("en")
-    infixes = [rule.replace(r"[+\-\*^]", r"[+\*^]") for rule in nlp.Defaults.infixes if not re.search(rule, "one-day")]
-    nlp.tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
-    nlp.tokenizer.rules = {text: value for text, value in nlp.tokenizer.rules.items() if text not in emoticons}
-    for abbreviation in EXTRA_ABBREVIATIONS:
-        nlp.tokenizer.add_special_case(abbreviation, [{ORTH: abbreviation}])
-    return nlp.tokenizer
-
-
-def test_the_tokenizer_built_directly_splits_as_spacy_blank_adjusted_in_place() -> None:
-    from spacy.attrs import IDX, IS_PUNCT, IS_SPACE, LENGTH
-
-    from offline_ner.data.text import PROBE_TEXT, _tokenizer
-
-    wikistyle = ROOT / "scripts" / "data" / "wikistyle.conll"
-    words = [line.split()[0] for line in wikistyle.read_text(encoding="utf-8").splitlines() if line.strip()]
-    texts = [PROBE_TEXT, " ".join(words), "Hi :) (on Saturday): Bre-X's 3-1 win, U.S.-based A.B. Corp. :-( 1980s 6PR"]
-    attributes = [IDX, LENGTH, IS_SPACE, IS_PUNCT]  # all that the sentence rules read
-    ours = _tokenizer()  # first: spaCy is then imported as the module imports it (without torch)
-    reference = spacy_blank_tokenizer()
-    for text in texts:
-        assert ours(text).to_array(attributes).tolist() == reference(text).to_array(attributes).tolist()
-
-
-def test_loading_the_tokenizer_imports_neither_torch_nor_spacys_command_line() -> None:
-    # spaCy's CLI (typer, weasel, requests) is a third of its import; it stays importable for anyone who wants it
-    code = (
-        "import sys; from offline_ner.data import tokenize; tokenize('Dr. Smith.');"
-        "assert not {'torch', 'weasel', 'requests', 'typer'} & set(sys.modules), sorted(sys.modules);"
-        "import spacy, spacy.cli; assert callable(spacy.cli.download) and callable(spacy.info)"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
