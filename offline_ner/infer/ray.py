@@ -50,11 +50,11 @@ if TYPE_CHECKING:
 INSTALL_HINT = "the ray engine needs the [ray] extra: pip install 'offline-ner[ray]' (or from the runtime bundle)"
 TEXT_FOLDER_PATTERN = "**/*.txt"  # as offline_ner.data.iter_text_folder
 # text per block, and so per model call of one actor (characters, about Arrow bytes): small enough that a small
-# input still gives every actor several blocks (300 BBC articles: ~10 blocks; one 512-document batch left one of
-# two actors idle, 2.03x), large enough to lose nothing: the engine's length sorting still pads little (padding
-# efficiency 0.989 against 0.997 for one 1 M chunk) and single-thread throughput was the same within noise
-# (scripts/bench_ray.py, BENCHMARKS.md)
-BLOCK_CHARS = 64 * 1024
+# input still gives every actor several blocks and the last one leaves little idle time (300 BBC articles: ~19
+# blocks of ~2 s for one thread; one 512-document batch had left one of two actors idle: 2.03x), large
+# enough to lose nothing: one thread tagged 120 BBC articles in 12.71 s in 32k chunks, 12.59 s in 64k, 12.81 s in
+# one 1 M chunk (16k: 13.90 s), padding efficiency 0.977 against 0.998 (BENCHMARKS.md, Ray Data engine)
+BLOCK_CHARS = 32 * 1024
 # documents per model call when Ray needs a row count: GPU actors (Ray Data asks GPU map_batches for a batch_size)
 BATCH_DOCUMENTS = 512
 # documents a read task hands to Ray at once at most (Ray merges or slices them into blocks of BLOCK_CHARS)
