@@ -139,7 +139,7 @@ _output_option = click.option("-o", "--output", "out_path", default=Path("-"), t
 @click.option("--actors", type=click.IntRange(min=1), default=None,
               help="Ray actors, one ONNX session each (default: cluster CPUs / threads, or GPUs with --device cuda).")
 @click.option("--batch-docs", type=click.IntRange(min=1), default=None,
-              help="Documents per model call of one Ray actor (default 512).")
+              help="Documents per model call of one Ray actor (default: blocks of about 32k characters of text).")
 @json_option
 @handles_errors
 def predict(

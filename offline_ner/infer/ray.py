@@ -5,7 +5,9 @@ the output keeps the input order, so it is identical, entity for entity, to one 
 Inputs: JSONL files (``{"id", "text"}`` per line), text files (one document per line), folders of ``.txt`` files
 (one document per file) and Parquet files with ``id`` and ``text`` columns. Text and JSONL are read by the same
 readers as the single-process engine (:mod:`offline_ner.infer.inputs`), inside Ray read tasks, one task per group
-of files, so ids, lenient decoding and error messages (file and line) are the same. Every path (inputs and model
+of files, so ids, lenient decoding and error messages (file and line) are the same. The documents travel in blocks
+of about :data:`BLOCK_CHARS` characters of text, and each block is one model call of one actor, so even a small
+input is spread over every actor. Every path (inputs and model
 folder) must be visible at the same place on every node: a shared filesystem, as on a Slurm or Kubernetes cluster.
 
 Nothing here imports ``ray`` at module level: the module loads on hosts without the extra, and the functions say
@@ -24,6 +26,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -46,13 +49,24 @@ if TYPE_CHECKING:
 
 INSTALL_HINT = "the ray engine needs the [ray] extra: pip install 'offline-ner[ray]' (or from the runtime bundle)"
 TEXT_FOLDER_PATTERN = "**/*.txt"  # as offline_ner.data.iter_text_folder
-# documents per read block and per model call of one actor: enough text for the engine's length sorting to pad
-# little (issue 5: >= 0.9 padding efficiency from ~500 news articles), small enough to spread over many actors
+# text per block, and so per model call of one actor (characters, about Arrow bytes): small enough that a small
+# input still gives every actor several blocks and the last one leaves little idle time (300 BBC articles: ~19
+# blocks of ~2 s for one thread; one 512-document batch had left one of two actors idle: 2.03x), large
+# enough to lose nothing: one thread tagged 120 BBC articles in 12.71 s in 32k chunks, 12.59 s in 64k, 12.81 s in
+# one 1 M chunk (16k: 13.90 s), padding efficiency 0.977 against 0.998 (BENCHMARKS.md, Ray Data engine)
+BLOCK_CHARS = 32 * 1024
+# documents per model call when Ray needs a row count: GPU actors (Ray Data asks GPU map_batches for a batch_size)
 BATCH_DOCUMENTS = 512
+# documents a read task hands to Ray at once at most (Ray merges or slices them into blocks of BLOCK_CHARS)
+READ_ROWS = 1024
 # CPUs a read task reserves: none, so reading never waits behind actors that reserve every CPU of the cluster (a
 # 2-CPU node with 2 one-CPU actors would leave a one-CPU read task unscheduled for ever); parsing costs little
 READ_CPUS = 0
 LOCAL_NODE_IP = "127.0.0.1"  # a local cluster (no --address) listens on loopback only
+# Ray starts its workers at niceness 15, below the driver: on a shared host any other job at normal priority then
+# starves the actors (300 documents took 14 min instead of 50 s beside two nice-5 test runs). A local cluster
+# started for one command runs its actors at the command's own priority instead (unless the caller set it).
+WORKER_NICENESS_ENV = "RAY_worker_niceness"
 
 
 def _require_ray() -> Any:
@@ -82,13 +96,16 @@ def _documents_table(docs: Sequence[Document]) -> pa.Table:
     })
 
 
-def _batched(items: Iterable[Document], size: int) -> Iterator[list[Document]]:
+def _batched(items: Iterable[Document], chars: int, rows: int = READ_ROWS) -> Iterator[list[Document]]:
+    """Consecutive lists of documents holding about ``chars`` characters of text (at most ``rows`` documents)."""
     batch: list[Document] = []
+    size = 0
     for item in items:
         batch.append(item)
-        if len(batch) == size:
+        size += len(item.text)
+        if size >= chars or len(batch) == rows:
             yield batch
-            batch = []
+            batch, size = [], 0
     if batch:
         yield batch
 
@@ -114,21 +131,22 @@ def _source_files(inputs: Sequence[Path], fmt: str) -> tuple[list[str], dict[str
     return files, how
 
 
-def _parquet_blocks(path: str, block_rows: int) -> Iterator[pa.Table]:
-    """``id`` (as a string, like JSONL ids) and ``text`` of a Parquet file, in row order, ``block_rows`` at a time."""
+def _parquet_blocks(path: str) -> Iterator[pa.Table]:
+    """``id`` (as a string, like JSONL ids) and ``text`` of a Parquet file, in row order."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=block_rows, columns=["id", "text"]):
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=READ_ROWS, columns=["id", "text"]):
         yield pa.table({"id": batch.column("id").cast(pa.string()), "text": batch.column("text")})
 
 
-def _document_files_datasource(files: list[str], how: dict[str, tuple[str, str]], block_rows: int) -> Any:
+def _document_files_datasource(files: list[str], how: dict[str, tuple[str, str]], block_chars: int) -> Any:
     from ray.data.datasource import FileBasedDatasource
 
     class DocumentFiles(FileBasedDatasource):
-        """Text lines, JSONL and .txt files read by offline_ner's own readers, and Parquet files, in blocks of
-        ``block_rows`` rows. One datasource for all, so inputs keep their order and read tasks take no CPU."""
+        """Text lines, JSONL and .txt files read by offline_ner's own readers, and Parquet files, in tables of
+        about ``block_chars`` characters. One datasource for all, so inputs keep their order and read tasks take
+        no CPU."""
 
         def _read_stream(self, f: Any, path: str) -> Iterator[pa.Table]:
             fmt, root = how[os.path.abspath(path)]
@@ -138,21 +156,23 @@ def _document_files_datasource(files: list[str], how: dict[str, tuple[str, str]]
                 yield _documents_table([doc])
                 return
             if fmt == "parquet":
-                yield from _parquet_blocks(path, block_rows)
+                yield from _parquet_blocks(path)
                 return
-            for batch in _batched(iter_documents(path, fmt), block_rows):
+            for batch in _batched(iter_documents(path, fmt), block_chars):
                 yield _documents_table(batch)
 
     return DocumentFiles(files)
 
 
 def read_documents(
-    inputs: Sequence[str | os.PathLike[str]], fmt: str = "auto", *, block_rows: int = BATCH_DOCUMENTS
+    inputs: Sequence[str | os.PathLike[str]], fmt: str = "auto", *, block_chars: int = BLOCK_CHARS
 ) -> ray.data.Dataset:
     """A Ray Dataset of ``{"id", "text"}`` rows from JSONL files, text files, folders of .txt files or Parquet.
 
     Rows come in the order the single-process engine reads them (inputs in order, a folder's files sorted, a
-    Parquet file's rows in order). Parquet files (``.parquet``, ``.pq``) need ``id`` and ``text`` columns.
+    Parquet file's rows in order). Parquet files (``.parquet``, ``.pq``) need ``id`` and ``text`` columns. Blocks
+    hold about ``block_chars`` characters of text (the dataset's ``DataContext.target_max_block_size``), so
+    :func:`predict_dataset` gives each block to one model call.
 
     Raises:
         InferError: ray is not installed.
@@ -163,7 +183,10 @@ def read_documents(
     paths = [Path(p) for p in inputs]
     check_inputs(paths, fmt)
     files, how = _source_files(paths, fmt)
-    return ray.data.read_datasource(_document_files_datasource(files, how, block_rows), num_cpus=READ_CPUS)
+    ds = ray.data.read_datasource(_document_files_datasource(files, how, block_chars), num_cpus=READ_CPUS)
+    # this dataset's own context (a copy of the caller's): Ray cuts the read output into blocks of this many bytes
+    ds.context.target_max_block_size = block_chars
+    return ds
 
 
 def check_inputs(inputs: Sequence[str | os.PathLike[str]], fmt: str = "auto") -> None:
@@ -228,7 +251,7 @@ def predict_dataset(
     concurrency: int | tuple[int, int] | None = None,
     num_cpus: float = 1,
     num_gpus: float = 0,
-    batch_size: int = BATCH_DOCUMENTS,
+    batch_size: int | None = None,
 ) -> ray.data.Dataset:
     """Tag every row of ``ds`` (columns ``id``, ``text``) on a pool of actors; rows keep their order.
 
@@ -241,7 +264,9 @@ def predict_dataset(
             that reserve every CPU leave none for read tasks that need one (Ray's own ``read_parquet`` lists
             files in a 1-CPU task): read with ``num_cpus=0``, as :func:`read_documents` does, or leave a CPU free.
         num_cpus, num_gpus: reserved per actor; ``num_gpus=1`` gives each actor its own GPU on GPU nodes.
-        batch_size: documents per model call of one actor.
+        batch_size: documents per model call of one actor; None: one call per block of ``ds`` (about
+            :data:`BLOCK_CHARS` characters from :func:`read_documents`; give a number for datasets with large
+            blocks, e.g. from ``ray.data.read_parquet``), or :data:`BATCH_DOCUMENTS` on GPUs, where Ray needs one.
 
     Returns:
         A lazy Dataset with columns ``id`` and ``entities``; write it with :func:`write_entities` (one JSONL file
@@ -254,6 +279,8 @@ def predict_dataset(
         cfg = dataclasses.replace(cfg, threads=max(1, int(num_cpus)))
     if num_gpus and cfg.device == "auto":
         cfg = dataclasses.replace(cfg, device="cuda")
+    if batch_size is None and num_gpus:
+        batch_size = BATCH_DOCUMENTS
     if concurrency is None:
         pool = ActorPoolStrategy(min_size=1, max_size=None)
     elif isinstance(concurrency, int):
@@ -339,11 +366,30 @@ def init_ray(ray: Any, address: str | None) -> None:
     """Join the cluster at ``address``, or start a local one bound to 127.0.0.1 (it needs no network interface).
 
     Ray's usage statistics (which would phone home) are off unless the caller set ``RAY_USAGE_STATS_ENABLED``:
-    this runs in closed networks.
+    this runs in closed networks. A local cluster's workers run at this process's priority (see
+    :data:`WORKER_NICENESS_ENV`) unless the caller set ``RAY_worker_niceness``.
     """
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    local = {"_node_ip_address": LOCAL_NODE_IP, "include_dashboard": False} if address is None else {}
-    ray.init(address=address, configure_logging=False, log_to_driver=False, **local)
+    if address is not None:
+        ray.init(address=address, configure_logging=False, log_to_driver=False)
+        return
+    with local_worker_priority():
+        ray.init(configure_logging=False, log_to_driver=False, _node_ip_address=LOCAL_NODE_IP,
+                 include_dashboard=False)
+
+
+@contextlib.contextmanager
+def local_worker_priority() -> Iterator[None]:
+    """Around ``ray.init`` of a local cluster: its workers (started by the raylet launched there, which reads
+    this environment) keep this process's niceness instead of Ray's +15; the environment is restored after."""
+    if WORKER_NICENESS_ENV in os.environ:
+        yield
+        return
+    os.environ[WORKER_NICENESS_ENV] = "0"
+    try:
+        yield
+    finally:
+        os.environ.pop(WORKER_NICENESS_ENV, None)
 
 
 def predict_files(
@@ -363,7 +409,7 @@ def predict_files(
     ``address`` is None, unless Ray is already initialised in this process; a cluster this call started is
     stopped before it returns. Each actor reserves ``config.threads`` CPUs (default 1) and, with
     ``device="cuda"``, one GPU; ``actors`` defaults to what the cluster holds (CPUs / threads, or GPUs);
-    ``batch_size`` (documents per model call) to :data:`BATCH_DOCUMENTS`.
+    ``batch_size`` (documents per model call) to one block of about :data:`BLOCK_CHARS` characters per call.
     """
     import time
 
@@ -384,8 +430,7 @@ def predict_files(
             raise InferError(f"the Ray cluster has no room for one actor ({threads} CPUs"
                              f"{', 1 GPU' if gpus else ''}); it has {dict(resources)}")
         begin = time.perf_counter()
-        batch_size = batch_size or BATCH_DOCUMENTS
-        tagged = predict_dataset(read_documents(inputs, fmt, block_rows=batch_size), model_dir,
+        tagged = predict_dataset(read_documents(inputs, fmt), model_dir,
                                  dataclasses.replace(cfg, threads=threads), concurrency=actors, num_cpus=threads,
                                  num_gpus=gpus, batch_size=batch_size)
         documents = write_entities(tagged, out_path)

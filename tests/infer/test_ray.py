@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from offline_ner.cli.main import cli
 from offline_ner.errors import DataError, ExitCode
-from offline_ner.infer.ray import LOCAL_NODE_IP
+from offline_ner.infer.ray import LOCAL_NODE_IP, local_worker_priority
 
 WORDS = ["Angela Merkel", "visited", "Paris", "and", "Zürich", "(東京)", "met", "Macron", "in", "Berlin", "👍🏽", "."]
 
@@ -24,12 +24,13 @@ WORDS = ["Angela Merkel", "visited", "Paris", "and", "Zürich", "(東京)", "met
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[None]:
     """A local Ray cluster of 2 CPUs on 127.0.0.1 for this module's tests, shut down afterwards (no dashboard, no
-    usage stats)."""
+    usage stats, workers at the test's own priority as ``predict --engine ray`` starts them)."""
     ray = pytest.importorskip("ray", reason="ray is not installed: pip install -e '.[ray]' to run the Ray engine tests")
     previous = os.environ.get("RAY_USAGE_STATS_ENABLED")
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # never phone home
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
-             object_store_memory=200 * 1024 * 1024, _node_ip_address=LOCAL_NODE_IP)
+    with local_worker_priority():
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
+                 object_store_memory=200 * 1024 * 1024, _node_ip_address=LOCAL_NODE_IP)
     ray.data.DataContext.get_current().enable_progress_bars = False
     yield
     ray.shutdown()
