@@ -15,7 +15,7 @@ import click
 from offline_ner.cli._common import EXIT_CODES_EPILOG, emit, handles_errors, json_option
 from offline_ner.cli._decode import decode_option
 from offline_ner.data.formats import PREDICTION_FORMATS, UNIT_FORMATS
-from offline_ner.infer.config import DEVICES, PRECISIONS, InferConfig
+from offline_ner.infer.config import ACTOR_THREADS, BLOCK_CHARS, DEVICES, PRECISIONS, InferConfig
 
 if TYPE_CHECKING:
     from offline_ner.data import Document, Record
@@ -133,13 +133,14 @@ _output_option = click.option("-o", "--output", "out_path", default=Path("-"), t
 @click.option(
     "--engine", "engine_name", type=click.Choice(ENGINES), default="local", show_default=True,
     help="local: this process; ray: actors on a Ray cluster (extra [ray]), same output. Under ray, --threads is "
-    "per actor (default 1).",
+    f"per actor (default {ACTOR_THREADS}).",
 )
 @click.option("--address", default=None, help="Ray cluster to join ('auto': this node's); default: start a local one.")
 @click.option("--actors", type=click.IntRange(min=1), default=None,
               help="Ray actors, one ONNX session each (default: cluster CPUs / threads, or GPUs with --device cuda).")
 @click.option("--batch-docs", type=click.IntRange(min=1), default=None,
-              help="Documents per model call of one Ray actor (default: blocks of about 32k characters of text).")
+              help="Documents per model call of one Ray actor (default: blocks of about "
+              f"{BLOCK_CHARS // 1024}k characters of text).")
 @json_option
 @handles_errors
 def predict(

@@ -38,7 +38,7 @@ from offline_ner._fs import atomic_writer
 from offline_ner.data import Document
 from offline_ner.data.text import read_text_file
 from offline_ner.errors import DataError, InferError, OfflineNerError
-from offline_ner.infer.config import InferConfig
+from offline_ner.infer.config import ACTOR_THREADS, BLOCK_CHARS, InferConfig
 from offline_ner.infer.engine import NerEngine
 from offline_ner.infer.inputs import PARQUET_SUFFIXES, detect_format, iter_documents
 from offline_ner.infer.model_dir import read_model_folder
@@ -49,12 +49,6 @@ if TYPE_CHECKING:
 
 INSTALL_HINT = "the ray engine needs the [ray] extra: pip install 'offline-ner[ray]' (or from the runtime bundle)"
 TEXT_FOLDER_PATTERN = "**/*.txt"  # as offline_ner.data.iter_text_folder
-# text per block, and so per model call of one actor (characters, about Arrow bytes): small enough that a small
-# input still gives every actor several blocks and the last one leaves little idle time (300 BBC articles: ~19
-# blocks of ~2 s for one thread; one 512-document batch had left one of two actors idle: 2.03x), large
-# enough to lose nothing: one thread tagged 120 BBC articles in 12.71 s in 32k chunks, 12.59 s in 64k, 12.81 s in
-# one 1 M chunk (16k: 13.90 s), padding efficiency 0.977 against 0.998 (BENCHMARKS.md, Ray Data engine)
-BLOCK_CHARS = 32 * 1024
 # documents per model call when Ray needs a row count: GPU actors (Ray Data asks GPU map_batches for a batch_size)
 BATCH_DOCUMENTS = 512
 # documents a read task hands to Ray at once at most (Ray merges or slices them into blocks of BLOCK_CHARS)
@@ -249,7 +243,7 @@ def predict_dataset(
     config: InferConfig | None = None,
     *,
     concurrency: int | tuple[int, int] | None = None,
-    num_cpus: float = 1,
+    num_cpus: float = ACTOR_THREADS,
     num_gpus: float = 0,
     batch_size: int | None = None,
 ) -> ray.data.Dataset:
@@ -416,7 +410,7 @@ def predict_files(
     check_inputs(inputs, fmt)
     ray = _require_ray()
     cfg = config or InferConfig()
-    threads = cfg.threads or 1
+    threads = cfg.threads or ACTOR_THREADS
     gpus = 1 if cfg.device == "cuda" else 0
     started_here = not ray.is_initialized()
     if started_here:
