@@ -25,13 +25,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from offline_ner import errors
 from offline_ner._fs import atomic_writer
-from offline_ner.errors import DataError, InferError
+from offline_ner.errors import DataError, InferError, OfflineNerError
 from offline_ner.infer.config import InferConfig
 
 if TYPE_CHECKING:
@@ -44,6 +47,8 @@ INSTALL_HINT = "the Spark adapter needs the [spark] extra: pip install 'offline-
 BATCH_DOCUMENTS = 256
 # the Spark SQL type of the UDF's JSON, for from_json: the fields of Entity.to_json, in that order
 ENTITIES_DDL = "array<struct<type:string,start:bigint,end:bigint,text:string,score:double>>"
+# the last line of a worker's Python traceback, which is all of an error that crosses the JVM back to the driver
+_WORKER_ERROR = re.compile(r"^offline_ner\.errors\.(\w+): (.+)$", re.MULTILINE)
 
 
 def _require_pyspark() -> Any:
@@ -77,8 +82,9 @@ def make_predict_fn(onnx_dir: str, config: InferConfig) -> Callable[[], Callable
         def predict(texts: np.ndarray) -> np.ndarray:
             batch = texts.tolist()
             for text in batch:
-                if not isinstance(text, str):
-                    raise DataError(f"'text' must be a string, found {type(text).__name__}")
+                if not isinstance(text, str):  # Spark hands a null as None or NaN
+                    kind = "null" if text is None or (isinstance(text, float) and math.isnan(text)) else type(text).__name__
+                    raise DataError(f"a document's 'text' must be a string, found {kind}")
             found = engine.predict(batch)
             return np.array([json.dumps([entity.to_json() for entity in entities], ensure_ascii=False)
                              for entities in found], dtype=object)
@@ -124,9 +130,25 @@ def write_entities(tagged: DataFrame, out_path: str | os.PathLike[str]) -> int:
     """Write ``predict_dataframe``'s rows, in order, as the JSONL ``offline-ner predict`` writes (atomically) from
     the driver; returns the number of documents. For outputs too large for one writer use Spark's own writers."""
     count = 0
-    with atomic_writer(out_path, "w") as handle:
-        for row in tagged.toLocalIterator():
-            line = {"id": row["id"], "entities": json.loads(row["entities"])}
-            handle.write(json.dumps(line, ensure_ascii=False) + "\n")
-            count += 1
+    try:
+        with atomic_writer(out_path, "w") as handle:
+            for row in tagged.toLocalIterator():
+                line = {"id": row["id"], "entities": json.loads(row["entities"])}
+                handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+                count += 1
+    except Exception as err:
+        ours = worker_error(err)
+        if ours is None:
+            raise
+        raise ours from None
     return count
+
+
+def worker_error(err: BaseException) -> OfflineNerError | None:
+    """The offline_ner error a Spark Python worker raised, rebuilt from the traceback text Spark returns wrapped in
+    Java exceptions (only the text crosses the JVM), so bad input fails as in one process; None if not ours."""
+    found = _WORKER_ERROR.search(str(err))
+    kind = getattr(errors, found.group(1), None) if found else None
+    if found is None or not (isinstance(kind, type) and issubclass(kind, OfflineNerError)):
+        return None
+    return kind(found.group(2))

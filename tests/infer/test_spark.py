@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from offline_ner.cli.main import cli
-from offline_ner.errors import ExitCode, InferError
+from offline_ner.errors import DataError, ExitCode, InferError
 from offline_ner.infer import InferConfig, NerEngine
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -109,6 +109,17 @@ def test_the_entities_column_parses_into_structs_inside_spark(spark: Any, tiny_o
     expected = [entity.to_json() for entity in next(NerEngine(tiny_onnx_dir, config).predict([TEXTS[0]]))]
     assert row["id"] == "7"
     assert [entity.asDict() for entity in row["entities"]] == expected
+
+
+def test_a_document_without_text_fails_with_our_data_error_not_a_java_trace(spark: Any, tiny_onnx_dir: Path,
+                                                                           tmp_path: Path) -> None:
+    from offline_ner.infer.spark import predict_dataframe, write_entities
+
+    docs = spark.createDataFrame([("a", "Paris."), ("b", None)], "id string, text string")
+    with pytest.raises(DataError, match="a document's 'text' must be a string, found null") as caught:
+        write_entities(predict_dataframe(docs, tiny_onnx_dir), tmp_path / "out.jsonl")
+    assert caught.value.exit_code == ExitCode.DATA
+    assert not (tmp_path / "out.jsonl").exists()
 
 
 def test_without_the_spark_extra_the_adapter_says_how_to_install_it(tiny_onnx_dir: Path,
