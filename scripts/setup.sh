@@ -3,6 +3,8 @@
 # Usage: scripts/setup.sh            (idempotent: reuses .venv when it is complete)
 #        OFFLINE_NER_EXTRAS=ray scripts/setup.sh    also install optional extras (comma-separated), e.g. the Ray
 #                                                   engine; its tests skip, with the reason, when it is absent
+#        OFFLINE_NER_EXTRAS=spark ...               the Spark adapter; Spark runs on Java, so this also installs
+#                                                   Debian's default-jre-headless (apt-get) when no java is found
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${OFFLINE_NER_VENV:-.venv}"
@@ -15,6 +17,21 @@ fi
 . "$VENV/bin/activate"
 stamp="$VENV/.offline-ner-installed"
 EXTRAS="${OFFLINE_NER_EXTRAS:-}"
+case ",$EXTRAS," in
+    *,spark,*)
+        if ! command -v java >/dev/null 2>&1; then
+            if ! command -v apt-get >/dev/null 2>&1; then
+                echo "[setup] the spark extra needs Java 17 or newer; install a Java runtime, then rerun" >&2
+                exit 1
+            fi
+            echo "[setup] installing Java for the spark extra (default-jre-headless)" >&2
+            sudo=""
+            [ "$(id -u)" -eq 0 ] || sudo="sudo"
+            $sudo apt-get update -qq
+            DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends default-jre-headless
+        fi
+        ;;
+esac
 want="$( (sha256sum pyproject.toml scripts/setup.sh; echo "extras=$EXTRAS") | sha256sum | cut -c1-16)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     echo "[setup] $VENV is up to date" >&2
