@@ -108,9 +108,14 @@ def iter_token_sentences(path: str | os.PathLike[str]) -> Iterator[Record]:
 
 def write_entities_jsonl(handle: IO[str], items: Iterable[tuple[Document, list[Entity]]]) -> int:
     """One JSON line per document: ``{"id", "entities": [{"type", "start", "end", "text", "score"}]}``."""
+    return write_entity_lines(handle, ((doc.id, [entity.to_json() for entity in entities]) for doc, entities in items))
+
+
+def write_entity_lines(handle: IO[str], rows: Iterable[tuple[str, list[dict[str, Any]]]]) -> int:
+    """:func:`write_entities_jsonl`'s lines from ``(id, entities as JSON objects)`` rows, as the Ray and Spark
+    engines hand them back; returns the number of documents."""
     count = 0
-    for doc, entities in items:
-        line = {"id": doc.id, "entities": [entity.to_json() for entity in entities]}
-        handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+    for doc_id, entities in rows:
+        handle.write(json.dumps({"id": doc_id, "entities": entities}, ensure_ascii=False) + "\n")
         count += 1
     return count

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -40,7 +39,7 @@ from offline_ner.data.text import read_text_file
 from offline_ner.errors import DataError, InferError, OfflineNerError
 from offline_ner.infer.config import ACTOR_THREADS, BLOCK_CHARS, InferConfig
 from offline_ner.infer.engine import NerEngine
-from offline_ner.infer.inputs import PARQUET_SUFFIXES, detect_format, iter_documents
+from offline_ner.infer.inputs import PARQUET_SUFFIXES, detect_format, iter_documents, write_entity_lines
 from offline_ner.infer.model_dir import read_model_folder
 
 if TYPE_CHECKING:
@@ -335,12 +334,8 @@ def iter_entity_rows(tagged: ray.data.Dataset) -> Iterator[tuple[str, list[dict[
 def write_entities(tagged: ray.data.Dataset, out_path: str | os.PathLike[str]) -> int:
     """Write ``predict_dataset``'s output as the JSONL ``offline-ner predict`` writes (atomically); returns the
     number of documents."""
-    count = 0
     with atomic_writer(out_path, "w") as handle:
-        for doc_id, entities in iter_entity_rows(tagged):
-            handle.write(json.dumps({"id": doc_id, "entities": entities}, ensure_ascii=False) + "\n")
-            count += 1
-    return count
+        return write_entity_lines(handle, iter_entity_rows(tagged))
 
 
 @dataclasses.dataclass(frozen=True)

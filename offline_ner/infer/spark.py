@@ -36,6 +36,7 @@ from offline_ner import errors
 from offline_ner._fs import atomic_writer
 from offline_ner.errors import DataError, InferError, OfflineNerError
 from offline_ner.infer.config import InferConfig
+from offline_ner.infer.inputs import write_entity_lines
 
 if TYPE_CHECKING:
     import numpy as np
@@ -129,19 +130,15 @@ def predict_dataframe(
 def write_entities(tagged: DataFrame, out_path: str | os.PathLike[str]) -> int:
     """Write ``predict_dataframe``'s rows, in order, as the JSONL ``offline-ner predict`` writes (atomically) from
     the driver; returns the number of documents. For outputs too large for one writer use Spark's own writers."""
-    count = 0
     try:
         with atomic_writer(out_path, "w") as handle:
-            for row in tagged.toLocalIterator():
-                line = {"id": row["id"], "entities": json.loads(row["entities"])}
-                handle.write(json.dumps(line, ensure_ascii=False) + "\n")
-                count += 1
+            return write_entity_lines(handle, ((row["id"], json.loads(row["entities"]))
+                                               for row in tagged.toLocalIterator()))
     except Exception as err:
         ours = worker_error(err)
         if ours is None:
             raise
         raise ours from None
-    return count
 
 
 def worker_error(err: BaseException) -> OfflineNerError | None:
