@@ -2,8 +2,8 @@
 
 A run killed mid-way leaves the file as it was before that run (temp file, fsync, rename), so resuming trusts
 every row it finds. Appends hold an exclusive lock on ``<file>.lock``, so several ``offline-ner experiment``
-processes (e.g. one per core, each with its own ``--only`` arms) can share one results file without losing rows. Rows of cells no longer in the grid (an edited config) stay in the file but are not
-reported.
+processes (e.g. one per core, each with its own ``--only`` arms) can share one results file without losing rows.
+Rows of cells no longer in the grid (an edited config) stay in the file but are not reported.
 
 Example::
 

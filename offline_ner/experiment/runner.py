@@ -94,8 +94,9 @@ def run_cell(cell: Cell, cells: Sequence[Cell], data: ExperimentData, finished: 
                    progress=progress)
     wall_s = time.perf_counter() - started
     started = time.perf_counter()
-    predicted = predict_tags(result.model_dir, list(data.test))
-    report = score_tags(gold_tags(list(data.test)), predicted)
+    test = list(data.test)
+    predicted = predict_tags(result.model_dir, test)
+    report = score_tags(gold_tags(test), predicted)
     test_s = time.perf_counter() - started
     # the test tags themselves, for paired significance tests between arms after the models are deleted
     atomic_write_text(predictions_path(out_dir, cell.cell_id), json.dumps([list(tags) for tags in predicted]) + "\n")

@@ -14,7 +14,7 @@ from offline_ner.data.iob2 import DECODERS, DEFAULT_DECODER
 DEVICES = ("auto", "cuda", "cpu")
 PRECISIONS = ("auto", "fp32", "fp16", "int8")
 # Ray engine (offline_ner.infer.ray), here so the CLI can name them without importing Ray:
-# its text per block, and so per model call of one actor (characters, about Arrow bytes): small enough that a small
+# BLOCK_CHARS: text per block, and so per model call of one actor (characters, about Arrow bytes): small enough that a small
 # input still gives every actor several blocks and the last one leaves little idle time (300 BBC articles: ~19
 # blocks of ~2 s for one thread; one 512-document batch had left one of two actors idle: 2.03x), large
 # enough to lose nothing: one thread tagged 120 BBC articles in 12.71 s in 32k chunks, 12.59 s in 64k, 12.81 s in
