@@ -7,8 +7,8 @@ are trained on. The tokenizer's rule tables are read from spaCy once per install
 (:mod:`offline_ner.data.rule_tokenizer`, tested token for token against spaCy), so a ``predict`` process does
 not pay spaCy's import (BENCHMARKS.md). Each adjustment below was kept because it brought tokens, sentences or
 raw-text F1 closer to CoNLL's (``scripts/bench_text.py``; the numbers are in BENCHMARKS.md). What comes out:
-abbreviations, initials and acronyms stay whole (``Dr.``, ``W.``, ``U.S.``), so do hyphenated words, scores and dates (``2-foot``, ``3-1``, ``1996-12-06``), decades and codes
-(``1980s``, ``6PR``); possessive ``'s`` and ``n't`` are split off, as CoNLL splits them. Every token is an exact
+abbreviations, initials and acronyms stay whole (``Dr.``, ``W.``, ``U.S.``), so do hyphenated words, scores and
+dates (``2-foot``, ``3-1``, ``1996-12-06``), decades and codes (``1980s``, ``6PR``); possessive ``'s`` and ``n't`` are split off, as CoNLL splits them. Every token is an exact
 slice of the text: ``text[start:end] == token``. Sentences never cut a token, and every non-space character of a
 text lies in exactly one sentence.
 
