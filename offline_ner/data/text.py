@@ -1,16 +1,16 @@
 """Plain text: decode leniently, split into sentences and CoNLL-style tokens with exact character offsets.
 
-Tokens come from spaCy's rule-based English tokenizer (English defaults, no model, no download, no network)
-and sentences from its sentencizer's rule, both adjusted to the conventions of CoNLL-2003, the data the models
-are trained on. The tokenizer's rule tables are read from spaCy once per installation and cached
+Tokens come from spaCy's rule-based English tokenizer (English defaults, no model, no download, no network) and
+sentences from its sentencizer's rule, both adjusted to the conventions of CoNLL-2003, the data the models are
+trained on. The tokenizer's rule tables are read from spaCy once per installation and cached
 (``$XDG_CACHE_HOME/offline_ner/text-tokenizer/``); spaCy's algorithm then runs over them in plain Python
-(:mod:`offline_ner.data.rule_tokenizer`, tested token for token against spaCy), so a ``predict`` process does
-not pay spaCy's import (BENCHMARKS.md). Each adjustment below was kept because it brought tokens, sentences or
-raw-text F1 closer to CoNLL's (``scripts/bench_text.py``; the numbers are in BENCHMARKS.md). What comes out:
-abbreviations, initials and acronyms stay whole (``Dr.``, ``W.``, ``U.S.``), so do hyphenated words, scores and
-dates (``2-foot``, ``3-1``, ``1996-12-06``), decades and codes (``1980s``, ``6PR``); possessive ``'s`` and ``n't`` are split off, as CoNLL splits them. Every token is an exact
-slice of the text: ``text[start:end] == token``. Sentences never cut a token, and every non-space character of a
-text lies in exactly one sentence.
+(:mod:`offline_ner.data.rule_tokenizer`, tested token for token against spaCy), so a ``predict`` process does not
+pay spaCy's import (BENCHMARKS.md). Each adjustment below was kept because it brought tokens, sentences or raw-text
+F1 closer to CoNLL's (``scripts/bench_text.py``; the numbers are in BENCHMARKS.md). What comes out: abbreviations,
+initials and acronyms stay whole (``Dr.``, ``W.``, ``U.S.``), so do hyphenated words, scores and dates (``2-foot``,
+``3-1``, ``1996-12-06``), decades and codes (``1980s``, ``6PR``); possessive ``'s`` and ``n't`` are split off, as
+CoNLL splits them. Every token is an exact slice of the text: ``text[start:end] == token``. Sentences never cut a
+token, and every non-space character of a text lies in exactly one sentence.
 
 What :func:`text_tokenizer` describes (name, rules version, spaCy version, fingerprint) is written into every ONNX
 export (``export.json``), and inference refuses an export whose recorded tokenizer differs from the one it would
