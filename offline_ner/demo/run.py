@@ -43,9 +43,10 @@ STREAM = "demo-llm"
 # Simple Mix on 166 distilled + 149 gold sentences, measured over seeds 1-3 (BENCHMARKS.md, "The demo's training"):
 # half a distilled epoch (a 135M model's labels, F1 0.14 against gold: more of them hurts), then 4 gold epochs at
 # lr 3e-4, about 50 steps of 16. Held-out F1 0.65-0.75, where 8 epochs per phase at 1e-4 gave 0.60-0.62 in 3.7x the
-# sentence passes.
+# sentence passes. A 20-second run is rerun, not resumed: its checkpoints keep weights only (resume=false).
 TRAIN_ARGS = ("--regimen", "distilled_then_gold", "--base-model", "minilm-l6-uncased", "--set", "phase_epochs=[0.5,4]",
-              "--batch-size", "16", "--seed", "1", "--set", "learning_rate=3.0e-4", "--set", "max_length=96")
+              "--batch-size", "16", "--seed", "1", "--set", "learning_rate=3.0e-4", "--set", "max_length=96",
+              "--set", "resume=false")
 DEMO_PASSPHRASE = "demo-passphrase-not-secret"
 
 

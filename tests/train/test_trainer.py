@@ -194,6 +194,30 @@ def test_resume_after_kill_continues_from_the_last_checkpoint(tiny_bert_dir: Pat
     assert sum(e.gold for e in phase.epochs) == 160
 
 
+def test_resume_false_keeps_weights_only_and_trains_the_same_model(tiny_bert_dir: Path, toy_data: Data,
+                                                                   tmp_path: Path) -> None:
+    full = run(tiny_config(tiny_bert_dir, regimen="gold", max_steps=6, eval_every_steps=2), toy_data, tmp_path / "a")
+    lean = run(tiny_config(tiny_bert_dir, regimen="gold", max_steps=6, eval_every_steps=2, resume=False), toy_data,
+               tmp_path / "b")
+    for result, has_state in ((full, True), (lean, False)):
+        checkpoints = list((result.model_dir.parent / "checkpoints" / "phase-1-gold").glob("checkpoint-*"))
+        assert checkpoints and all((c / "model.safetensors").is_file() for c in checkpoints)
+        assert all((c / "optimizer.pt").is_file() == has_state for c in checkpoints)
+    published = load_file(full.model_dir / "model.safetensors")
+    same = load_file(lean.model_dir / "model.safetensors")
+    assert all(bool((published[k] == same[k]).all()) for k in published)
+    assert lean.metrics.best_dev_f1 == full.metrics.best_dev_f1
+
+
+def test_a_weights_only_run_is_started_over_when_resume_is_asked(tiny_bert_dir: Path, toy_data: Data,
+                                                                  tmp_path: Path) -> None:
+    run(tiny_config(tiny_bert_dir, regimen="gold", max_steps=4, eval_every_steps=2, resume=False), toy_data, tmp_path)
+    again = run(tiny_config(tiny_bert_dir, regimen="gold", max_steps=4, eval_every_steps=2), toy_data, tmp_path)
+    assert not events(again, "resume") and not again.metrics.resumed  # no optimizer state to continue from
+    assert again.metrics.phases[0].steps == 4
+    assert json.loads((tmp_path / "checkpoints" / "run.json").read_text(encoding="utf-8"))["resumable"] is True
+
+
 def test_phase_epochs_give_each_phase_its_own_budget(tiny_bert_dir: Path, toy_data: Data, tmp_path: Path) -> None:
     cfg = tiny_config(tiny_bert_dir, regimen="distilled_then_gold", phase_epochs=[1, 3])
     result = run(cfg, toy_data, tmp_path)
