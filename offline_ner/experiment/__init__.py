@@ -20,7 +20,7 @@ from offline_ner.experiment.config import (
     load_experiment,
 )
 from offline_ner.experiment.grid import Cell, expand_grid
-from offline_ner.experiment.report import Summary, csv_text, markdown_table, summarise
+from offline_ner.experiment.report import Summary, csv_text, markdown_table, runs_csv, summarise
 from offline_ner.experiment.results import ResultStore
 from offline_ner.experiment.runner import ExperimentOutcome, run_experiment, write_report
 from offline_ner.experiment.selection import apply_selection, select_by_agreement, selection_report, span_agreement
@@ -44,6 +44,7 @@ __all__ = [
     "markdown_table",
     "read_noisebench",
     "run_experiment",
+    "runs_csv",
     "select_by_agreement",
     "selection_report",
     "span_agreement",

@@ -3,7 +3,7 @@
 Each group is one arm label at one gold size; the table shows test F1 mean ± std over seeds (sample std, n-1),
 per-type F1 means, dev F1, optimizer steps, wall time and how many distilled sentences the run trained on, so a
 regimen's F1 is always read beside what it cost. A second table says what each selection arm kept, masked or
-relabelled, per entity type.
+relabelled, per entity type. :func:`runs_csv` keeps every run's own row.
 
 Example::
 
@@ -117,6 +117,27 @@ def csv_text(summaries: Iterable[Summary]) -> str:
         row += [v for t in CONLL_TYPES for v in (s.per_type_f1[t].mean, s.per_type_f1[t].std)]
         row += [s.dev_f1.mean, s.steps.mean, s.wall_s.mean, s.n_distilled.mean]
         writer.writerow([f"{v:.4f}" if isinstance(v, float) else v for v in row])
+    return out.getvalue()
+
+
+RUN_COLUMNS = ["arm", "label", "regimen", "gold_size", "seed", "test_f1", "test_precision", "test_recall",
+               *(f"{t}_f1" for t in CONLL_TYPES), "dev_f1", "steps", "wall_s", "n_gold", "n_distilled",
+               "n_distilled_offered", "distilled_source", "fingerprint", "finished_at"]
+
+
+def runs_csv(rows: Iterable[Mapping[str, Any]]) -> str:
+    """One line per run, before any aggregation: the raw rows a reader re-analyses (paired by seed, say)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(RUN_COLUMNS)
+    for r in rows:
+        test = r["test"]
+        line: list[Any] = [r["arm"], r["label"], r["regimen"], r["gold_size"], r["seed"], test["f1"],
+                           test.get("precision"), test.get("recall"),
+                           *(test["per_type_f1"].get(t) for t in CONLL_TYPES), r.get("dev_f1"), r["steps"],
+                           r["wall_s"], r.get("n_gold"), r["n_distilled"], r.get("n_distilled_offered"),
+                           r.get("distilled_source"), r["fingerprint"], r.get("finished_at")]
+        writer.writerow(["" if v is None else f"{v:.4f}" if isinstance(v, float) else v for v in line])
     return out.getvalue()
 
 

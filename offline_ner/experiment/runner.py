@@ -27,7 +27,14 @@ from offline_ner.data import Record
 from offline_ner.errors import DataError, TrainError
 from offline_ner.experiment.config import FOLD_KINDS, ExperimentConfig
 from offline_ner.experiment.grid import Cell, cell_train_config, expand_grid, fingerprint, teacher_cell
-from offline_ner.experiment.report import csv_text, markdown_table, selection_csv, selection_table, summarise
+from offline_ner.experiment.report import (
+    csv_text,
+    markdown_table,
+    runs_csv,
+    selection_csv,
+    selection_table,
+    summarise,
+)
 from offline_ner.experiment.results import ResultStore
 from offline_ner.experiment.selection import apply_selection, selection_report
 from offline_ner.experiment.significance import comparison_table, sentence_counts
@@ -176,10 +183,10 @@ def _restart_if_data_changed(run_dir: Path, distilled: Sequence[Record]) -> None
 def write_report(cfg: ExperimentConfig, cells: Sequence[Cell], rows: Sequence[dict[str, Any]], out_dir: Path,
                  plots_dir: Path | None = None,
                  resolve_bundle: BundleResolver | None = None) -> tuple[Path, Path, tuple[Path, ...]]:
-    """The table (Markdown), CSV and PNG plots for the rows of the current grid's cells; with selection arms,
-    also ``selection.md`` and ``selection.csv`` (what each kept, masked or relabelled per entity type); where runs
-    kept their test tags, ``significance.md`` (each arm against gold-only: paired bootstrap, share of the
-    perfect-label gain)."""
+    """The table (Markdown), CSV, every run's own row (``runs.csv``) and PNG plots for the current grid's cells;
+    with selection arms, also ``selection.md`` and ``selection.csv`` (what each kept, masked or relabelled per
+    entity type); where runs kept their test tags, ``significance.md`` (each arm against gold-only: paired
+    bootstrap, share of the perfect-label gain)."""
     from offline_ner.experiment.plots import plot_f1_by_arm, plot_f1_vs_gold_size, plot_schedules
 
     current = {c.fingerprint for c in cells}
@@ -189,6 +196,7 @@ def write_report(cfg: ExperimentConfig, cells: Sequence[Cell], rows: Sequence[di
     atomic_write_text(table_path, markdown_table(summaries))
     atomic_write_text(csv_path, csv_text(summaries))
     current_rows = [r for r in rows if r["fingerprint"] in current]
+    atomic_write_text(out_dir / "runs.csv", runs_csv(sorted(current_rows, key=lambda r: rank[r["arm"]])))
     selected = selection_table(current_rows)
     if selected:  # what each selection arm kept, masked or relabelled, per type
         atomic_write_text(out_dir / "selection.md", selected)

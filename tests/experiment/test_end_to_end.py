@@ -71,6 +71,8 @@ def test_tiny_grid_runs_every_cell_writes_the_report_and_resumes_without_rerunni
     for row in rows:
         tags = json.loads((Path(grid["out_dir"]) / "predictions" / f"{row['cell_id']}.json").read_text())
         assert [len(t) for t in tags] == [5, 5, 5, 5]
+    runs = (Path(grid["out_dir"]) / "runs.csv").read_text().splitlines()
+    assert len(runs) == 1 + 4 and all(line.split(",")[4] == "1" for line in runs[1:])  # one line per run, its seed
     significance = (Path(grid["out_dir"]) / "significance.md").read_text()
     assert [line.split(" | ")[0] for line in significance.splitlines()[2:]] == ["| simple-mix", "| sigmoid",
                                                                                  "| mix+agree"]

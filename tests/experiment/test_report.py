@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from offline_ner.errors import DataError
-from offline_ner.experiment import ResultStore, csv_text, markdown_table, summarise
+from offline_ner.experiment import ResultStore, csv_text, markdown_table, runs_csv, summarise
 
 
 def row(label: str, seed: int, f1: float, gold_size: int = 1000, **extra: Any) -> dict[str, Any]:
@@ -45,6 +45,14 @@ def test_csv_carries_the_same_numbers_as_the_table() -> None:
     assert float(rows[0]["test_f1_mean"]) == pytest.approx(0.7)
     assert float(rows[0]["MISC_f1_mean"]) == pytest.approx(0.4)
     assert rows[0]["seeds"] == "1 2"
+
+
+def test_runs_csv_keeps_one_line_per_run_with_its_seed_and_scores() -> None:
+    rows = [row("a", 1, 0.6, arm="a", n_gold=1000), row("a", 2, 0.8, arm="a", dev_f1=None)]
+    lines = list(csv.DictReader(io.StringIO(runs_csv(rows))))
+    assert [(r["arm"], r["seed"], float(r["test_f1"])) for r in lines] == [("a", "1", 0.6), ("a", "2", 0.8)]
+    assert float(lines[0]["MISC_f1"]) == pytest.approx(0.3) and lines[0]["n_gold"] == "1000"
+    assert lines[1]["dev_f1"] == "" and lines[1]["n_gold"] == ""  # missing values stay empty, not "None"
 
 
 def test_store_appends_rows_and_a_later_row_for_a_fingerprint_wins(tmp_path: Path) -> None:
