@@ -43,9 +43,10 @@ class SourceConfig:
 
 
 # selection kinds (see offline_ner.experiment.selection for what each does to the distilled records)
-SelectionKind = Literal["agreement", "cv_agreement", "token_mask", "confident_learning", "relabel", "k_of_n"]
+SelectionKind = Literal["agreement", "cv_agreement", "token_mask", "confident_learning", "relabel", "retype",
+                        "k_of_n"]
 # kinds judged by k-fold gold-only teachers (out-of-fold where a distilled sentence is also a gold one)
-FOLD_KINDS = frozenset({"cv_agreement", "token_mask", "confident_learning", "relabel"})
+FOLD_KINDS = frozenset({"cv_agreement", "token_mask", "confident_learning", "relabel", "retype"})
 # kinds that need a teacher arm: the fold kinds train their teachers with its recipe, agreement uses its model
 TEACHER_KINDS = FOLD_KINDS | {"agreement"}
 # the SelectionConfig fields each kind reads (only these go into a cell's fingerprint)
@@ -55,6 +56,7 @@ SELECTION_FIELDS: dict[SelectionKind, tuple[str, ...]] = {
     "token_mask": ("kind", "teacher", "folds"),
     "confident_learning": ("kind", "teacher", "folds", "action"),
     "relabel": ("kind", "teacher", "folds", "min_confidence"),
+    "retype": ("kind", "teacher", "folds", "min_confidence"),
     "k_of_n": ("kind", "k"),
 }
 
@@ -66,7 +68,8 @@ class SelectionConfig:
     # agreement: keep sentences whose LLM spans agree with the teacher arm's own model (trained on all the gold);
     # cv_agreement: the same judged by k-fold teachers; token_mask: no loss on tokens the LLM and the fold
     # teachers tag differently; confident_learning: cleanlab's find_label_issues on the fold teachers'
-    # probabilities; relabel: the fold teachers' tag where they are confident; k_of_n: vote over the LLM samples
+    # probabilities; relabel: the fold teachers' tag where they are confident; retype: the LLM's spans, typed by
+    # the fold teachers where they are confident; k_of_n: vote over the LLM samples
     kind: SelectionKind = "agreement"
     # the arm whose model (agreement) or recipe (the fold kinds) makes the teacher, at the same seed and gold size;
     # for the fold kinds it must train on gold only. Unused by k_of_n
@@ -75,7 +78,8 @@ class SelectionConfig:
     min_agreement: float = 1.0
     # fold kinds: how many gold-only teachers, each trained without one fold of the gold subset
     folds: int = 5
-    # relabel: replace an LLM tag with the teacher's when the teacher's probability for its tag is at least this
+    # relabel: replace an LLM tag with the teacher's when the teacher's probability for its tag is at least this;
+    # retype: give an LLM span the teacher's type when the teacher's mass for that type over the span is at least this
     min_confidence: float = 0.9
     # confident_learning: drop the sentences with a label issue, or mask the tokens with one (no loss)
     action: Literal["drop", "mask"] = "mask"

@@ -13,6 +13,8 @@ relabelled per entity type.
 * ``confident_learning``: cleanlab's ``token_classification.filter.find_label_issues`` over the teachers'
   probabilities flags tokens; their sentences are dropped or the tokens masked (``action``).
 * ``relabel``: the teacher's tag replaces the LLM's where the teacher's probability reaches ``min_confidence``.
+* ``retype``: the LLM's spans are kept; the teacher's type replaces a span's where its probability mass for that
+  type reaches ``min_confidence``.
 * ``k_of_n``: the entities at least k of the record's n LLM samples agree on (``provenance["sample_tags"]``).
 
 Who judges (the "fold" kinds): k teachers, teacher i trained on the gold subset without fold i (folds group
@@ -160,6 +162,34 @@ def relabel(distilled: Sequence[Record], view: TeacherView, min_confidence: floa
     return out
 
 
+def retype(distilled: Sequence[Record], view: TeacherView, min_confidence: float) -> list[Record]:
+    """Each record with the LLM's own spans, each span typed by the teacher where the teacher's probability mass for
+    another type (its B- and I- tags, averaged over the span's words) is at least ``min_confidence``.
+
+    Where entities are and where they end stay the LLM's: that is the knowledge a gold-trained teacher lacks, and
+    what dropping, masking or relabelling throws away. The type is where the LLM is most often wrong against
+    CoNLL's conventions (ORG against LOC, MISC), and where a teacher trained on those conventions is not.
+
+    Raises:
+        ValueError: probabilities of the wrong count or length (a caller bug).
+    """
+    _check_lengths(distilled, view.probs, "probabilities")
+    types = sorted({_type(label) for label in view.labels} - {OUTSIDE})
+    columns = {t: [i for i, label in enumerate(view.labels) if _type(label) == t] for t in types}
+    out = []
+    for record, probs in zip(distilled, view.probs):
+        tags = list(record.tags or ())
+        for span in spans_from_tags(tags):
+            words = probs[span.start:span.end]
+            mass = {t: float(words[:, cols].sum(axis=1).mean()) for t, cols in columns.items()}
+            best = max(mass, key=lambda t: mass[t])
+            if best != span.label and mass[best] >= min_confidence:
+                tags[span.start:span.end] = [f"B-{best}"] + [f"I-{best}"] * (span.end - span.start - 1)
+        retyped = tuple(tags)
+        out.append(record if retyped == record.tags else record.with_tags(retyped))
+    return out
+
+
 def vote_samples(distilled: Sequence[Record], k: int) -> list[Record]:
     """Each record tagged with the entities at least ``k`` of its LLM samples agree on.
 
@@ -209,6 +239,8 @@ def apply_selection(
         return apply_issues(distilled, label_issues(distilled, view), selection.action)
     if kind == "relabel":
         return relabel(distilled, view, selection.min_confidence)
+    if kind == "retype":
+        return retype(distilled, view, selection.min_confidence)
     raise ValueError(f"unknown selection kind {kind!r}")
 
 

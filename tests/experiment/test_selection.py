@@ -24,6 +24,7 @@ from offline_ner.experiment.selection import (
     label_issues,
     mask_disagreements,
     relabel,
+    retype,
     vote_samples,
 )
 from offline_ner.train.features import NO_LOSS_KEY
@@ -99,6 +100,16 @@ def test_relabelling_takes_the_teachers_tag_only_where_it_is_confident_and_repai
     # word 1 stays I-MISC (teacher unsure), so after B-ORG it starts a new MISC entity
     assert out.tags == ("B-ORG", "B-MISC", "O", "B-PER")
     assert relabel(distilled, view, min_confidence=1.0) == distilled
+
+
+def test_retyping_keeps_the_llms_spans_and_takes_the_teachers_type_where_it_is_confident() -> None:
+    distilled = [rec(0, ("B-LOC", "I-LOC", "O", "B-MISC", "O"))]
+    # span 1: ORG mass about 0.83 and 0.92 (mean 0.87); span 2: the teacher says O (not another type): the LLM's span stays;
+    # word 4: the teacher's PER is no LLM span, so it is not added
+    view = TeacherView(LABELS, [probs(("B-ORG", 0.8), ("I-ORG", 0.9), ("O", 0.99), ("O", 0.9), ("B-PER", 0.99))])
+    (out,) = retype(distilled, view, min_confidence=0.7)
+    assert out.tags == ("B-ORG", "I-ORG", "O", "B-MISC", "O")
+    assert retype(distilled, view, min_confidence=0.9) == distilled  # 0.87 < 0.9: the LLM's type stays
 
 
 def test_confident_learning_flags_tokens_the_teachers_confidently_contradict() -> None:

@@ -35,7 +35,7 @@ def test_paper_data_splits_gold_from_the_noisebench_sentences(shared_data: Path,
 def test_converged_config_runs_every_regimen_at_two_gold_sizes_and_every_selection_method_at_1000() -> None:
     cfg = load_experiment("experiments/converged")
     kinds = {arm.selection.kind for arm in cfg.arms if arm.selection is not None}
-    assert kinds == {"agreement", "cv_agreement", "token_mask", "confident_learning", "relabel"}
+    assert kinds == {"agreement", "cv_agreement", "token_mask", "confident_learning", "relabel", "retype"}
     assert REQUIRED_ARMS - {"simple-mix+agreement"} <= {arm.name for arm in cfg.arms}
     assert cfg.gold_sizes == (1000, 2000) and len(cfg.seeds) == 3 and cfg.step_budget == 0
     cells = expand_grid(cfg)
