@@ -45,6 +45,39 @@ def _load(path: Path) -> tuple[tuple[str, ...], list[np.ndarray]]:
         return labels, list(np.split(data["probs"], bounds)) if len(data["lengths"]) else []
 
 
+def _cache_folder(teacher: Cell, gold: Sequence[Record], distilled: Sequence[Record], folds: int,
+                  cache_dir: Path) -> tuple[Path, list[int]]:
+    """Where ``teacher``'s fold probabilities on ``distilled`` are cached, and the fold of each gold record."""
+    try:
+        fold_of = fold_assignment(gold, folds, teacher.seed)
+    except ValueError as err:
+        raise TrainError(f"{teacher.cell_id}: {err}") from err
+    digest = fingerprint({"teacher": teacher.fingerprint, "folds": folds,
+                          "distilled": [[r.id, list(r.tokens)] for r in distilled]})
+    return cache_dir / f"{teacher.cell_id}-k{folds}-{digest}", fold_of
+
+
+def _view(folder: Path, folds: int, distilled: Sequence[Record], gold: Sequence[Record],
+          fold_of: Sequence[int]) -> TeacherView:
+    per_fold, labels = [], None
+    for fold in range(folds):
+        fold_labels, probs = _load(folder / f"fold-{fold + 1}.npz")
+        if labels is not None and fold_labels != labels:
+            raise TrainError(f"{folder}: fold teachers disagree on the label set ({labels} vs {fold_labels})")
+        labels = fold_labels
+        per_fold.append(probs)
+    return TeacherView(labels or (), combine_folds(per_fold, judging_folds(distilled, gold, fold_of)))
+
+
+def cached_fold_teacher_view(teacher: Cell, gold: Sequence[Record], distilled: Sequence[Record], folds: int,
+                             cache_dir: Path) -> TeacherView | None:
+    """The fold teachers' view where every fold is already cached (nothing is trained), else None."""
+    folder, fold_of = _cache_folder(teacher, gold, distilled, folds, cache_dir)
+    if not all((folder / f"fold-{fold + 1}.npz").is_file() for fold in range(folds)):
+        return None
+    return _view(folder, folds, distilled, gold, fold_of)
+
+
 def fold_teacher_view(
     teacher: Cell,
     gold: Sequence[Record],
@@ -56,22 +89,16 @@ def fold_teacher_view(
     progress: bool = True,
     log: Callable[[str], None] = lambda message: None,
 ) -> TeacherView:
-    """The fold teachers' probabilities for every distilled record (out-of-fold where it is also a gold sentence).
+    """The fold teachers' probabilities for every distilled record (out-of-fold where it is also a gold sentence),
+    training the folds not cached yet.
 
     Raises:
         TrainError: too few gold sentences for the folds, or fold teachers with different label sets.
     """
     from offline_ner.train import predict_word_probs, train
 
-    try:
-        fold_of = fold_assignment(gold, folds, teacher.seed)
-    except ValueError as err:
-        raise TrainError(f"{teacher.cell_id}: {err}") from err
-    digest = fingerprint({"teacher": teacher.fingerprint, "folds": folds,
-                          "distilled": [[r.id, list(r.tokens)] for r in distilled]})
-    folder = cache_dir / f"{teacher.cell_id}-k{folds}-{digest}"
+    folder, fold_of = _cache_folder(teacher, gold, distilled, folds, cache_dir)
     train_cfg = cell_train_config(teacher)
-    per_fold, labels = [], None
     for fold in range(folds):
         path = folder / f"fold-{fold + 1}.npz"
         if not path.is_file():
@@ -82,9 +109,4 @@ def fold_teacher_view(
             _save(path, *predict_word_probs(result.model_dir, distilled, train_cfg.eval_batch_size,
                                             train_cfg.max_length))
             shutil.rmtree(run_dir)  # the probabilities are all later arms need
-        fold_labels, probs = _load(path)
-        if labels is not None and fold_labels != labels:
-            raise TrainError(f"{folder}: fold teachers disagree on the label set ({labels} vs {fold_labels})")
-        labels = fold_labels
-        per_fold.append(probs)
-    return TeacherView(labels or (), combine_folds(per_fold, judging_folds(distilled, gold, fold_of)))
+    return _view(folder, folds, distilled, gold, fold_of)

@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from offline_ner.data import SAMPLE_TAGS_KEY, Record, write_conll, write_jsonl
-from offline_ner.experiment import experiment_from_mapping, run_experiment
+from offline_ner.experiment import ExperimentData, expand_grid, experiment_from_mapping, run_experiment
+from offline_ner.experiment.grid import teacher_cell
+from offline_ner.experiment.teachers import cached_fold_teacher_view
 
 NAMES = [("Anna", "Berg"), ("Otto", "Lind"), ("Mia", "Holm")]
 GOLD = ("B-PER", "I-PER", "O", "B-LOC", "O")
@@ -81,3 +83,17 @@ def test_every_selection_kind_trains_with_shared_fold_teachers_and_reports_per_t
 
     again = run_experiment(experiment_from_mapping(grid), progress=False, log=logs.append)
     assert again.ran == () and sum("teacher gold-only fold" in line for line in logs) == 2
+
+
+def test_cached_teacher_view_reads_the_grids_fold_teachers_and_never_trains(grid: dict[str, Any]) -> None:
+    cfg = experiment_from_mapping(grid)
+    cells = expand_grid(cfg)
+    (mask,) = [c for c in cells if c.arm == "mask"]
+    data = ExperimentData.load(cfg)
+    gold, distilled = data.gold_subset(8, 1), list(data.distilled["llm"])
+    cache = Path(grid["out_dir"]) / "teachers"
+    assert cached_fold_teacher_view(teacher_cell(mask, cells), gold, distilled, 2, cache) is None  # nothing yet
+    run_experiment(cfg, only=("gold-only", "mask"), progress=False)
+    view = cached_fold_teacher_view(teacher_cell(mask, cells), gold, distilled, 2, cache)
+    assert view is not None and len(view.probs) == 6 and view.labels[0] == "O"
+    assert cached_fold_teacher_view(teacher_cell(mask, cells), gold, distilled, 3, cache) is None  # other folds
