@@ -32,21 +32,31 @@ def _save(fig: Any, path: Path) -> Path:
 
 
 def plot_f1_by_arm(summaries: Sequence[Summary], path: Path) -> Path:
-    """Horizontal bars of test F1 (mean ± std over seeds), one panel row per arm, one bar per gold size."""
+    """Test F1 (mean ± std over seeds) as a point per arm and gold size, each labelled with its value.
+
+    Points, not bars: the arms differ by tenths of a point to a few points, which bars drawn from zero would hide,
+    and bars drawn from another origin would misstate. The axis spans the data.
+    """
     sizes = list(dict.fromkeys(str(s.gold_size) for s in summaries))
     labels = list(dict.fromkeys(s.label for s in summaries))
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(labels) * max(1, len(sizes)) + 1.2))
-    height = 0.8 / len(sizes)
+    step = 0.8 / len(sizes)
     for j, size in enumerate(sizes):
         rows = {s.label: s for s in summaries if str(s.gold_size) == size}
-        ys = [i + j * height for i, label in enumerate(labels) if label in rows]
-        means = [rows[label].test_f1.mean for label in labels if label in rows]
-        stds = [rows[label].test_f1.std for label in labels if label in rows]
-        ax.barh(ys, means, height=height, xerr=stds, capsize=3, label=f"gold = {size}")
-    ax.set_yticks([i + 0.4 - height / 2 for i in range(len(labels))], labels)
+        shown = [label for label in labels if label in rows]
+        ys = [labels.index(label) + j * step for label in shown]
+        means = [rows[label].test_f1.mean for label in shown]
+        ax.errorbar(means, ys, xerr=[rows[label].test_f1.std for label in shown], fmt="o", capsize=3,
+                    label=f"gold = {size}")
+        for x, y in zip(means, ys):
+            ax.annotate(f"{x:.3f}", (x, y), textcoords="offset points", xytext=(6, 4), fontsize=8)
+    ax.set_yticks([i + step * (len(sizes) - 1) / 2 for i in range(len(labels))], labels)
     ax.invert_yaxis()
     ax.set_xlabel("test F1 (mean ± std over seeds)")
-    ax.set_xlim(0, 1)
+    low = min(s.test_f1.mean - s.test_f1.std for s in summaries)
+    high = max(s.test_f1.mean + s.test_f1.std for s in summaries)
+    margin = max(0.01, 0.08 * (high - low))
+    ax.set_xlim(max(0.0, low - margin), min(1.0, high + 2 * margin))
     ax.grid(axis="x", alpha=0.3)
     if len(sizes) > 1:
         ax.legend()
