@@ -106,17 +106,25 @@ def markdown_table(summaries: Iterable[Summary]) -> str:
 
 def csv_text(summaries: Iterable[Summary]) -> str:
     """The same numbers as the table, one column per mean and std."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
     header = ["arm", "regimen", "gold_size", "seeds", "test_f1_mean", "test_f1_std"]
     header += [f"{t}_f1_{k}" for t in CONLL_TYPES for k in ("mean", "std")]
     header += ["dev_f1_mean", "steps_mean", "wall_s_mean", "n_distilled_mean"]
-    writer.writerow(header)
+    rows = []
     for s in summaries:
         row: list[Any] = [s.label, s.regimen, s.gold_size, " ".join(map(str, s.seeds)), s.test_f1.mean, s.test_f1.std]
         row += [v for t in CONLL_TYPES for v in (s.per_type_f1[t].mean, s.per_type_f1[t].std)]
         row += [s.dev_f1.mean, s.steps.mean, s.wall_s.mean, s.n_distilled.mean]
-        writer.writerow([f"{v:.4f}" if isinstance(v, float) else v for v in row])
+        rows.append(row)
+    return _csv(header, rows)
+
+
+def _csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """CSV text: floats to 4 decimals, a missing value (None) as an empty field."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(["" if v is None else f"{v:.4f}" if isinstance(v, float) else v for v in row])
     return out.getvalue()
 
 
@@ -127,18 +135,13 @@ RUN_COLUMNS = ["arm", "label", "regimen", "gold_size", "seed", "test_f1", "test_
 
 def runs_csv(rows: Iterable[Mapping[str, Any]]) -> str:
     """One line per run, before any aggregation: the raw rows a reader re-analyses (paired by seed, say)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(RUN_COLUMNS)
-    for r in rows:
-        test = r["test"]
-        line: list[Any] = [r["arm"], r["label"], r["regimen"], r["gold_size"], r["seed"], test["f1"],
-                           test.get("precision"), test.get("recall"),
-                           *(test["per_type_f1"].get(t) for t in CONLL_TYPES), r.get("dev_f1"), r["steps"],
-                           r["wall_s"], r.get("n_gold"), r["n_distilled"], r.get("n_distilled_offered"),
-                           r.get("distilled_source"), r["fingerprint"], r.get("finished_at")]
-        writer.writerow(["" if v is None else f"{v:.4f}" if isinstance(v, float) else v for v in line])
-    return out.getvalue()
+    return _csv(RUN_COLUMNS, (
+        [r["arm"], r["label"], r["regimen"], r["gold_size"], r["seed"], r["test"]["f1"], r["test"].get("precision"),
+         r["test"].get("recall"), *(r["test"]["per_type_f1"].get(t) for t in CONLL_TYPES), r.get("dev_f1"),
+         r["steps"], r["wall_s"], r.get("n_gold"), r["n_distilled"], r.get("n_distilled_offered"),
+         r.get("distilled_source"), r["fingerprint"], r.get("finished_at")]
+        for r in rows
+    ))
 
 
 # -- what each selection kept ----------------------------------------------------------------------------------
@@ -213,14 +216,12 @@ def selection_table(rows: Iterable[Mapping[str, Any]]) -> str:
 
 def selection_csv(rows: Iterable[Mapping[str, Any]]) -> str:
     """The selection table's numbers (means over seeds), plus entities trained on per LLM entity per type."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
     header = ["arm", "kind", "gold_size", "seeds", "sentences_kept", "tokens_masked", "tokens_relabelled"]
     header += [f"{t}_{k}" for t in CONLL_TYPES for k in ("entities_kept", "entities_trained")]
-    writer.writerow(header)
+    lines = []
     for s in summarise_selection(rows):
         row: list[Any] = [s.label, s.kind, s.gold_size, " ".join(map(str, s.seeds)), s.sentences_kept.mean,
                           s.tokens_masked.mean, s.tokens_relabelled.mean]
         row += [v for t in CONLL_TYPES for v in (s.entities_kept[t].mean, s.entities_trained[t].mean)]
-        writer.writerow([f"{v:.4f}" if isinstance(v, float) else v for v in row])
-    return out.getvalue()
+        lines.append(row)
+    return _csv(header, lines)
