@@ -176,17 +176,18 @@ def retype(distilled: Sequence[Record], view: TeacherView, min_confidence: float
     _check_lengths(distilled, view.probs, "probabilities")
     types = sorted({_type(label) for label in view.labels} - {OUTSIDE})
     columns = {t: [i for i, label in enumerate(view.labels) if _type(label) == t] for t in types}
+
+    def typed(span: Span, probs: np.ndarray) -> Span:
+        words = probs[span.start:span.end]
+        mass = {t: float(words[:, cols].sum(axis=1).mean()) for t, cols in columns.items()}
+        best = max(mass, key=mass.__getitem__)
+        return span._replace(label=best) if best != span.label and mass[best] >= min_confidence else span
+
     out = []
     for record, probs in zip(distilled, view.probs):
-        tags = list(record.tags or ())
-        for span in spans_from_tags(tags):
-            words = probs[span.start:span.end]
-            mass = {t: float(words[:, cols].sum(axis=1).mean()) for t, cols in columns.items()}
-            best = max(mass, key=lambda t: mass[t])
-            if best != span.label and mass[best] >= min_confidence:
-                tags[span.start:span.end] = [f"B-{best}"] + [f"I-{best}"] * (span.end - span.start - 1)
-        retyped = tuple(tags)
-        out.append(record if retyped == record.tags else record.with_tags(retyped))
+        spans = record.spans()
+        retyped = [typed(span, probs) for span in spans]
+        out.append(record if retyped == spans else record.with_tags(tags_from_spans(retyped, len(record.tokens))))
     return out
 
 

@@ -45,6 +45,11 @@ def _load(path: Path) -> tuple[tuple[str, ...], list[np.ndarray]]:
         return labels, list(np.split(data["probs"], bounds)) if len(data["lengths"]) else []
 
 
+def _fold_file(folder: Path, fold: int) -> Path:
+    """Fold ``fold``'s (0-based) cached probabilities."""
+    return folder / f"fold-{fold + 1}.npz"
+
+
 def _cache_folder(teacher: Cell, gold: Sequence[Record], distilled: Sequence[Record], folds: int,
                   cache_dir: Path) -> tuple[Path, list[int]]:
     """Where ``teacher``'s fold probabilities on ``distilled`` are cached, and the fold of each gold record."""
@@ -61,7 +66,7 @@ def _view(folder: Path, folds: int, distilled: Sequence[Record], gold: Sequence[
           fold_of: Sequence[int]) -> TeacherView:
     per_fold, labels = [], None
     for fold in range(folds):
-        fold_labels, probs = _load(folder / f"fold-{fold + 1}.npz")
+        fold_labels, probs = _load(_fold_file(folder, fold))
         if labels is not None and fold_labels != labels:
             raise TrainError(f"{folder}: fold teachers disagree on the label set ({labels} vs {fold_labels})")
         labels = fold_labels
@@ -73,7 +78,7 @@ def cached_fold_teacher_view(teacher: Cell, gold: Sequence[Record], distilled: S
                              cache_dir: Path) -> TeacherView | None:
     """The fold teachers' view where every fold is already cached (nothing is trained), else None."""
     folder, fold_of = _cache_folder(teacher, gold, distilled, folds, cache_dir)
-    if not all((folder / f"fold-{fold + 1}.npz").is_file() for fold in range(folds)):
+    if not all(_fold_file(folder, fold).is_file() for fold in range(folds)):
         return None
     return _view(folder, folds, distilled, gold, fold_of)
 
@@ -100,7 +105,7 @@ def fold_teacher_view(
     folder, fold_of = _cache_folder(teacher, gold, distilled, folds, cache_dir)
     train_cfg = cell_train_config(teacher)
     for fold in range(folds):
-        path = folder / f"fold-{fold + 1}.npz"
+        path = _fold_file(folder, fold)
         if not path.is_file():
             log(f"[experiment] teacher {teacher.arm} fold {fold + 1}/{folds} ({teacher.cell_id})")
             run_dir = folder / f"fold-{fold + 1}"
