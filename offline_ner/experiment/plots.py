@@ -63,18 +63,37 @@ def plot_f1_by_arm(summaries: Sequence[Summary], path: Path) -> Path:
     return _save(fig, path)
 
 
-def plot_f1_vs_gold_size(summaries: Sequence[Summary], path: Path) -> Path:
-    """Test F1 against the number of gold sentences, one line per arm (sizes in ascending order)."""
+def plot_f1_vs_gold_size(summaries: Sequence[Summary], path: Path) -> Path | None:
+    """Test F1 against the number of gold sentences, one line per arm run at two gold sizes or more.
+
+    Arms measured at one size only (the selection arms of a grid) are left out: a line needs two points, and a
+    lone point per arm would bury the lines under a legend. The x ticks are the sizes that were run. Returns
+    None, writing nothing, when no arm was run at two sizes.
+    """
+    lines: dict[str, list[Summary]] = {}
+    for s in summaries:
+        if isinstance(s.gold_size, int):
+            lines.setdefault(s.label, []).append(s)
+    lines = {label: sorted(points, key=lambda s: int(s.gold_size)) for label, points in lines.items()
+             if len(points) > 1}
+    if not lines:
+        return None
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for label in dict.fromkeys(s.label for s in summaries):
-        points = sorted(((s.gold_size, s) for s in summaries if s.label == label and isinstance(s.gold_size, int)),
-                        key=lambda pair: pair[0])
-        if points:
-            ax.errorbar([p[0] for p in points], [p[1].test_f1.mean for p in points],
-                        yerr=[p[1].test_f1.std for p in points], marker="o", capsize=3, label=label)
+    colours = plt.get_cmap("tab10" if len(lines) <= 10 else "tab20").colors
+    for colour, (label, points) in zip(colours, lines.items()):
+        sizes, means = [int(s.gold_size) for s in points], [s.test_f1.mean for s in points]
+        ax.errorbar(sizes, means, yerr=[s.test_f1.std for s in points], marker="o", capsize=3, color=colour,
+                    label=label)
+        for x, y in zip(sizes, means):
+            ax.annotate(f"{y:.3f}", (x, y), textcoords="offset points", xytext=(6, -10), fontsize=8,
+                        color=colour)
+    ticks = sorted({int(s.gold_size) for points in lines.values() for s in points})
     ax.set_xscale("log")
-    ax.set_xlabel("gold sentences")
-    ax.set_ylabel("test F1")
+    ax.set_xticks(ticks, [f"{t:,}" for t in ticks])
+    ax.minorticks_off()
+    ax.margins(x=0.1)  # room for the value labels right of the last size
+    ax.set_xlabel("gold sentences (log scale)")
+    ax.set_ylabel("test F1 (mean ± std over seeds)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return _save(fig, path)

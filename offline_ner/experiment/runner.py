@@ -208,8 +208,9 @@ def write_report(cfg: ExperimentConfig, cells: Sequence[Cell], rows: Sequence[di
     plots: list[Path] = []
     if summaries:
         plots.append(plot_f1_by_arm(summaries, plots_dir / "f1_by_arm.png"))
-        if len({s.gold_size for s in summaries}) > 1:
-            plots.append(plot_f1_vs_gold_size(summaries, plots_dir / "f1_vs_gold_size.png"))
+        by_size = plot_f1_vs_gold_size(summaries, plots_dir / "f1_vs_gold_size.png")
+        if by_size is not None:
+            plots.append(by_size)
     blends = {c.label: c.schedule for c in cells if c.regimen == "blend"}
     if blends:
         plots.append(plot_schedules(blends, plots_dir / "schedules.png"))

@@ -1,0 +1,27 @@
+"""The report's PNG plots: what each one draws, and when it is left out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from offline_ner.experiment import summarise
+from offline_ner.experiment.plots import plot_f1_by_arm, plot_f1_vs_gold_size
+from tests.experiment.test_report import row
+
+
+def test_f1_vs_gold_size_draws_the_arms_run_at_two_sizes(tmp_path: Path) -> None:
+    summaries = summarise([
+        row("gold-only", 1, 0.80, 1000), row("gold-only", 1, 0.83, 2000),
+        row("simple-mix", 1, 0.82, 1000), row("simple-mix", 1, 0.84, 2000),
+        row("retype", 1, 0.819, 1000),  # one size only: no line
+    ])
+    path = plot_f1_vs_gold_size(summaries, tmp_path / "by_size.png")
+    assert path == tmp_path / "by_size.png"
+    assert path.read_bytes().startswith(b"\x89PNG") and path.stat().st_size > 1000
+
+
+def test_f1_vs_gold_size_writes_nothing_when_no_arm_has_two_sizes(tmp_path: Path) -> None:
+    summaries = summarise([row("gold-only", 1, 0.80, 1000), row("retype", 1, 0.819, 2000)])
+    assert plot_f1_vs_gold_size(summaries, tmp_path / "by_size.png") is None
+    assert not (tmp_path / "by_size.png").exists()
+    assert plot_f1_by_arm(summaries, tmp_path / "by_arm.png").stat().st_size > 1000
