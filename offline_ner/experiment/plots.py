@@ -63,6 +63,19 @@ def plot_f1_by_arm(summaries: Sequence[Summary], path: Path) -> Path:
     return _save(fig, path)
 
 
+def gold_size_lines(summaries: Sequence[Summary]) -> dict[str, list[Summary]]:
+    """The arms to draw against gold size: label -> its summaries by ascending size, for arms run at two sizes or more.
+
+    Rows whose gold size is not a number (e.g. "all") have no place on the x axis and are left out.
+    """
+    by_arm: dict[str, list[Summary]] = {}
+    for s in summaries:
+        if isinstance(s.gold_size, int):
+            by_arm.setdefault(s.label, []).append(s)
+    return {label: sorted(points, key=lambda s: int(s.gold_size)) for label, points in by_arm.items()
+            if len(points) > 1}
+
+
 def plot_f1_vs_gold_size(summaries: Sequence[Summary], path: Path) -> Path | None:
     """Test F1 against the number of gold sentences, one line per arm run at two gold sizes or more.
 
@@ -70,12 +83,7 @@ def plot_f1_vs_gold_size(summaries: Sequence[Summary], path: Path) -> Path | Non
     lone point per arm would bury the lines under a legend. The x ticks are the sizes that were run. Returns
     None, writing nothing, when no arm was run at two sizes.
     """
-    lines: dict[str, list[Summary]] = {}
-    for s in summaries:
-        if isinstance(s.gold_size, int):
-            lines.setdefault(s.label, []).append(s)
-    lines = {label: sorted(points, key=lambda s: int(s.gold_size)) for label, points in lines.items()
-             if len(points) > 1}
+    lines = gold_size_lines(summaries)
     if not lines:
         return None
     fig, ax = plt.subplots(figsize=(7, 4.5))

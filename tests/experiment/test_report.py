@@ -14,7 +14,7 @@ from offline_ner.errors import DataError
 from offline_ner.experiment import ResultStore, csv_text, markdown_table, runs_csv, summarise
 
 
-def row(label: str, seed: int, f1: float, gold_size: int = 1000, **extra: Any) -> dict[str, Any]:
+def row(label: str, seed: int, f1: float, gold_size: int | str = 1000, **extra: Any) -> dict[str, Any]:
     per_type = {"PER": f1 + 0.1, "ORG": f1 - 0.1, "LOC": f1, "MISC": f1 - 0.3}
     return {"fingerprint": f"{label}-{gold_size}-{seed}", "label": label, "regimen": "gold", "gold_size": gold_size,
             "seed": seed, "test": {"f1": f1, "per_type_f1": per_type}, "dev_f1": f1 + 0.02, "steps": 600,
