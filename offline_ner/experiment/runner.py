@@ -13,6 +13,7 @@ Example::
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import time
@@ -119,7 +120,8 @@ def run_cell(cell: Cell, cells: Sequence[Cell], data: ExperimentData, finished: 
         "test_eval_s": round(test_s, 1), "dev_f1": metrics.best_dev_f1,
         "test": {"f1": report.f1, "precision": report.precision, "recall": report.recall,
                  "per_type_f1": {t: v["f1"] if isinstance(v, dict) else v for t, v in report.per_type.items()}},
-        "model_dir": str(result.model_dir),
+        # relative to out_dir, so a grid resumed from another working directory still finds its teachers
+        "model_dir": os.path.relpath(result.model_dir, out_dir),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 
@@ -153,10 +155,11 @@ def _select(cell: Cell, cells: Sequence[Cell], data: ExperimentData, finished: d
     teacher_tags, view = None, None
     if selection.kind == "agreement":
         teacher = finished.get(teacher_cell(cell, cells).fingerprint)
-        if teacher is None or not teacher.get("model_dir") or not Path(teacher["model_dir"]).is_dir():
+        teacher_dir = out_dir / teacher["model_dir"] if teacher and teacher.get("model_dir") else None
+        if teacher_dir is None or not teacher_dir.is_dir():
             raise TrainError(f"{cell.cell_id}: the teacher model of arm {selection.teacher!r} is missing; "
                              "rerun with its results row removed (or keep_models: true)")
-        teacher_tags = predict_tags(Path(teacher["model_dir"]), distilled)  # the gold-only model, same seed/size
+        teacher_tags = predict_tags(teacher_dir, distilled)  # the gold-only model, same seed/size
     elif selection.kind in FOLD_KINDS:
         view = fold_teacher_view(teacher_cell(cell, cells), gold, distilled, data.dev, selection.folds,
                                  out_dir / "teachers", progress=progress, log=log)

@@ -86,3 +86,18 @@ def test_tiny_grid_runs_every_cell_writes_the_report_and_resumes_without_rerunni
     more = run_experiment(experiment_from_mapping({**grid, "seeds": [1, 2], "arms": grid["arms"][:1]}),
                           progress=False, log=logs.append)
     assert more.ran == ("gold-only_gold=4_seed=2",)
+
+
+def test_agreement_student_finds_its_teacher_when_the_grid_resumes_from_another_directory(
+        grid: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    arms = [grid["arms"][0], grid["arms"][3]]  # gold-only and its agreement student
+    monkeypatch.chdir(tmp_path)
+    first = run_experiment(experiment_from_mapping({**grid, "arms": arms, "out_dir": "out"}),
+                           progress=False, log=lambda _: None, only=("gold-only",))
+    assert first.ran == ("gold-only_gold=4_seed=1",)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    again = run_experiment(experiment_from_mapping({**grid, "arms": arms, "out_dir": str(tmp_path / "out")}),
+                           progress=False, log=lambda _: None)
+    assert again.ran == ("mix+agree_gold=4_seed=1",)
