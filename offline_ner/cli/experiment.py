@@ -19,13 +19,16 @@ from offline_ner.data import Record
               help="Override a config key, e.g. --set seeds=[1] --set out_dir=/tmp/exp (repeatable).")
 @click.option("--only", multiple=True, metavar="ARM", help="Run only these arms (repeatable); others are kept.")
 @click.option("--report-only", is_flag=True, help="Train nothing; rewrite the table, CSV and plots from results.")
+@click.option("--import-rows", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="First add the rows of a published runs.csv (e.g. docs/experiments/results.csv) to the results "
+                   "file, for a grid whose results.jsonl is lost: only the cells it lacks then run.")
 @click.option("--plots-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write the PNG plots here instead of the output folder (e.g. docs/experiments).")
 @store_option
 @json_option
 @handles_errors
 def experiment(config_path: Path, overrides: tuple[str, ...], only: tuple[str, ...], report_only: bool,
-               plots_dir: Path | None, store: Path, as_json: bool) -> None:
+               import_rows: Path | None, plots_dir: Path | None, store: Path, as_json: bool) -> None:
     """Train and evaluate every cell of an experiment grid, then write a table, a CSV and plots.
 
     Resumable: cells already in OUT_DIR/results.jsonl are not rerun, so the same command continues a stopped
@@ -37,7 +40,7 @@ def experiment(config_path: Path, overrides: tuple[str, ...], only: tuple[str, .
       offline-ner experiment --config experiments/paper \\
           --set gold_sizes=[1000] --set seeds=[1,2] --set out_dir=runs/paper-1k
     """
-    from offline_ner.experiment import load_experiment, run_experiment
+    from offline_ner.experiment import import_runs_csv, load_experiment, run_experiment
 
     def resolve_bundle(reference: str) -> list[Record]:
         """Records of an imported bundle file; the store holds only verified payloads."""
@@ -46,6 +49,9 @@ def experiment(config_path: Path, overrides: tuple[str, ...], only: tuple[str, .
         return read_records(resolve_source(BUNDLE_PREFIX + reference, store))
 
     cfg = load_experiment(config_path, overrides=overrides)
+    if import_rows is not None:
+        added = import_runs_csv(cfg, import_rows)
+        click.echo(f"[experiment] {added} rows imported from {import_rows}", err=True)
     outcome = run_experiment(cfg, resolve_bundle=resolve_bundle, only=only, report_only=report_only,
                              plots_dir=plots_dir, progress=not as_json)
     human = outcome.table_path.read_text(encoding="utf-8") + (

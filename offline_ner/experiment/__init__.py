@@ -20,9 +20,9 @@ from offline_ner.experiment.config import (
     load_experiment,
 )
 from offline_ner.experiment.grid import Cell, expand_grid
-from offline_ner.experiment.report import Summary, csv_text, markdown_table, runs_csv, summarise
+from offline_ner.experiment.report import Summary, csv_text, markdown_table, parse_runs_csv, runs_csv, summarise
 from offline_ner.experiment.results import ResultStore
-from offline_ner.experiment.runner import ExperimentOutcome, run_experiment, write_report
+from offline_ner.experiment.runner import ExperimentOutcome, import_runs_csv, run_experiment, write_report
 from offline_ner.experiment.selection import apply_selection, select_by_agreement, selection_report, span_agreement
 from offline_ner.experiment.sources import ExperimentData, read_noisebench
 
@@ -40,8 +40,10 @@ __all__ = [
     "csv_text",
     "expand_grid",
     "experiment_from_mapping",
+    "import_runs_csv",
     "load_experiment",
     "markdown_table",
+    "parse_runs_csv",
     "read_noisebench",
     "run_experiment",
     "runs_csv",

@@ -3,7 +3,8 @@
 Each group is one arm label at one gold size; the table shows test F1 mean ± std over seeds (sample std, n-1),
 per-type F1 means, dev F1, optimizer steps, wall time and how many distilled sentences the run trained on, so a
 regimen's F1 is always read beside what it cost. A second table says what each selection arm kept, masked or
-relabelled, per entity type. :func:`runs_csv` keeps every run's own row.
+relabelled, per entity type. :func:`runs_csv` keeps every run's own row; :func:`parse_runs_csv` reads
+it back.
 
 Example::
 
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from offline_ner.data import CONLL_TYPES
+from offline_ner.errors import DataError
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,44 @@ def runs_csv(rows: Iterable[Mapping[str, Any]]) -> str:
          r.get("distilled_source"), r["fingerprint"], r.get("finished_at")]
         for r in rows
     ))
+
+
+
+def parse_runs_csv(text: str, source: str) -> list[dict[str, Any]]:
+    """The rows a :func:`runs_csv` file holds, as result rows, so that a published table can be rebuilt and its
+    grid resumed when ``results.jsonl`` is gone. A parsed row has no ``cell_id``, test tags, selection report or
+    model folder (runs.csv keeps none of them), so neither ``significance.md`` nor ``selection.md`` covers it.
+
+    Raises:
+        DataError: the header is not :data:`RUN_COLUMNS`, or a value is not a number (``source``, line).
+    """
+    reader = csv.DictReader(io.StringIO(text))
+    if reader.fieldnames != RUN_COLUMNS:
+        raise DataError(f"not a runs.csv header: expected {','.join(RUN_COLUMNS)}", path=source, line=1)
+    return [_parsed_run(fields, source, line) for line, fields in enumerate(reader, start=2)]
+
+
+def _parsed_run(fields: Mapping[str, str], source: str, line: int) -> dict[str, Any]:
+    def number(column: str, kind: type = float) -> Any:
+        value = fields[column]
+        try:
+            return None if value == "" else kind(value)
+        except ValueError:
+            raise DataError(f"{column}: expected a number, got {value!r}", path=source, line=line) from None
+
+    gold_size = fields["gold_size"]
+    return {
+        "arm": fields["arm"], "label": fields["label"], "regimen": fields["regimen"],
+        "gold_size": int(gold_size) if gold_size.isdigit() else gold_size, "seed": number("seed", int),
+        "fingerprint": fields["fingerprint"], "cell_id": None,
+        "test": {"f1": number("test_f1"), "precision": number("test_precision"), "recall": number("test_recall"),
+                 "per_type_f1": {t: number(f"{t}_f1") for t in CONLL_TYPES if fields[f"{t}_f1"] != ""}},
+        "dev_f1": number("dev_f1"), "steps": number("steps", int), "wall_s": number("wall_s"),
+        "n_gold": number("n_gold", int), "n_distilled": number("n_distilled", int),
+        "n_distilled_offered": number("n_distilled_offered", int),
+        "distilled_source": fields["distilled_source"] or None, "finished_at": fields["finished_at"] or None,
+        "model_dir": None, "imported_from": source,
+    }
 
 
 # -- what each selection kept ----------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +49,12 @@ class ResultStore:
 
     def append(self, row: dict[str, Any]) -> None:
         """Add one row; the file is either the old one or the old one plus this row."""
+        self.extend([row])
+
+    def extend(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Add rows; the file is either the old one or the old one plus all of them."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # read-modify-write: another process must not append in between
-            lines = [json.dumps(r, sort_keys=True) for r in (*self.rows(), row)]
+            lines = [json.dumps(r, sort_keys=True) for r in (*self.rows(), *rows)]
             atomic_write_text(self.path, "\n".join(lines) + "\n")

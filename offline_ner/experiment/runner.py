@@ -31,6 +31,7 @@ from offline_ner.experiment.grid import Cell, cell_train_config, expand_grid, fi
 from offline_ner.experiment.report import (
     csv_text,
     markdown_table,
+    parse_runs_csv,
     runs_csv,
     selection_csv,
     selection_table,
@@ -218,6 +219,33 @@ def write_report(cfg: ExperimentConfig, cells: Sequence[Cell], rows: Sequence[di
     if blends:
         plots.append(plot_schedules(blends, plots_dir / "schedules.png"))
     return table_path, csv_path, tuple(plots)
+
+
+def import_runs_csv(cfg: ExperimentConfig, path: Path) -> int:
+    """Add the rows of a published ``runs.csv`` to ``cfg``'s results file; returns how many were new.
+
+    For a grid whose ``results.jsonl`` is lost but whose raw rows survive: the runner then trains only the cells
+    the file lacks, and ``--report-only`` rebuilds the tables, CSVs and plots over every row.
+
+    Raises:
+        DataError: the file is not a runs.csv, or a row is not a cell of ``cfg``'s grid (another config, or
+            another version of its recipe: the fingerprints differ).
+    """
+    cells = {c.fingerprint: c for c in expand_grid(cfg)}
+    rows = parse_runs_csv(Path(path).read_text(encoding="utf-8"), str(path))
+    for line, row in enumerate(rows, start=2):
+        cell = cells.get(row["fingerprint"])
+        if cell is None or (cell.arm, cell.gold_size, cell.seed) != (row["arm"], row["gold_size"], row["seed"]):
+            raise DataError(f"row {row['arm']} gold={row['gold_size']} seed={row['seed']} is not a cell of "
+                            f"{cfg.name!r} (fingerprint {row['fingerprint']}): another config or recipe made it",
+                            path=path, line=line)
+        row["cell_id"] = cell.cell_id
+    store = ResultStore(Path(cfg.out_dir) / "results.jsonl")
+    finished = store.finished()
+    new = [row for row in rows if row["fingerprint"] not in finished]
+    if new:
+        store.extend(new)
+    return len(new)
 
 
 def run_experiment(cfg: ExperimentConfig, *, resolve_bundle: BundleResolver | None = None,

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from offline_ner.data import Record, write_conll
-from offline_ner.experiment import experiment_from_mapping, run_experiment
+from offline_ner.errors import DataError
+from offline_ner.experiment import experiment_from_mapping, import_runs_csv, run_experiment
 
 NAMES = [("Anna", "Berg"), ("Otto", "Lind"), ("Mia", "Holm")]
 
@@ -101,3 +103,31 @@ def test_agreement_student_finds_its_teacher_when_the_grid_resumes_from_another_
     again = run_experiment(experiment_from_mapping({**grid, "arms": arms, "out_dir": str(tmp_path / "out")}),
                            progress=False, log=lambda _: None)
     assert again.ran == ("mix+agree_gold=4_seed=1",)
+
+
+def test_a_grid_whose_results_file_is_lost_resumes_from_its_published_runs_csv(
+        grid: dict[str, Any], tmp_path: Path) -> None:
+    arms = grid["arms"][:2]
+    first = run_experiment(experiment_from_mapping({**grid, "arms": arms}), progress=False, log=lambda _: None)
+    published = tmp_path / "published.csv"
+    shutil.copy(first.out_dir / "runs.csv", published)
+    shutil.rmtree(first.out_dir)  # the run folder is gone; the published raw rows survive
+
+    cfg = experiment_from_mapping({**grid, "arms": arms, "seeds": [1, 2]})
+    assert import_runs_csv(cfg, published) == 2
+    assert import_runs_csv(cfg, published) == 0  # importing twice adds nothing
+    resumed = run_experiment(cfg, progress=False, log=lambda _: None)
+    assert resumed.ran == ("gold-only_gold=4_seed=2", "simple-mix_gold=4_seed=2")  # only what the rows lack
+    runs = (resumed.out_dir / "runs.csv").read_text().splitlines()
+    assert set(published.read_text().splitlines()) <= set(runs) and len(runs) == 1 + 4
+    assert "| simple-mix | distilled_then_gold | 4 | 1,2 |" in resumed.table_path.read_text()
+
+
+def test_rows_another_recipe_made_are_refused_with_their_line(grid: dict[str, Any], tmp_path: Path) -> None:
+    first = run_experiment(experiment_from_mapping({**grid, "arms": grid["arms"][:1]}), progress=False,
+                           log=lambda _: None)
+    changed = experiment_from_mapping({**grid, "arms": grid["arms"][:1], "out_dir": str(tmp_path / "other"),
+                                       "train": {**grid["train"], "batch_size": 2}})
+    with pytest.raises(DataError, match=r"runs\.csv:2: row gold-only gold=4 seed=1 is not a cell of 'tiny'"):
+        import_runs_csv(changed, first.out_dir / "runs.csv")
+    assert not (tmp_path / "other" / "results.jsonl").exists()  # nothing half-imported

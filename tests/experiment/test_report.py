@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from offline_ner.errors import DataError
-from offline_ner.experiment import ResultStore, csv_text, markdown_table, runs_csv, summarise
+from offline_ner.experiment import ResultStore, csv_text, markdown_table, parse_runs_csv, runs_csv, summarise
 
 
 def row(label: str, seed: int, f1: float, gold_size: int | str = 1000, **extra: Any) -> dict[str, Any]:
@@ -54,6 +54,25 @@ def test_runs_csv_keeps_one_line_per_run_with_its_seed_and_scores() -> None:
     assert float(lines[0]["MISC_f1"]) == pytest.approx(0.3) and lines[0]["n_gold"] == "1000"
     assert lines[1]["dev_f1"] == "" and lines[1]["n_gold"] == ""  # missing values stay empty, not "None"
 
+
+
+def test_parsed_runs_csv_writes_back_the_same_csv_and_summary() -> None:
+    rows = [row("a", 1, 0.6, arm="a", n_gold=1000, n_distilled_offered=0),
+            row("a", 2, 0.8, arm="a", dev_f1=None), row("b", 1, 0.7, "all", arm="b")]
+    text = runs_csv(rows)
+    parsed = parse_runs_csv(text, "runs.csv")
+    assert runs_csv(parsed) == text
+    assert [(r["gold_size"], r["seed"], r["dev_f1"]) for r in parsed] == [(1000, 1, 0.62), (1000, 2, None),
+                                                                          ("all", 1, 0.72)]
+    assert markdown_table(summarise(parsed)) == markdown_table(summarise(rows))
+
+
+def test_a_runs_csv_with_a_bad_number_or_header_names_its_line() -> None:
+    text = runs_csv([row("a", 1, 0.6, arm="a")])
+    with pytest.raises(DataError, match=r"^old\.csv:2: steps: expected a number, got 'many'"):
+        parse_runs_csv(text.replace(",600,", ",many,"), "old.csv")
+    with pytest.raises(DataError, match=r"^old\.csv:1: not a runs\.csv header"):
+        parse_runs_csv("arm,seed\na,1\n", "old.csv")
 
 def test_store_appends_rows_and_a_later_row_for_a_fingerprint_wins(tmp_path: Path) -> None:
     store = ResultStore(tmp_path / "results.jsonl")
