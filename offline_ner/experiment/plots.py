@@ -9,6 +9,7 @@ Example::
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # after matplotlib.use(): the backend must be chosen first
+from matplotlib.transforms import offset_copy
 
 from offline_ner.experiment.report import Summary
 from offline_ner.train.config import ScheduleConfig
@@ -76,6 +78,33 @@ def gold_size_lines(summaries: Sequence[Summary]) -> dict[str, list[Summary]]:
             if len(points) > 1}
 
 
+def spread_labels(values: Sequence[float], min_gap: float) -> list[float]:
+    """Where to write a label for each value so that no two are closer than ``min_gap``, in the values' order.
+
+    A label stays at its value unless it would overlap a neighbour; labels that would overlap form a run
+    ``min_gap`` apart, centred on the mean of their values (arms two tenths of a point apart stay readable).
+    """
+    def centre(run: list[int]) -> float:
+        return statistics.fmean(values[k] for k in run)
+
+    groups: list[list[int]] = []  # runs of label indices, ascending by value
+    for index in sorted(range(len(values)), key=values.__getitem__):
+        groups.append([index])
+        while len(groups) > 1:
+            low, high = groups[-2], groups[-1]
+            top_of_low = centre(low) + (len(low) - 1) * min_gap / 2
+            bottom_of_high = centre(high) - (len(high) - 1) * min_gap / 2
+            if bottom_of_high - top_of_low >= min_gap:
+                break
+            groups[-2:] = [low + high]
+    positions = [0.0] * len(values)
+    for run in groups:
+        start = centre(run) - (len(run) - 1) * min_gap / 2
+        for n, index in enumerate(run):
+            positions[index] = start + n * min_gap
+    return positions
+
+
 def plot_f1_vs_gold_size(summaries: Sequence[Summary], path: Path) -> Path | None:
     """Test F1 against the number of gold sentences, one line per arm run at two gold sizes or more.
 
@@ -92,10 +121,16 @@ def plot_f1_vs_gold_size(summaries: Sequence[Summary], path: Path) -> Path | Non
         sizes, means = [int(s.gold_size) for s in points], [s.test_f1.mean for s in points]
         ax.errorbar(sizes, means, yerr=[s.test_f1.std for s in points], marker="o", capsize=3, color=colour,
                     label=label)
-        for x, y in zip(sizes, means):
-            ax.annotate(f"{y:.3f}", (x, y), textcoords="offset points", xytext=(6, -10), fontsize=8,
-                        color=colour)
     ticks = sorted({int(s.gold_size) for points in lines.values() for s in points})
+    # value labels right of each point, spread apart where arms end up close (one label height: 10 points)
+    low, high = ax.get_ylim()
+    gap = 10 / (ax.get_window_extent().height * 72 / fig.dpi) * (high - low)
+    beside = offset_copy(ax.transData, fig=fig, x=6, y=-3, units="points")
+    for size in ticks:
+        at = [(colour, s.test_f1.mean) for colour, points in zip(colours, lines.values())
+              for s in points if int(s.gold_size) == size]
+        for (colour, mean), y in zip(at, spread_labels([mean for _, mean in at], gap)):
+            ax.text(size, y, f"{mean:.3f}", transform=beside, fontsize=8, color=colour, va="center")
     ax.set_xscale("log")
     ax.set_xticks(ticks, [f"{t:,}" for t in ticks])
     ax.minorticks_off()
