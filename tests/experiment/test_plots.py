@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,7 @@ def test_labels_of_close_values_are_spread_a_gap_apart_around_their_mean_in_valu
     values = [0.829, 0.841, 0.850, 0.623, 0.713, 0.831, 0.825]
     positions = spread_labels(values, min_gap=0.006)
     ranked = sorted(positions)
-    assert all(b - a >= 0.006 - 1e-12 for a, b in zip(ranked, ranked[1:]))
+    assert all(b - a >= 0.006 - 1e-12 for a, b in itertools.pairwise(ranked))
     assert sorted(range(7), key=positions.__getitem__) == sorted(range(7), key=values.__getitem__)
     # 0.825, 0.829 and 0.831 form one run a gap apart around their mean; the rest stay at their values
     mean = (0.825 + 0.829 + 0.831) / 3
