@@ -146,7 +146,6 @@ def runs_csv(rows: Iterable[Mapping[str, Any]]) -> str:
     ))
 
 
-
 def parse_runs_csv(text: str, source: str) -> list[dict[str, Any]]:
     """The rows a :func:`runs_csv` file holds, as result rows, so that a published table can be rebuilt and its
     grid resumed when ``results.jsonl`` is gone. A parsed row has no ``cell_id``, test tags, selection report or

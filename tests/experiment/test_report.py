@@ -55,7 +55,6 @@ def test_runs_csv_keeps_one_line_per_run_with_its_seed_and_scores() -> None:
     assert lines[1]["dev_f1"] == "" and lines[1]["n_gold"] == ""  # missing values stay empty, not "None"
 
 
-
 def test_parsed_runs_csv_writes_back_the_same_csv_and_summary() -> None:
     rows = [row("a", 1, 0.6, arm="a", n_gold=1000, n_distilled_offered=0),
             row("a", 2, 0.8, arm="a", dev_f1=None), row("b", 1, 0.7, "all", arm="b")]
@@ -73,6 +72,7 @@ def test_a_runs_csv_with_a_bad_number_or_header_names_its_line() -> None:
         parse_runs_csv(text.replace(",600,", ",many,"), "old.csv")
     with pytest.raises(DataError, match=r"^old\.csv:1: not a runs\.csv header"):
         parse_runs_csv("arm,seed\na,1\n", "old.csv")
+
 
 def test_store_appends_rows_and_a_later_row_for_a_fingerprint_wins(tmp_path: Path) -> None:
     store = ResultStore(tmp_path / "results.jsonl")
