@@ -321,3 +321,74 @@ def test_orchestrators_read_train_metrics_fields_not_json_keys() -> None:
                                     'result.metrics["phases"][0]\n'])
 def test_metrics_reader_sees_indexing_and_get(source: str) -> None:
     assert any(_indexes_metrics(node) for node in ast.walk(ast.parse(source)))
+
+
+# --- rooms of one job: small modules, no import circle -----------------------------------------------------------
+
+MAX_MODULE_LINES = 500  # past this a module holds more than one job (train/trainer.py held twelve classes at 838)
+
+
+def test_no_module_is_longer_than_the_limit() -> None:
+    long = {str(p.relative_to(PACKAGE)): n for p in PACKAGE.rglob("*.py")
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES}
+    assert long == {}
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    return isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"
+
+
+def _import_time_targets(path: Path) -> set[str]:
+    """The package modules ``path`` imports when it is loaded: top-level statements, not functions or
+    ``if TYPE_CHECKING`` blocks. ``from package import module`` counts as importing that module."""
+    module, is_package = _module_name(path), path.name == "__init__.py"
+    found: set[str] = set()
+    pending: list[ast.stmt] = list(ast.parse(path.read_text(encoding="utf-8")).body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.If) and not _is_type_checking(node):
+            pending.extend(node.body + node.orelse)
+        elif isinstance(node, ast.Try):
+            pending.extend(node.body + node.orelse + node.finalbody)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = _resolve(node, module, is_package)
+            found.update(f"{base}.{a.name}" if f"{base}.{a.name}" in _MODULES else base for a in node.names)
+    return {name for name in found if name in _MODULES}
+
+
+_MODULES = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One import circle in ``graph`` (module -> modules it imports), or [] when there is none."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        state[node] = 2
+        path.pop()
+        return []
+
+    for start in sorted(graph):
+        if start not in state and (found := visit(start)):
+            return found
+    return []
+
+
+def test_no_import_circle_between_the_package_modules() -> None:
+    graph = {name: _import_time_targets(path) - {name} for name, path in _MODULES.items()}
+    assert _cycle(graph) == []
+
+
+def test_the_circle_finder_sees_a_circle() -> None:
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set()}) == []
