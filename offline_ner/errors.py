@@ -3,7 +3,7 @@
 Hostile or broken input raises an :class:`OfflineNerError`; calling the API wrongly is a bug and raises
 ``ValueError``/``RuntimeError`` (exit 1). Each class carries its exit code, so the CLI maps errors to codes in one
 place and the numbers live only in :class:`ExitCode`, their wording only in :data:`EXIT_CODE_MEANINGS` (README's table is
-checked against both, ``bundle/FORMAT.md``'s against the numbers, by tests; every command's ``--help`` is built
+checked against both, ``docs/bundle-format.md``'s against the numbers, by tests; every command's ``--help`` is built
 from them).
 An error may carry a ``report`` (:class:`Report`): what the operation found before it failed::
 

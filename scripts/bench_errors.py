@@ -29,7 +29,7 @@ atexit.register(lambda: print("TORCH_IMPORTED=" + str("torch" in sys.modules), f
 from offline_ner.cli.main import main
 main(sys.argv[1:])
 """
-REFERENCE = "import offline_ner.offline, torch; from transformers import Trainer"
+REFERENCE = "import offline_ner.hf_offline, torch; from transformers import Trainer"
 
 
 def cases(tmp: Path) -> dict[str, list[str]]:

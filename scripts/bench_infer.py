@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-import offline_ner.offline  # noqa: F401  (before transformers/optimum)
+import offline_ner.hf_offline  # noqa: F401  (before transformers/optimum)
 from offline_ner.data import iter_conll, read_conll
 from offline_ner.infer.session import physical_cores
 

@@ -7,7 +7,7 @@
 Systems, each end to end (read the JSONL input, tag, write the JSONL output):
 - ``local``: one process, one ONNX Runtime session with ``--threads`` (default 2) intra-op threads, as
   ``offline-ner predict``;
-- ``ray``: ``offline_ner.infer.ray.predict_files`` on a local Ray cluster of ``--threads`` CPUs, ``--threads``
+- ``ray``: ``offline_ner.infer.ray_engine.predict_files`` on a local Ray cluster of ``--threads`` CPUs, ``--threads``
   actors of 1 thread each. The cluster is started first and timed on its own (``cluster_start_s``): on a real
   cluster it is already up (``--address auto``); actor start-up, reading and writing are inside the Ray time.
 
@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import offline_ner.offline  # noqa: F401  (before transformers/optimum)
+import offline_ner.hf_offline  # noqa: F401  (before transformers/optimum)
 from offline_ner.data import iter_text_folder, read_conll
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -95,7 +95,7 @@ def first_lines(source: Path, count: int, out: Path) -> Path:
 
 def run_ray(model: Path, source: Path, out: Path, actors: int) -> float:
     from offline_ner.infer import InferConfig
-    from offline_ner.infer.ray import predict_files
+    from offline_ner.infer.ray_engine import predict_files
 
     run = predict_files([source], model, out, InferConfig(device="cpu", precision="fp32", threads=1), actors=actors)
     return run.seconds
@@ -115,7 +115,7 @@ def main() -> None:
     import ray
     from ray.data import DataContext
 
-    from offline_ner.infer.ray import LOCAL_NODE_IP, local_worker_priority
+    from offline_ner.infer.ray_engine import LOCAL_NODE_IP, local_worker_priority
 
     args.work.mkdir(parents=True, exist_ok=True)
     model = args.model or stand_in_export(args.work)

@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import offline_ner.offline  # noqa: F401  (before transformers)
+import offline_ner.hf_offline  # noqa: F401  (before transformers)
 
 # isort: split
 import torch

@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-import offline_ner.offline  # noqa: F401  (before transformers)
+import offline_ner.hf_offline  # noqa: F401  (before transformers)
 
 # isort: split
 import torch

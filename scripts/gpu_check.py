@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import offline_ner.offline  # noqa: F401  (before transformers)
+import offline_ner.hf_offline  # noqa: F401  (before transformers)
 
 # isort: split
 import numpy as np

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import offline_ner.offline  # noqa: F401  (before transformers: never try the Hub)
+import offline_ner.hf_offline  # noqa: F401  (before transformers: never try the Hub)
 from offline_ner.experiment import ExperimentData, expand_grid, load_experiment
 from offline_ner.experiment.config import FOLD_KINDS
 from offline_ner.experiment.grid import teacher_cell

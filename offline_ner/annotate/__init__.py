@@ -25,7 +25,7 @@ from offline_ner.annotate.cost import PriceTable, count_message_tokens, load_pri
 from offline_ner.annotate.estimate import estimate_cost
 from offline_ner.annotate.folder import write_annotation_folder
 from offline_ner.annotate.importer import ImportSpec, import_labels
-from offline_ner.annotate.inputs import Inputs, load_inputs
+from offline_ner.annotate.input_files import Inputs, load_inputs
 from offline_ner.annotate.journal import Journal, request_key
 from offline_ner.annotate.parse import Mention, ParsedReply, parse_reply
 from offline_ner.annotate.plan import RunPlan, plan_run

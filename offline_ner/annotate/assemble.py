@@ -26,7 +26,7 @@ from offline_ner.annotate.journal import Journal
 from offline_ner.annotate.parse import parse_reply
 from offline_ner.annotate.plan import PlannedRequest, RunPlan, request_parameters, verification_requests
 from offline_ner.annotate.qa import qa_report
-from offline_ner.annotate.verify import parse_verdicts
+from offline_ner.annotate.self_verification import parse_verdicts
 from offline_ner.data import SAMPLE_TAGS_KEY, Record, Span, agree_spans, tags_from_spans
 from offline_ner.errors import LLMReplyError
 

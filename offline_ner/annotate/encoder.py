@@ -56,7 +56,7 @@ def packaged_model_dir() -> Path:
 
 def _export(model_dir: Path, out: Path) -> None:
     """Export the encoder to ``out/model.onnx`` with optimum, atomically (a killed export leaves nothing)."""
-    import offline_ner.offline  # noqa: F401  (before optimum/transformers: never reach for the Hub)
+    import offline_ner.hf_offline  # noqa: F401  (before optimum/transformers: never reach for the Hub)
     # isort: split
     from optimum.exporters.onnx import main_export
 

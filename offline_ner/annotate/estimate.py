@@ -16,13 +16,13 @@ from typing import Any
 from offline_ner.annotate.cost import PriceTable, count_request_tokens
 from offline_ner.annotate.plan import RunPlan
 from offline_ner.annotate.prompts import build_messages, json_schema_format
-from offline_ner.annotate.verify import (
+from offline_ner.annotate.self_verification import (
     EXPECTED_VERIFY_OUTPUT_TOKENS,
     VERIFY_MAX_TOKENS,
     VERIFY_PLANNED_ENTITIES,
     verification_messages,
 )
-from offline_ner.annotate.verify import RESPONSE_FORMAT as VERIFY_RESPONSE_FORMAT
+from offline_ner.annotate.self_verification import RESPONSE_FORMAT as VERIFY_RESPONSE_FORMAT
 from offline_ner.data import Span
 
 

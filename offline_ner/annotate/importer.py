@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from offline_ner.annotate.assemble import AnnotationResult, qa_with_selection
-from offline_ner.annotate.inputs import input_digests
+from offline_ner.annotate.input_files import input_digests
 from offline_ner.data import Record, is_valid_tag, iter_json_lines, repair_iob2
 from offline_ner.data.lines import excerpt, iter_utf8_lines
 from offline_ner.errors import DataError

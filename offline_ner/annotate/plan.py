@@ -15,12 +15,12 @@ from typing import Any
 
 from offline_ner.annotate.config import AnnotateConfig
 from offline_ner.annotate.cost import count_request_tokens
-from offline_ner.annotate.inputs import Inputs
+from offline_ner.annotate.input_files import Inputs
 from offline_ner.annotate.journal import request_key
 from offline_ner.annotate.prompts import PromptTemplate, build_messages, check_demonstrations, json_schema_format
-from offline_ner.annotate.verify import PROMPT_SHA256 as VERIFY_PROMPT_SHA256
-from offline_ner.annotate.verify import RESPONSE_FORMAT as VERIFY_RESPONSE_FORMAT
-from offline_ner.annotate.verify import verification_body
+from offline_ner.annotate.self_verification import PROMPT_SHA256 as VERIFY_PROMPT_SHA256
+from offline_ner.annotate.self_verification import RESPONSE_FORMAT as VERIFY_RESPONSE_FORMAT
+from offline_ner.annotate.self_verification import verification_body
 from offline_ner.data import Record
 from offline_ner.errors import ConfigError
 

@@ -21,7 +21,7 @@ from offline_ner.annotate.config import AnnotateConfig
 from offline_ner.annotate.cost import PriceTable
 from offline_ner.annotate.journal import Journal
 from offline_ner.annotate.plan import PlannedRequest, RunPlan, verification_requests
-from offline_ner.annotate.verify import RESPONSE_FORMAT as VERIFY_RESPONSE_FORMAT
+from offline_ner.annotate.self_verification import RESPONSE_FORMAT as VERIFY_RESPONSE_FORMAT
 from offline_ner.contracts import RequestStats
 from offline_ner.errors import AnnotateError, BudgetExceededError
 

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from offline_ner import __version__
 from offline_ner._fs import atomic_writer, sha256_file
 from offline_ner.bundle import _tar
+from offline_ner.bundle.contents import PayloadFile, collect_sources
 from offline_ner.bundle.envelope import PAYLOAD_TYPE, Envelope, dumps_envelope, pae
 from offline_ner.bundle.manifest import (
     DEFAULT_LIMITS,
@@ -43,7 +44,6 @@ from offline_ner.bundle.manifest import (
     dumps_manifest,
 )
 from offline_ner.bundle.signing import key_id, sign
-from offline_ner.bundle.sources import PayloadFile, collect_sources
 from offline_ner.errors import BundleError, LimitExceededError
 
 

@@ -11,7 +11,7 @@
 # Needs: GNU tar, openssl >= 3.0 (Ed25519 with -rawin), sha256sum, base64, sed, grep, getconf, python3 with pip
 # and venv; disk: about the bundle's size in $TMPDIR while it runs, plus the installed size (README).
 #
-# Order (bundle/FORMAT.md): list the members and refuse anything but the expected regular files; read the
+# Order (docs/bundle-format.md): list the members and refuse anything but the expected regular files; read the
 # envelope alone; verify signatures over the DSSE pre-authentication bytes with openssl; only then read the
 # manifest; extract into a private temp folder; sha256sum every file; pip install --no-index --require-hashes.
 # Exit codes follow offline-ner's: 20 format, 21 signature, 23 threshold, 24 policy, 25 expired,

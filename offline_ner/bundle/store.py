@@ -1,6 +1,6 @@
 """The closed side's content store: verified bundles, moved in atomically, and the references that name them.
 
-Layout (bundle/FORMAT.md, "Content store")::
+Layout (docs/bundle-format.md, "Content store")::
 
     STORE/objects/<digest>/payload/...        the verified payload, read-only
     STORE/objects/<digest>/envelope.json      the signed envelope, to re-verify or audit later

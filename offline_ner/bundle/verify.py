@@ -1,6 +1,6 @@
 """Verify a bundle completely before anything leaves a private staging folder.
 
-Order (bundle/FORMAT.md, "Verification"): the magic member; the envelope, read with a size cap; the signatures
+Order (docs/bundle-format.md, "Verification"): the magic member; the envelope, read with a size cap; the signatures
 against the trust store, and a threshold met, before the manifest is parsed at all; the manifest's rules, limits,
 policy, expiry and rollback ratchet; then each member streamed into staging, hashed while written and never past
 its declared size. Every check is run and recorded in a report (each signature and file with its verdict); the

@@ -1,7 +1,7 @@
 """Where a training run's data and base model came from, for the model card: source, records, sha256, bundle.
 
 Only the CLI knows both the source references (``bundle:<stream>/<path>`` or paths) and the store they resolve in,
-so it describes them here; ``train/card.py`` renders the description. Imports nothing heavy.
+so it describes them here; ``train/trained_card.py`` renders the description. Imports nothing heavy.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """``offline-ner bundle``: create (connected side), inspect, verify, import and resolve (closed side).
 
 Each command calls one library entry point of :mod:`offline_ner.bundle`. Verification failures exit with the
-code of the most severe failed check (bundle/FORMAT.md); ``--json`` prints the full report either way.
+code of the most severe failed check (docs/bundle-format.md); ``--json`` prints the full report either way.
 """
 
 from __future__ import annotations

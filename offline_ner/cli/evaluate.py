@@ -15,7 +15,7 @@ from offline_ner.data.formats import INPUT_FORMATS
 if TYPE_CHECKING:
     from offline_ner.data import Record
     from offline_ner.train.evaluation import EvalReport
-from offline_ner.cli._decode import decode_option
+from offline_ner.cli.options import decode_option
 from offline_ner.infer.config import DEVICES, PRECISIONS, InferConfig
 from offline_ner.train.config import EVAL_MODES, TrainConfig
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
+from offline_ner.cli._bundle_refs import BUNDLE_PREFIX, resolve_source
 from offline_ner.cli._common import EXIT_CODES_EPILOG, emit, handles_errors, json_option
-from offline_ner.cli._sources import BUNDLE_PREFIX, resolve_source
 from offline_ner.cli.bundle import store_option
 from offline_ner.data import Record
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from offline_ner.cli._common import EXIT_CODES_EPILOG, emit, handles_errors, json_option
-from offline_ner.cli._decode import decode_option
+from offline_ner.cli.options import decode_option
 from offline_ner.data.formats import PREDICTION_FORMATS, UNIT_FORMATS
 from offline_ner.infer.config import ACTOR_THREADS, BLOCK_CHARS, DEVICES, PRECISIONS, InferConfig
 
@@ -233,8 +233,8 @@ def _predict_on_ray(
     onnx_dir: Path, inputs: tuple[Path, ...], out_path: Path, fmt: str, config: InferConfig,
     shard: ShardSpec | None, address: str | None, actors: int | None, batch_docs: int | None, as_json: bool,
 ) -> None:
-    """``--engine ray``: one library call (:func:`offline_ner.infer.ray.predict_files`), then its report."""
-    from offline_ner.infer.ray import cpu_precision, predict_files
+    """``--engine ray``: one library call (:func:`offline_ner.infer.ray_engine.predict_files`), then its report."""
+    from offline_ner.infer.ray_engine import cpu_precision, predict_files
 
     if shard is not None:
         raise click.UsageError("--shard and --engine ray do not combine: Ray spreads the documents itself")

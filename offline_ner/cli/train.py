@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from offline_ner.cli._bundle_refs import resolve_base_model_source, resolve_source
 from offline_ner.cli._common import EXIT_CODES_EPILOG, emit, handles_errors, json_option
 from offline_ner.cli._provenance import describe_source
-from offline_ner.cli._sources import resolve_base_model_source, resolve_source
 from offline_ner.cli.bundle import store_option
 from offline_ner.train.regimens import REGIMENS
 
@@ -130,8 +130,8 @@ def train(config_path: Path | None, overrides: tuple[str, ...], out_dir: Path, q
     """
     from offline_ner.config import load_config
     from offline_ner.train import TrainConfig
-    from offline_ner.train.card import write_model_card
     from offline_ner.train.distributed import is_main, torchrun_command
+    from offline_ner.train.trained_card import write_model_card
 
     # JSON is YAML: a path like "on" or "123" stays a string
     flags = [f"{SHORTHANDS[name]}={json.dumps(value)}" for name, value in shorthands.items() if value is not None]

@@ -1,7 +1,7 @@
 """The report of one bundle verification: what ``bundle verify --json`` prints, what a
 :class:`~offline_ner.bundle.VerifiedBundle` carries, and what a failed verification's error carries as ``report``.
 
-Every signature, file and check gets a verdict, as bundle/FORMAT.md ("Verification") describes them::
+Every signature, file and check gets a verdict, as docs/bundle-format.md ("Verification") describes them::
 
     signatures: {"keyid", "verdict", "roles"}
     files:      {"path", "size", "sha256", "verdict", "message"?, "role"?}

@@ -1,5 +1,5 @@
 """JSONL records: one JSON object per line with ``id``, ``tokens``, optional ``tags``, ``text``, ``offsets``,
-``source`` and ``provenance`` (the schema in ``bundle/FORMAT.md``).
+``source`` and ``provenance`` (the schema in ``docs/bundle-format.md``).
 
 Two other shapes are read into the same records: Hugging Face datasets' ``{"tokens", "ner_tags"}`` (tag strings,
 or integers given a label list; ``id`` optional) and spaCy/Prodigy's ``{"text", "spans": [{"start", "end",

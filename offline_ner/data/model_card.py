@@ -1,6 +1,6 @@
 """Model cards: a ``README.md`` with YAML front matter (Hugging Face's model-card format) inside a model folder.
 
-Trained folders (``train/card.py``) and export folders (``export/card.py``) each get one, so a folder copied
+Trained folders (``train/trained_card.py``) and export folders (``export/export_card.py``) each get one, so a folder copied
 anywhere still says what it was trained on (data sources, record counts, sha256 and bundle digests), how well it
 did, and how to load it. The front matter carries the same facts as data, under HF's keys where HF has one
 (``library_name``, ``pipeline_tag``, ``model-index``) and under ``offline_ner`` otherwise; an export reads its

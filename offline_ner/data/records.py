@@ -56,7 +56,7 @@ class Record:
         return Record(**fields)
 
     def to_json(self) -> dict[str, Any]:
-        """The JSONL form (see ``bundle/FORMAT.md``): absent optional fields are omitted."""
+        """The JSONL form (see ``docs/bundle-format.md``): absent optional fields are omitted."""
         out: dict[str, Any] = {"id": self.id, "tokens": list(self.tokens)}
         if self.tags is not None:
             out["tags"] = list(self.tags)

@@ -20,11 +20,11 @@ from offline_ner.experiment.config import (
     load_experiment,
 )
 from offline_ner.experiment.grid import Cell, expand_grid
+from offline_ner.experiment.pools import ExperimentData, read_noisebench
 from offline_ner.experiment.report import Summary, csv_text, markdown_table, parse_runs_csv, runs_csv, summarise
 from offline_ner.experiment.results import ResultStore
 from offline_ner.experiment.runner import ExperimentOutcome, import_runs_csv, run_experiment, write_report
 from offline_ner.experiment.selection import apply_selection, select_by_agreement, selection_report, span_agreement
-from offline_ner.experiment.sources import ExperimentData, read_noisebench
 
 __all__ = [
     "ArmConfig",

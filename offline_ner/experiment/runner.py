@@ -28,6 +28,7 @@ from offline_ner.data import Record
 from offline_ner.errors import DataError, TrainError
 from offline_ner.experiment.config import FOLD_KINDS, ExperimentConfig
 from offline_ner.experiment.grid import Cell, cell_train_config, expand_grid, fingerprint, teacher_cell
+from offline_ner.experiment.pools import BundleResolver, ExperimentData, read_source
 from offline_ner.experiment.report import (
     csv_text,
     markdown_table,
@@ -40,7 +41,6 @@ from offline_ner.experiment.report import (
 from offline_ner.experiment.results import ResultStore
 from offline_ner.experiment.selection import apply_selection, selection_report
 from offline_ner.experiment.significance import comparison_table, sentence_counts
-from offline_ner.experiment.sources import BundleResolver, ExperimentData, read_source
 from offline_ner.experiment.teachers import fold_teacher_view
 from offline_ner.train.features import NO_LOSS_KEY
 

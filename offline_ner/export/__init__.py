@@ -1,6 +1,6 @@
 """Export a trained model to ONNX (optimum), derive GPU/fp16/int8 graphs, validate them all against PyTorch.
 
-Closed side: imports :mod:`offline_ner.offline` first, loads only from disk. The folder it writes is what
+Closed side: imports :mod:`offline_ner.hf_offline` first, loads only from disk. The folder it writes is what
 :class:`offline_ner.infer.NerEngine` loads; ``export.json`` (``offline_ner.contracts.export_manifest``) is the
 contract between them.
 
@@ -12,10 +12,10 @@ Example::
 
 from __future__ import annotations
 
-import offline_ner.offline  # noqa: F401  (first: the HF libraries must never try the hub)
+import offline_ner.hf_offline  # noqa: F401  (first: the HF libraries must never try the hub)
 from offline_ner.export.config import ExportConfig
 from offline_ner.export.exporter import OnnxDir, export_onnx, read_labels
-from offline_ner.export.manifest import MANIFEST_NAME, read_manifest
+from offline_ner.export.manifest_writer import MANIFEST_NAME, read_manifest
 from offline_ner.export.validate import GraphCheck, validate_export
 
 __all__ = [

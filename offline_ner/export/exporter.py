@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from offline_ner._fs import atomic_write_text, fsync_dir, sha256_file
-from offline_ner._notes import notes_for_log, notes_for_warnings
+from offline_ner._quiet_warnings import notes_for_log, notes_for_warnings
 from offline_ner.contracts import CPU_INT8, FP32, GPU_FP16, GPU_FP32, ExportManifest, Variant
 from offline_ner.data import is_valid_tag, text_tokenizer
 from offline_ner.data.model_card import CARD_NAME
@@ -30,14 +30,14 @@ from offline_ner.data.model_labels import agreed_labels
 from offline_ner.errors import ExportError, ModelNotFoundError
 from offline_ner.export import _graphs
 from offline_ner.export._sentences import VALIDATION_SENTENCES
-from offline_ner.export.card import export_card
 from offline_ner.export.config import ExportConfig
-from offline_ner.export.manifest import MANIFEST_NAME, build_manifest
+from offline_ner.export.export_card import export_card
+from offline_ner.export.manifest_writer import MANIFEST_NAME, build_manifest
 from offline_ner.export.validate import load_pytorch, raise_if_failed, reference_logits, validate_graphs
 
 LABELS_NAME = "labels.json"
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
-# third-party messages shown as one note each (offline_ner/_notes.py says why)
+# third-party messages shown as one note each (offline_ner/_quiet_warnings.py says why)
 TRACER_NOTE = "ONNX export: the tracer warned about shape-dependent Python code; each graph is validated below"
 ORT_PREPROCESS_WARNING = "pre-processing before quantization"
 ORT_PREPROCESS_NOTE = "int8: quantised without onnxruntime's optional pre-processing; validated against PyTorch below"
@@ -148,7 +148,7 @@ def export_onnx(
     cfg = cfg or ExportConfig()
     _check_target(out_dir, cfg.overwrite)
     # only now optimum and torch (10-25 s): a missing model, bad labels or a wrong target fail at once
-    import offline_ner.offline  # noqa: F401  (before optimum/transformers)
+    import offline_ner.hf_offline  # noqa: F401  (before optimum/transformers)
     # isort: split
     from optimum.exporters.onnx import onnx_export_from_model
     from torch.jit import TracerWarning

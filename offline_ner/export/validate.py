@@ -24,7 +24,7 @@ from offline_ner.contracts import Variant
 from offline_ner.errors import ExportValidationError
 from offline_ner.export._sentences import VALIDATION_SENTENCES
 from offline_ner.export.config import ExportConfig
-from offline_ner.export.manifest import hash_mismatches, read_manifest
+from offline_ner.export.manifest_writer import hash_mismatches, read_manifest
 
 BERT_INPUTS = frozenset({"input_ids", "attention_mask", "token_type_ids"})
 
@@ -79,7 +79,7 @@ class Reference:
 
 def load_pytorch(model_dir: Path) -> tuple[Any, Any]:
     """The HF token classifier (eval mode) and its fast tokenizer, from disk only."""
-    import offline_ner.offline  # noqa: F401  (before transformers: never reach for the hub)
+    import offline_ner.hf_offline  # noqa: F401  (before transformers: never reach for the hub)
     # isort: split
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 

@@ -13,7 +13,7 @@ from offline_ner.data.iob2 import DECODERS, DEFAULT_DECODER
 
 DEVICES = ("auto", "cuda", "cpu")
 PRECISIONS = ("auto", "fp32", "fp16", "int8")
-# Ray engine (offline_ner.infer.ray), here so the CLI can name them without importing Ray:
+# Ray engine (offline_ner.infer.ray_engine), here so the CLI can name them without importing Ray:
 # BLOCK_CHARS: text per block, and so per model call of one actor (characters, about Arrow bytes): small enough that a small
 # input still gives every actor several blocks and the last one leaves little idle time (300 BBC articles: ~19
 # blocks of ~2 s for one thread; one 512-document batch had left one of two actors idle: 2.03x), large

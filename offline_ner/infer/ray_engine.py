@@ -16,7 +16,7 @@ how to install it when it is missing.
 Example::
 
     import ray
-    from offline_ner.infer.ray import predict_dataset, read_documents, write_entities
+    from offline_ner.infer.ray_engine import predict_dataset, read_documents, write_entities
 
     ray.init(address="auto")                       # or ray.init() for a local cluster
     ds = read_documents(["news.jsonl"])

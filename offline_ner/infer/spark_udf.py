@@ -13,7 +13,7 @@ Nothing here imports ``pyspark`` at module level: the module loads on hosts with
 Example::
 
     from pyspark.sql import SparkSession
-    from offline_ner.infer.spark import predict_dataframe, write_entities
+    from offline_ner.infer.spark_udf import predict_dataframe, write_entities
 
     spark = SparkSession.builder.master("local[4]").getOrCreate()
     docs = spark.read.json("news.jsonl")                 # columns id, text

@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-import offline_ner.offline  # noqa: F401  (before anything imports transformers)
+import offline_ner.hf_offline  # noqa: F401  (before anything imports transformers)
 from offline_ner.train.base_model import resolve_base_model
 from offline_ner.train.config import ScheduleConfig, TrainConfig
 from offline_ner.train.regimens import REGIMENS

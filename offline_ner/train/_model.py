@@ -14,14 +14,14 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-import offline_ner.offline  # noqa: F401  (before transformers: never try the Hub)
+import offline_ner.hf_offline  # noqa: F401  (before transformers: never try the Hub)
 
 # isort: split
 import numpy as np
 import torch
 from transformers import AutoModelForTokenClassification, AutoTokenizer
 
-from offline_ner._notes import notes_for_log
+from offline_ner._quiet_warnings import notes_for_log
 from offline_ner.data import DEFAULT_DECODER, Record
 from offline_ner.data.model_labels import agreed_labels
 from offline_ner.data.viterbi import IOB2Constraints, decode_labels

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-import offline_ner.offline  # noqa: F401  (before transformers: never try the Hub)
+import offline_ner.hf_offline  # noqa: F401  (before transformers: never try the Hub)
 
 # isort: split
 import torch

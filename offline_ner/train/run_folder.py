@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import offline_ner.offline  # noqa: F401  (before transformers: never try the Hub)
+import offline_ner.hf_offline  # noqa: F401  (before transformers: never try the Hub)
 
 # isort: split
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import offline_ner.offline  # noqa: F401  (before transformers: never try the Hub)
+import offline_ner.hf_offline  # noqa: F401  (before transformers: never try the Hub)
 
 # isort: split
 import torch

@@ -18,7 +18,7 @@ import pytest
 from offline_ner.annotate import load_template, request_key
 from offline_ner.annotate.encoder import MiniLMEncoder
 from offline_ner.annotate.retrieve import knn_demonstrations
-from offline_ner.annotate.verify import PROMPT_SHA256 as VERIFY_PROMPT_SHA256
+from offline_ner.annotate.self_verification import PROMPT_SHA256 as VERIFY_PROMPT_SHA256
 from offline_ner.data import Record
 from tests.annotate.llm_server import LLMServer, is_verification
 from tests.annotate.test_resume_after_kill import journal_keys

@@ -90,7 +90,7 @@ def test_annotate_imports_no_other_stage() -> None:
         "offline_ner.errors",
         "offline_ner._fs",
         "offline_ner.config",
-        "offline_ner.offline",
+        "offline_ner.hf_offline",
         "offline_ner.annotate",
     )
     for module in package.glob("*.py"):

@@ -11,7 +11,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from offline_ner.annotate import AnnotateConfig
-from offline_ner.annotate.verify import parse_verdicts
+from offline_ner.annotate.self_verification import parse_verdicts
 from offline_ner.data import read_jsonl
 from offline_ner.errors import LLMReplyError
 from tests.annotate.flows import annotate_file

@@ -1,4 +1,4 @@
-"""bundle/FORMAT.md and manifest.schema.json say what the code does: exit codes, fields, severity, constants."""
+"""docs/bundle-format.md and manifest.schema.json say what the code does: exit codes, fields, severity, constants."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from offline_ner.bundle.envelope import PAYLOAD_TYPE
 from offline_ner.bundle.runtime import install_script
 from offline_ner.bundle.verify import SEVERITY
 
-SPEC = Path(__file__).resolve().parents[2] / "bundle"
-FORMAT_MD = (SPEC / "FORMAT.md").read_text(encoding="utf-8")
+SPEC = Path(__file__).resolve().parents[2] / "docs"
+FORMAT_MD = (SPEC / "bundle-format.md").read_text(encoding="utf-8")
 
 
 def test_exit_code_table_matches_the_error_classes() -> None:

@@ -1,6 +1,6 @@
 """Hypothesis builds *validly signed* bundles with hostile layouts: member names, order, types and sizes drawn at
 random, the manifest signed by a trusted key over whatever file list was drawn. Each is refused with a documented
-code (bundle/FORMAT.md section 6), or accepted exactly when the spec allows it; nothing is ever written outside
+code (docs/bundle-format.md section 6), or accepted exactly when the spec allows it; nothing is ever written outside
 the staging folder, and staging is empty again afterwards.
 
 Unlike tests/bundle/test_fuzz.py (single parsers, or byte flips that break the signature), every bundle here
@@ -77,7 +77,7 @@ def layouts(draw: st.DrawFn) -> Layout:
 
 
 def spec_allows(layout: Layout) -> bool:
-    """FORMAT.md, independently of the verifier's walk: safe collision-free paths, sorted, and the members are
+    """docs/bundle-format.md, independently of the verifier's walk: safe collision-free paths, sorted, and the members are
     exactly those files, in that order, as regular files holding the listed bytes."""
     paths = [path for path, _ in layout.listed]
     try:

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from offline_ner.bundle import TrustStore, verify_bundle
-from offline_ner.cli._sources import resolve_base_model_source
+from offline_ner.cli._bundle_refs import resolve_base_model_source
 from offline_ner.cli.main import cli
 from offline_ner.errors import ModelNotFoundError
 from tests.bundle.wheels import build_wheel

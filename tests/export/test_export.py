@@ -20,7 +20,7 @@ from offline_ner.data import text_tokenizer
 from offline_ner.errors import ExitCode, ExportError, ExportValidationError
 from offline_ner.export import MANIFEST_NAME, ExportConfig, export_onnx, read_manifest
 from offline_ner.export._graphs import cpu_needs_reduce_range, fusion_problems
-from offline_ner.export.manifest import describe_files, hash_mismatches
+from offline_ner.export.manifest_writer import describe_files, hash_mismatches
 from offline_ner.export.validate import ValidationReport
 
 pytestmark = pytest.mark.usefixtures("no_network")

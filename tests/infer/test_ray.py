@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from offline_ner.cli.main import cli
 from offline_ner.errors import DataError, ExitCode
-from offline_ner.infer.ray import LOCAL_NODE_IP, local_worker_priority
+from offline_ner.infer.ray_engine import LOCAL_NODE_IP, local_worker_priority
 
 WORDS = ["Angela Merkel", "visited", "Paris", "and", "Zürich", "(東京)", "met", "Macron", "in", "Berlin", "👍🏽", "."]
 
@@ -105,7 +105,7 @@ def test_predict_dataset_tags_any_dataset_with_id_and_text(cluster: None, tiny_o
     import ray
 
     from offline_ner.infer import InferConfig, NerEngine
-    from offline_ner.infer.ray import iter_entity_rows, predict_dataset
+    from offline_ner.infer.ray_engine import iter_entity_rows, predict_dataset
 
     texts = ["Angela Merkel visited Paris.", "", "Zürich (東京) met Macron in Berlin."] * 5
     ds = ray.data.from_items([{"id": i, "text": text} for i, text in enumerate(texts)])
@@ -144,7 +144,7 @@ def test_a_parquet_file_without_an_id_column_is_refused_before_a_cluster_starts(
     pa = pytest.importorskip("pyarrow", reason="pyarrow comes with the [ray] extra")
     import pyarrow.parquet as pq
 
-    from offline_ner.infer.ray import check_inputs
+    from offline_ner.infer.ray_engine import check_inputs
 
     pq.write_table(pa.table({"text": ["Paris"]}), tmp_path / "d.parquet")
     with pytest.raises(DataError, match=r"missing \['id'\]"):

@@ -83,7 +83,7 @@ def write_docs(path: Path, count: int) -> Path:
 
 def test_spark_entities_are_identical_to_one_process_over_partitions_and_batches(spark: Any, tiny_onnx_dir: Path,
                                                                                  tmp_path: Path) -> None:
-    from offline_ner.infer.spark import predict_dataframe, write_entities
+    from offline_ner.infer.spark_udf import predict_dataframe, write_entities
 
     source = write_docs(tmp_path / "docs.jsonl", 120)
     single = tmp_path / "single.jsonl"
@@ -100,7 +100,7 @@ def test_spark_entities_are_identical_to_one_process_over_partitions_and_batches
 def test_the_entities_column_parses_into_structs_inside_spark(spark: Any, tiny_onnx_dir: Path) -> None:
     from pyspark.sql import functions
 
-    from offline_ner.infer.spark import ENTITIES_DDL, predict_dataframe
+    from offline_ner.infer.spark_udf import ENTITIES_DDL, predict_dataframe
 
     config = InferConfig(device="cpu", precision="fp32")
     docs = spark.createDataFrame([(7, TEXTS[0])], "id long, text string")
@@ -113,7 +113,7 @@ def test_the_entities_column_parses_into_structs_inside_spark(spark: Any, tiny_o
 
 def test_a_document_without_text_fails_with_our_data_error_not_a_java_trace(spark: Any, tiny_onnx_dir: Path,
                                                                            tmp_path: Path) -> None:
-    from offline_ner.infer.spark import predict_dataframe, write_entities
+    from offline_ner.infer.spark_udf import predict_dataframe, write_entities
 
     docs = spark.createDataFrame([("a", "Paris."), ("b", None)], "id string, text string")
     with pytest.raises(DataError, match="a document's 'text' must be a string, found null") as caught:
@@ -124,7 +124,7 @@ def test_a_document_without_text_fails_with_our_data_error_not_a_java_trace(spar
 
 def test_without_the_spark_extra_the_adapter_says_how_to_install_it(tiny_onnx_dir: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    from offline_ner.infer.spark import entities_udf
+    from offline_ner.infer.spark_udf import entities_udf
 
     monkeypatch.setitem(sys.modules, "pyspark", None)  # as on a host without the extra: `import pyspark` fails
     with pytest.raises(InferError, match=r"pip install 'offline-ner\[spark\]'") as caught:
