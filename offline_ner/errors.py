@@ -16,6 +16,7 @@ An error may carry a ``report`` (:class:`Report`): what the operation found befo
     ├── ExportError
     │   └── ExportValidationError   the ONNX graph disagrees with PyTorch
     ├── InferError
+    │   ├── EngineInputError        input or output format the chosen engine does not read or write (exit 2)
     │   └── ShardError              shard outputs that do not cover the input exactly once
     ├── AnnotateError               connected side
     │   ├── LLMAuthError, LLMQuotaError, LLMContextLengthError, LLMTransportError, LLMReplyError
@@ -199,6 +200,14 @@ class InferError(OfflineNerError):
     """Batch inference failed (bad model folder, unreadable input)."""
 
     exit_code = ExitCode.INFER
+
+
+class EngineInputError(InferError):
+    """Input the chosen engine does not read, or an output format it does not write, found before any model
+    loads: Parquet without Ray, CoNLL sentences on Ray or mixed with documents, a format ``predict`` cannot read.
+    A choice to change (engine, format, convert the input), so it exits as a usage error."""
+
+    exit_code = ExitCode.USAGE
 
 
 class ShardError(InferError):

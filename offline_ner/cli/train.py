@@ -20,7 +20,7 @@ import click
 from offline_ner.cli._bundle_refs import resolve_base_model_source, resolve_source
 from offline_ner.cli._common import EXIT_CODES_EPILOG, emit, handles_errors, json_option
 from offline_ner.cli._provenance import describe_source
-from offline_ner.cli.bundle import store_option
+from offline_ner.cli.options import store_option
 from offline_ner.train.regimens import REGIMENS
 
 if TYPE_CHECKING:

@@ -13,17 +13,7 @@ import click
 
 from offline_ner.bundle.manifest import KINDS
 from offline_ner.cli._common import EXIT_CODES_EPILOG, emit, handles_errors, json_option
-
-DEFAULT_TRUST_STORE = Path("~/.config/offline-ner/trust.json")
-
-trust_store_option = click.option(
-    "--trust-store",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="OFFLINE_NER_TRUST_STORE",
-    default=DEFAULT_TRUST_STORE,
-    show_default=True,
-    help="Trust store file (env OFFLINE_NER_TRUST_STORE).",
-)
+from offline_ner.cli.options import trust_store_option
 
 
 def _describe(store: Any) -> dict[str, Any]:

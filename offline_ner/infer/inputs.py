@@ -37,7 +37,6 @@ from offline_ner.errors import DataError
 from offline_ner.infer.entities import Entity
 
 FORMATS = ("auto", *UNIT_FORMATS)  # detection may find others (Label Studio, DocBin): predict refuses them
-PARQUET_SUFFIXES = (".parquet", ".pq")  # read only by the Ray engine (offline_ner.infer.ray_engine), through pyarrow
 
 
 def parse_document(obj: object, default_id: str, **where: Any) -> Document:

@@ -39,14 +39,14 @@ from offline_ner.data.text import read_text_file
 from offline_ner.errors import DataError, InferError, OfflineNerError
 from offline_ner.infer.config import ACTOR_THREADS, BLOCK_CHARS, InferConfig
 from offline_ner.infer.engine import NerEngine
-from offline_ner.infer.inputs import PARQUET_SUFFIXES, detect_format, iter_documents, write_entity_lines
+from offline_ner.infer.input_checks import RAY_INSTALL_HINT, check_inputs, is_parquet
+from offline_ner.infer.inputs import detect_format, iter_documents, write_entity_lines
 from offline_ner.infer.model_dir import read_model_folder
 
 if TYPE_CHECKING:
     import pyarrow as pa
     import ray.data
 
-INSTALL_HINT = "the ray engine needs the [ray] extra: pip install 'offline-ner[ray]' (or from the runtime bundle)"
 TEXT_FOLDER_PATTERN = "**/*.txt"  # as offline_ner.data.iter_text_folder
 # documents per model call when Ray needs a row count: GPU actors (Ray Data asks GPU map_batches for a batch_size)
 BATCH_DOCUMENTS = 512
@@ -66,7 +66,7 @@ def _require_ray() -> Any:
     try:
         import ray
     except ImportError as err:
-        raise InferError(INSTALL_HINT) from err
+        raise InferError(RAY_INSTALL_HINT) from err
     return ray
 
 
@@ -119,8 +119,7 @@ def _source_files(inputs: Sequence[Path], fmt: str) -> tuple[list[str], dict[str
                 how[files[-1]] = ("file", os.path.abspath(path))
         else:
             files.append(os.path.abspath(path))
-            parquet = path.suffix.lower() in PARQUET_SUFFIXES
-            how[files[-1]] = ("parquet" if parquet else detect_format(path) if fmt == "auto" else fmt, "")
+            how[files[-1]] = ("parquet" if is_parquet(path) else detect_format(path) if fmt == "auto" else fmt, "")
     return files, how
 
 
@@ -169,49 +168,18 @@ def read_documents(
 
     Raises:
         InferError: ray is not installed.
-        DataError: a missing input, CoNLL input, an empty folder, a Parquet file without ``id``/``text``; when
-            the dataset runs, a malformed JSONL line (file and line).
+        EngineInputError: CoNLL input, no input (:func:`~offline_ner.infer.input_checks.check_inputs`).
+        DataError: a missing input, an empty folder, a Parquet file without ``id``/``text``; when the dataset
+            runs, a malformed JSONL line (file and line).
     """
     ray = _require_ray()
     paths = [Path(p) for p in inputs]
-    check_inputs(paths, fmt)
+    check_inputs(paths, fmt, engine="ray")
     files, how = _source_files(paths, fmt)
     ds = ray.data.read_datasource(_document_files_datasource(files, how, block_chars), num_cpus=READ_CPUS)
     # this dataset's own context (a copy of the caller's): Ray cuts the read output into blocks of this many bytes
     ds.context.target_max_block_size = block_chars
     return ds
-
-
-def check_inputs(inputs: Sequence[str | os.PathLike[str]], fmt: str = "auto") -> None:
-    """Refuse, before a cluster starts, what :func:`read_documents` cannot read.
-
-    Raises:
-        DataError: a missing input, CoNLL (token) input, or a Parquet file without ``id`` and ``text`` columns.
-    """
-    paths = [Path(p) for p in inputs]
-    if not paths:
-        raise ValueError("the ray engine needs at least one input")
-    for path in paths:
-        if not path.exists():
-            raise DataError("input not found", path=path)
-        if fmt == "conll" or (fmt == "auto" and path.is_file() and detect_format(path) == "conll"):
-            raise DataError("the ray engine reads text, JSONL and Parquet documents, not CoNLL sentences; "
-                            "use the default engine (or --shard) for token input", path=path)
-        if path.is_file() and path.suffix.lower() in PARQUET_SUFFIXES:
-            missing = sorted({"id", "text"} - set(_parquet_columns(path)))
-            if missing:
-                raise DataError(f"Parquet input needs columns 'id' and 'text'; missing {missing}", path=path)
-
-
-def _parquet_columns(path: Path) -> list[str]:
-    try:
-        import pyarrow.parquet as pq
-    except ImportError as err:
-        raise InferError(INSTALL_HINT) from err
-    try:
-        return list(pq.read_schema(path).names)
-    except (OSError, ValueError) as err:  # pyarrow's ArrowInvalid is a ValueError
-        raise DataError(f"not a readable Parquet file ({err})", path=path) from err
 
 
 class NerPredictor:
@@ -350,6 +318,11 @@ class RayRun:
     address: str
     seconds: float
 
+    def line(self) -> str:
+        """The run in one line (the CLI prints it on stderr)."""
+        return (f"ray: {self.documents} documents in {self.seconds:.2f} s on {self.actors} actors x "
+                f"{self.threads_per_actor} threads ({self.cluster_cpus:g} CPUs in the cluster, {self.address})")
+
 
 def init_ray(ray: Any, address: str | None) -> None:
     """Join the cluster at ``address``, or start a local one bound to 127.0.0.1 (it needs no network interface).
@@ -402,7 +375,7 @@ def predict_files(
     """
     import time
 
-    check_inputs(inputs, fmt)
+    check_inputs(inputs, fmt, engine="ray")
     ray = _require_ray()
     cfg = config or InferConfig()
     threads = cfg.threads or ACTOR_THREADS

@@ -36,6 +36,7 @@ from offline_ner import errors
 from offline_ner._fs import atomic_writer
 from offline_ner.errors import DataError, InferError, OfflineNerError
 from offline_ner.infer.config import InferConfig
+from offline_ner.infer.input_checks import check_columns
 from offline_ner.infer.inputs import write_entity_lines
 
 if TYPE_CHECKING:
@@ -120,8 +121,14 @@ def predict_dataframe(
     batch_size: int = BATCH_DOCUMENTS,
 ) -> DataFrame:
     """``df``'s ``id`` (as a string, like JSONL ids) and its ``text`` tagged: columns ``id`` and ``entities`` (JSON),
-    rows in ``df``'s order."""
+    rows in ``df``'s order.
+
+    Raises:
+        DataError: ``df`` lacks an ``id`` or ``text`` column (the rule Ray applies to Parquet files).
+    """
     from pyspark.sql import functions
+
+    check_columns(df.columns, "the DataFrame")
 
     tag = entities_udf(model_dir, config, batch_size=batch_size)
     return df.select(functions.col("id").cast("string").alias("id"), tag(functions.col("text")).alias("entities"))

@@ -131,7 +131,7 @@ def test_token_input_is_refused_by_the_ray_engine_before_any_work(tiny_onnx_dir:
     source.write_text("EU NNP B-NP B-ORG\n\n", encoding="utf-8")
     code, output = run("predict", "--model", str(tiny_onnx_dir), "--input", str(source), "-o",
                        str(tmp_path / "o.conll"), "--engine", "ray")
-    assert code == ExitCode.DATA and "not CoNLL sentences" in output
+    assert code == ExitCode.USAGE and "not CoNLL sentences" in output
 
 
 def test_ray_options_without_the_ray_engine_are_a_usage_error(tiny_onnx_dir: Path, tmp_path: Path) -> None:
@@ -144,11 +144,11 @@ def test_a_parquet_file_without_an_id_column_is_refused_before_a_cluster_starts(
     pa = pytest.importorskip("pyarrow", reason="pyarrow comes with the [ray] extra")
     import pyarrow.parquet as pq
 
-    from offline_ner.infer.ray_engine import check_inputs
+    from offline_ner.infer.input_checks import check_inputs
 
     pq.write_table(pa.table({"text": ["Paris"]}), tmp_path / "d.parquet")
     with pytest.raises(DataError, match=r"missing \['id'\]"):
-        check_inputs([tmp_path / "d.parquet"])
+        check_inputs([tmp_path / "d.parquet"], engine="ray")
 
 
 def test_parquet_input_without_the_ray_engine_is_a_usage_error(tiny_onnx_dir: Path, tmp_path: Path) -> None:
