@@ -3,7 +3,7 @@
 Each case runs ``offline-ner ...`` in a fresh child process (so nothing is cached in the interpreter, only in
 the OS page cache) and reports the median wall time, the exit code and whether torch was imported before the
 error. The reference row imports torch and transformers' Trainer, the cost every case must avoid. The goal
-(issue 14): a misspelt config key fails in under 2 s.
+(docs/benchmarks.md): a misspelt config key fails in under 2 s.
 
 Usage::
 

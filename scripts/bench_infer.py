@@ -226,7 +226,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--threads", type=int, default=physical_cores())
     # one training thread: on the shared 2-core box two threads measured 3-11 s/step against 1.2-2.7 s with one
     parser.add_argument("--train-threads", type=int, default=1)
-    # the best batch size of each pipeline counts; issue 5 measured PyTorch best at 32 (batch 1: 0.66x of it) and
+    # the best batch size of each pipeline counts; PyTorch measured best at 32 (batch 1: 0.66x of it) and
     # optimum-ORT best at 1, so each list brackets its known best without spending minutes on known losers
     parser.add_argument("--torch-batch-sizes", default="8,32", help="PyTorch pipeline batch sizes to try")
     parser.add_argument("--ort-batch-sizes", default="1,32", help="optimum-ORT pipeline batch sizes to try")

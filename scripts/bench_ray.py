@@ -1,4 +1,4 @@
-"""Ray Data engine against one process, in one run, on the same input and the same fp32 graph (issue 13).
+"""Ray Data engine against one process, in one run, on the same input and the same fp32 graph.
 
     python scripts/bench_ray.py --json                         # CoNLL-2003 test sentences as documents
     python scripts/bench_ray.py --input bbc --docs 300 --json  # 300 BBC articles (longer documents)

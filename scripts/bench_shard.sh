@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Shard + merge against one run (issue 13): run `predict` once, then its N shards one after another, merge them,
+# Shard + merge against one run: run `predict` once, then its N shards one after another, merge them,
 # and compare the merged output with the single run byte for byte. Prints the wall time of each step.
 #   bash scripts/bench_shard.sh MODEL INPUT FORMAT PRECISION N WORKDIR
 #   bash scripts/bench_shard.sh runs/onnx ../shared/data/conll2003/test.txt conll fp32 3 /tmp/shard-conll

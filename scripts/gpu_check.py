@@ -1,4 +1,4 @@
-"""GPU check for issue 5, one short run: export the fused fp16 graph, run the engine on CUDA with IO binding, and
+"""GPU check, one short run: export the fused fp16 graph, run the engine on CUDA with IO binding, and
 compare its tags and throughput with the CPU fp32 engine on the same documents.
 
 Self-contained and offline: it fine-tunes nothing and downloads nothing. The model is ``--model DIR`` or, by

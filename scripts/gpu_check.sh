@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# GPU check (issue 5), one short run on a CUDA machine: export the fused fp16 graph, run the engine with IO binding,
+# GPU check, one short run on a CUDA machine: export the fused fp16 graph, run the engine with IO binding,
 # print throughput and tag agreement with the CPU fp32 engine. Offline and self-contained (see scripts/gpu_check.py).
 #   bash scripts/gpu_check.sh                  # MiniLM-L6 with a random head
 #   bash scripts/gpu_check.sh --model DIR      # a trained model folder

@@ -31,7 +31,7 @@ die() { code=$1; shift; echo "install.sh: $*" >&2; exit "$code"; }
 bundle=$1; shift
 threshold=1; venv=""; python=python3
 work=$(mktemp -d "${TMPDIR:-/tmp}/offline-ner-install.XXXXXX")
-# --- issue 16: leave nothing half-made: the temp folder always goes, a venv this run created goes on failure ---
+# leave nothing half-made: the temp folder always goes, a venv this run created goes on failure
 made_venv=""
 cleanup() {
     status=$?
@@ -44,7 +44,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-# --- end issue 16 ---
 : > "$work/pubkeys"
 while [ $# -gt 0 ]; do
     [ $# -ge 2 ] || die 2 "$1 needs a value"
@@ -59,11 +58,10 @@ while [ $# -gt 0 ]; do
 done
 [ -s "$work/pubkeys" ] || die 2 "give at least one trusted --pubkey"
 [ -f "$bundle" ] || die 20 "no bundle at $bundle"
-# --- issue 16: a venv is always a new folder, so a failure can remove all of it ---
+# a venv is always a new folder, so a failure can remove all of it
 if [ -n "$venv" ] && [ -e "$venv" ]; then
     die 2 "$venv already exists; install into a new folder (then point a symlink at it), nothing was changed"
 fi
-# --- end issue 16 ---
 
 # 1. members: regular files only (no links, devices, folders), no duplicates; the first two fixed
 tar -tvf "$bundle" > "$work/listing" || die 20 "$bundle is not a tar archive"
@@ -74,7 +72,7 @@ tar -tf "$bundle" > "$work/names"
 [ -z "$(sort "$work/names" | uniq -d)" ] || die 30 "the bundle holds a member name twice"
 [ "$(tar -xOf "$bundle" offline-ner-bundle)" = "offline-ner-bundle 1" ] || die 20 "unsupported bundle format"
 
-# --- issue 16: nothing after the end-of-archive marker (one byte form, as the Python verifier: 29) ---
+# nothing after the end-of-archive marker (one byte form, as the Python verifier: 29)
 # GNU tar -R names the block of the first zero block; the two zero blocks must end the file exactly
 end_block=$(tar -tRf "$bundle" 2> /dev/null | sed -n 's/^block \([0-9]*\): \*\* Block of NULs \*\*$/\1/p')
 bundle_bytes=$(wc -c < "$bundle" | tr -d ' ')
@@ -82,7 +80,6 @@ if [ -z "$end_block" ] || [ "$bundle_bytes" -ne $(((end_block + 2) * 512)) ] \
     || [ "$(tail -c 1024 "$bundle" | tr -d '\000' | wc -c | tr -d ' ')" -ne 0 ]; then
     die 29 "data follows the end-of-archive marker of $bundle: it is not the bundle that was signed"
 fi
-# --- end issue 16 ---
 
 # 2. the envelope alone, with a size cap; split into payload and payload type
 tar -xOf "$bundle" envelope.json | head -c $((MAX_ENVELOPE + 1)) > "$work/envelope.json"
@@ -131,7 +128,7 @@ sed 's/^[0-9a-f]*  //' "$work/SHA256SUMS" | sort -cu 2> /dev/null || die 20 "the
 { echo offline-ner-bundle; echo envelope.json; sed 's/^[0-9a-f]*  //' "$work/SHA256SUMS"; } > "$work/expected"
 cmp -s "$work/expected" "$work/names" || die 29 "the bundle's members differ from its signed manifest"
 
-# --- issue 16: this host must be the target the wheels were chosen for, checked before anything is installed ---
+# this host must be the target the wheels were chosen for, checked before anything is installed
 target_re='.*"target":{"arch":"\([a-z0-9_]*\)","device":"[a-z]*","glibc":"\([0-9]*\.[0-9]*\)",'
 target_re=$target_re'"platform_tags":\[[^]]*\],"python":"\([0-9]*\.[0-9]*\)"}.*'
 want_arch=$(sed -n "s/$target_re/\1/p" "$work/manifest.json")
@@ -153,7 +150,6 @@ if [ "${have_glibc%.*}" -lt "${want_glibc%.*}" ] || { [ "${have_glibc%.*}" -eq "
     die 34 "this host has glibc $have_glibc; the bundle's wheels need glibc $want_glibc or newer"
 fi
 echo "install.sh: host matches the target: Python $have_python, glibc $have_glibc >= $want_glibc, $want_arch" >&2
-# --- end issue 16 ---
 
 # 6. extract (only the checked regular files exist) and hash every file
 mkdir "$work/x"
@@ -163,7 +159,7 @@ echo "install.sh: $(wc -l < "$work/SHA256SUMS" | tr -d ' ') files match the sign
 
 # 7. install with no index: only the hash-pinned wheels in the bundle can be installed
 if [ -n "$venv" ]; then
-    made_venv=$venv  # issue 16: removed by cleanup if anything below fails
+    made_venv=$venv  # removed by cleanup if anything below fails
     "$python" -m venv "$venv" || die 1 "$python -m venv $venv failed (Debian/Ubuntu: install python3-venv)"
     python="$venv/bin/python"
 fi

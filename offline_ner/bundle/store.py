@@ -35,9 +35,10 @@ from offline_ner._fs import atomic_write_text, fsync_dir
 from offline_ner.bundle.manifest import DEFAULT_LIMITS, STREAM_RE, Limits, check_path
 from offline_ner.bundle.trust import TrustStore
 from offline_ner.bundle.verify import Progress, verify_bundle
+from offline_ner.contracts import BUNDLE_PREFIX
 from offline_ner.errors import BundleError, MissingFileError, UnsafePathError
 
-REFERENCE_RE = re.compile(r"bundle:(?P<stream>[^@/]+)(@(?P<sequence>\d+))?/(?P<path>.*)")
+REFERENCE_RE = re.compile(re.escape(BUNDLE_PREFIX) + r"(?P<stream>[^@/]+)(@(?P<sequence>\d+))?/(?P<path>.*)")
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+from offline_ner.contracts import BUNDLE_PREFIX
 from offline_ner.errors import ModelNotFoundError
-
-BUNDLE_PREFIX = "bundle:"
 
 
 def is_bundle_reference(ref: str) -> bool:

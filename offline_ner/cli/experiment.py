@@ -6,9 +6,10 @@ from pathlib import Path
 
 import click
 
-from offline_ner.cli._bundle_refs import BUNDLE_PREFIX, resolve_source
+from offline_ner.cli._bundle_refs import resolve_source
 from offline_ner.cli._common import EXIT_CODES_EPILOG, emit, handles_errors, json_option
-from offline_ner.cli.bundle import store_option
+from offline_ner.cli.options import store_option
+from offline_ner.contracts import BUNDLE_PREFIX
 from offline_ner.data import Record
 
 
@@ -34,6 +35,8 @@ def experiment(config_path: Path, overrides: tuple[str, ...], only: tuple[str, .
     Resumable: cells already in OUT_DIR/results.jsonl are not rerun, so the same command continues a stopped
     grid. Rows: test F1 (mean ± std over seeds), per-type F1, dev F1, optimizer steps, wall time. A data source
     may be a verified, imported bundle: path: "bundle:<stream>[@<sequence>]/records.jsonl" (read from --store).
+    Each cell's trained model folder (about 90 MB) is deleted once its row is written, except those a selection
+    arm needs as teacher; set keep_models: true in the config to keep them all.
 
     \b
     Example:

@@ -29,9 +29,10 @@ from offline_ner.contracts.export_manifest import (
     read_export_manifest,
 )
 from offline_ner.contracts.training import EpochShare, PhaseResult, TrainMetrics
-from offline_ner.contracts.verification import VerificationReport
+from offline_ner.contracts.verification import BUNDLE_PREFIX, VerificationReport
 
 __all__ = [
+    "BUNDLE_PREFIX",
     "CPU_INT8",
     "FORMAT",
     "FP32",

@@ -19,6 +19,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+# a data source or base model inside a verified, imported bundle: bundle:<stream>[@<sequence>]/<path> (the train
+# and experiment configs, and the CLI, read it; bundle.store resolves it)
+BUNDLE_PREFIX = "bundle:"
+
 
 @dataclass(frozen=True)
 class VerificationReport:

@@ -21,11 +21,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from offline_ner.contracts import BUNDLE_PREFIX
 from offline_ner.data import Record, iter_json_lines, read_records, repair_iob2, require_tags
 from offline_ner.errors import ConfigError, DataError
 from offline_ner.experiment.config import ALL, ExperimentConfig, SourceConfig
 
-BUNDLE_PREFIX = "bundle:"
 BundleResolver = Callable[[str], list[Record]]
 
 

@@ -1,7 +1,7 @@
 """Derived graphs: the fused GPU graph (fp32 or fp16) and the dynamic-int8 CPU graph, from the plain export.
 
 Each function reads one ONNX file and writes another; none validates (``validate.py`` does). Measured on a
-2-core AVX-512 box (issue 5): the fused fp32 graph was slightly *slower* on CPU than the plain one (4,332 vs
+2-core AVX-512 box (docs/benchmarks.md): the fused fp32 graph was slightly *slower* on CPU than the plain one (4,332 vs
 4,604 tokens/s), so fusion is only for the CUDA provider, and the CPU keeps ORT's own session-time fusions.
 ORT's quantizer fails on the fused graph (shape inference cannot type the com.microsoft contrib ops), so int8
 is always quantised from the plain export.

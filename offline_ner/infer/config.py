@@ -31,7 +31,7 @@ class InferConfig:
     device: str = "auto"
     # auto: fp16 fused graph on CUDA; on CPU the int8 graph when exported, else fp32
     precision: str = "auto"
-    # subword tokens per batch (rows x padded width); 4,096 gave the best CPU throughput in issue 5's bench
+    # subword tokens per batch (rows x padded width); 4,096 gave the best CPU throughput (scripts/bench_infer.py)
     max_batch_tokens: int = 4096
     # rows per batch cap, so a flood of 3-token sentences does not build one giant batch of tiny rows
     max_batch_size: int = 512

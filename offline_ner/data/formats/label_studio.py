@@ -39,17 +39,6 @@ from offline_ner.errors import DataError
 FROM_NAME, TO_NAME = "label", "text"  # the names in Label Studio's NER template
 RECORD_KEY = "offline_ner"  # data key carrying the source record (tokens, offsets, source, provenance)
 MODEL_VERSION = "offline-ner"
-LABEL_CONFIG = """<View>
-  <Labels name="label" toName="text">
-{labels}  </Labels>
-  <Text name="text" value="$text"/>
-</View>
-"""
-
-
-def label_config(types: Iterable[str]) -> str:
-    """The labelling interface for a project: Label Studio's NER template with these entity types."""
-    return LABEL_CONFIG.format(labels="".join(f'    <Label value="{name}"/>\n' for name in types))
 
 
 def task_of(item: SpanText, *, kind: str = "predictions", model_version: str = MODEL_VERSION) -> dict[str, Any]:
