@@ -7,9 +7,11 @@ probability-free rule of error diffusion: the running count of distilled records
 integral of the curve by more than half a record, so the realised share of every epoch tracks the curve.
 Within a pool, records are drawn without replacement, reshuffled when the pool runs out.
 
-Batches are then grouped by length for dynamic padding: the order is cut into groups of ``group_batches``
-batches, each group is sorted by length and cut into batches, and the batches of a group are shuffled. A group
-never crosses an epoch boundary, so grouping does not change an epoch's share. Everything depends only on
+The order is then cut into groups of ``group_batches`` batches, each group is sorted by length and cut into
+batches, and the batches of a group are shuffled. With ``group_batches`` > 1 this groups batches by length for
+dynamic padding (the trainer asks for ``length_group_batches`` only with ``pack_tokens: 0``); with 1, what the
+default ``pack_tokens: 64`` sets, each batch is a random draw, sorted only within itself, and packing removes the
+padding instead. A group never crosses an epoch boundary, so grouping does not change an epoch's share. Everything depends only on
 ``(seed, epoch)``, so a resumed run replays exactly the order the killed run would have used.
 
 Example::
