@@ -2,8 +2,8 @@
 
 Hostile or broken input raises an :class:`OfflineNerError`; calling the API wrongly is a bug and raises
 ``ValueError``/``RuntimeError`` (exit 1). Each class carries its exit code, so the CLI maps errors to codes in one
-place and the numbers live only in :class:`ExitCode`, their wording only in :data:`EXIT_CODE_MEANINGS` (README's table is
-checked against both, ``docs/bundle-format.md``'s against the numbers, by tests; every command's ``--help`` is built
+place and the numbers live only in :class:`ExitCode`, their wording only in :data:`EXIT_CODE_MEANINGS` (docs/exit-codes.md's table
+is checked against both, ``docs/bundle-format.md``'s against the numbers, by tests; every command's ``--help`` is built
 from them).
 An error may carry a ``report`` (:class:`Report`): what the operation found before it failed::
 
@@ -83,11 +83,11 @@ class ExitCode(IntEnum):
 
     @property
     def meaning(self) -> str:
-        """What the code means, as the README's table and every command's ``--help`` say it."""
+        """What the code means, as docs/exit-codes.md's table and every command's ``--help`` say it."""
         return EXIT_CODE_MEANINGS[self]
 
 
-# the one wording of each code: README.md's table is checked against it, each command's --help is built from it
+# the one wording of each code: docs/exit-codes.md's table is checked against it, each command's --help is built from it
 EXIT_CODE_MEANINGS: Mapping[ExitCode, str] = {
     ExitCode.OK: "success",
     ExitCode.INTERNAL: "unexpected error (`--debug` shows a traceback)",

@@ -1,5 +1,5 @@
-"""Exit codes are numbered once (``ExitCode``) and worded once (``EXIT_CODE_MEANINGS``): README's table says the
-same, every command's ``--help`` is built from them, and no help text writes a code number by hand."""
+"""Exit codes are numbered once (``ExitCode``) and worded once (``EXIT_CODE_MEANINGS``): docs/exit-codes.md's table
+says the same, every command's ``--help`` is built from them, and no help text writes a code number by hand."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from offline_ner.cli._common import BUNDLE_EXIT_CODES_EPILOG, EXIT_CODES_EPILOG
 from offline_ner.cli.main import COMMANDS, cli
 from offline_ner.errors import EXIT_CODE_MEANINGS, ExitCode
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+EXIT_CODES_PAGE = (Path(__file__).resolve().parents[1] / "docs" / "exit-codes.md").read_text(encoding="utf-8")
 
 
-def _readme_exit_codes() -> dict[int, str]:
-    section = README.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
+def _documented_exit_codes() -> dict[int, str]:
+    section = EXIT_CODES_PAGE.split("# Exit codes", 1)[1].split("\n## ", 1)[0]
     table: dict[int, str] = {}
     for row in re.findall(r"^\|(.*)\|$", section, flags=re.MULTILINE):
         cells = [cell.strip() for cell in row.split("|")]
@@ -43,7 +43,7 @@ def test_every_exit_code_has_one_meaning() -> None:
 
 
 def test_readme_exit_code_table_is_exit_code_and_its_meanings() -> None:
-    assert _readme_exit_codes() == {int(code): meaning for code, meaning in EXIT_CODE_MEANINGS.items()}
+    assert _documented_exit_codes() == {int(code): meaning for code, meaning in EXIT_CODE_MEANINGS.items()}
 
 
 def test_every_command_help_lists_the_exit_codes_built_from_exit_code() -> None:

@@ -9,7 +9,7 @@
 #                install fails (default: install into --python's env)
 #   --python     the interpreter to use (default python3); must be the bundle's target Python version
 # Needs: GNU tar, openssl >= 3.0 (Ed25519 with -rawin), sha256sum, base64, sed, grep, getconf, python3 with pip
-# and venv; disk: about the bundle's size in $TMPDIR while it runs, plus the installed size (README).
+# and venv; disk: about the bundle's size in $TMPDIR while it runs, plus the installed size (docs/install.md).
 #
 # Order (docs/bundle-format.md): list the members and refuse anything but the expected regular files; read the
 # envelope alone; verify signatures over the DSSE pre-authentication bytes with openssl; only then read the

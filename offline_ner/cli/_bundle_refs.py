@@ -59,5 +59,5 @@ def resolve_base_model_source(name: str, store: Path) -> str:
             f"base model {name!r}: its package {PACKAGED_MODELS[name][0]!r} is not installed and no model bundle of "
             f"stream {name!r} is imported into {store}. Connected side: 'offline-ner bundle create --kind model "
             f"--stream {name} --sequence 1 --key release.key {name} -o {name}.bundle'; here: 'offline-ner bundle "
-            f"import {name}.bundle --store {store}' (README: Install in a closed network)"
+            f"import {name}.bundle --store {store}' (docs/install.md)"
         ) from err

@@ -38,7 +38,7 @@ def exit_codes_text(codes: Iterable[ExitCode]) -> str:
 _BUNDLE_CODES = [code for code in ExitCode if code >= ExitCode.BUNDLE_FORMAT]
 EXIT_CODES_EPILOG = (
     f"Exit codes: {exit_codes_text(code for code in ExitCode if code < ExitCode.BUNDLE_FORMAT)}; "
-    f"{int(_BUNDLE_CODES[0])}-{int(_BUNDLE_CODES[-1])} bundle (offline-ner bundle --help, README, docs/bundle-format.md)."
+    f"{int(_BUNDLE_CODES[0])}-{int(_BUNDLE_CODES[-1])} bundle (offline-ner bundle --help, docs/bundle-format.md)."
 )
 BUNDLE_EXIT_CODES_EPILOG = f"Bundle exit codes: {exit_codes_text(_BUNDLE_CODES)}. {EXIT_CODES_EPILOG}"
 

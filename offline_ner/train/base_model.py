@@ -38,7 +38,7 @@ def _packaged(name: str) -> Path:
     except ModuleNotFoundError as err:
         raise ModelNotFoundError(
             f"base model {name!r} needs the Python package {package!r}, which is not installed; "
-            f"bring it as a model bundle (README: Install in a closed network) or pass a model folder"
+            f"bring it as a model bundle (docs/install.md) or pass a model folder"
         ) from err
 
 
