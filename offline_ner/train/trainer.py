@@ -18,8 +18,12 @@ Output folder layout::
 
 The rooms around this loop: ``run_data.py`` (records checked, labels, features), ``run_folder.py`` (fingerprint,
 resume points, publishing, metrics.json), ``run_log.py`` (train_log.jsonl, the share counter), ``hf_adapters.py``
-(sampler, collator, Trainer subclass, dev scorer) and ``callbacks.py``. Not here: reading files or bundles (the
-CLI does that), export, inference.
+(sampler, collator, Trainer subclass, dev scorer) and ``callbacks.py``. Their imports run one way::
+
+    trainer ──► callbacks ──► hf_adapters ──► run_log ◄── run_folder ──► run_data
+       └──────────────────────────────────────────────────────┴─────────────┘   (trainer imports every room)
+
+Not here: reading files or bundles (the CLI does that), export, inference.
 
 Example::
 
