@@ -96,7 +96,7 @@ def check_columns(columns: Iterable[str], where: str) -> None:
     """
     missing = sorted(set(DOCUMENT_COLUMNS) - set(columns))
     if missing:
-        raise DataError(f"Parquet input needs columns 'id' and 'text'; missing {missing}", path=where)
+        raise DataError(f"documents need columns 'id' and 'text'; missing {missing}", path=where)
 
 
 def _parquet_columns(path: Path) -> list[str]:
