@@ -9,7 +9,6 @@ elided arguments.
 
 from __future__ import annotations
 
-import re
 import shlex
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,22 +46,27 @@ def _code_lines(text: str) -> Iterator[str]:
 
 
 def command_lines(text: str) -> Iterator[list[str]]:
-    """The arguments after each ``offline-ner`` in the code blocks of ``text``, up to a separator or comment."""
+    """The arguments after each ``offline-ner`` in the code blocks of ``text``, each up to a separator or comment."""
     for line in _code_lines(text):
-        for match in re.finditer(r"(?:^|[\s;&|(])offline-ner\s+(.*)", line):
-            lexer = shlex.shlex(match.group(1), posix=True, punctuation_chars="|&;<>")
-            lexer.whitespace_split = True
-            lexer.commenters = "#"
-            args = []
-            try:
-                for token in lexer:
-                    if token in SEPARATORS or set(token) <= set("|&;<>"):
-                        break
-                    args.append(token)
-            except ValueError:  # an unbalanced quote: the line is prose, not a command
+        if "offline-ner" not in line:
+            continue
+        lexer = shlex.shlex(line, posix=True, punctuation_chars="|&;<>")
+        lexer.whitespace_split = True
+        lexer.commenters = "#"
+        try:
+            tokens = list(lexer)
+        except ValueError:  # an unbalanced quote: the line is prose, not a command
+            continue
+        segment: list[str] = []
+        for token in [*tokens, ";"]:
+            if token not in SEPARATORS and not set(token) <= set("|&;<>"):
+                segment.append(token)
                 continue
-            if args and not args[0].startswith("-"):
-                yield [a for a in args if a not in ELIDED]
+            if "offline-ner" in segment:
+                args = segment[segment.index("offline-ner") + 1 :]
+                if args and not args[0].startswith("-"):
+                    yield [a for a in args if a not in ELIDED]
+            segment = []
 
 
 def parse_problem(args: list[str]) -> str | None:
@@ -126,3 +130,5 @@ def test_a_command_line_that_no_longer_parses_is_caught(line: str, problem: str)
 def test_continuation_lines_comments_and_pipes_are_read_as_the_shell_reads_them() -> None:
     text = "```\ncat a | offline-ner predict --model m \\\n    --input x -o y   # a comment\n```\n"
     assert list(command_lines(text)) == [["predict", "--model", "m", "--input", "x", "-o", "y"]]
+    both = "    offline-ner bundle verify b.bundle && offline-ner bundle import b.bundle --store s > log\n"
+    assert list(command_lines(both)) == [["bundle", "verify", "b.bundle"], ["bundle", "import", "b.bundle", "--store", "s"]]
