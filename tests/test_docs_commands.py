@@ -24,25 +24,36 @@ SEPARATORS = {"|", "||", "&&", ";", "&", ">", ">>", "<", "2>", "2>&1"}
 ELIDED = {"...", "…"}
 
 
-def _code_lines(text: str) -> Iterator[str]:
-    """The lines of the code blocks of a Markdown text, continuation lines (ending in a backslash) joined."""
-    fenced, pending = False, ""
+def _code_blocks(text: str) -> Iterator[list[str]]:
+    """The code blocks of a Markdown text (fenced, or indented four spaces), each as its lines."""
+    fenced, block = False, []
     for line in text.splitlines():
         if line.lstrip().startswith("```"):
+            if fenced:
+                yield block
+                block = []
             fenced = not fenced
-            continue
-        if not (fenced or line.startswith("    ")):
-            pending = ""
-            continue
-        line = pending + line.strip()
-        if "──" in line:  # a diagram, not a command
-            pending = ""
-            continue
-        if line.endswith("\\"):
-            pending = line[:-1] + " "
+        elif fenced or line.startswith("    "):
+            block.append(line.strip())
+        elif block:
+            yield block
+            block = []
+    if block:
+        yield block
+
+
+def _code_lines(text: str) -> Iterator[str]:
+    """The command lines of the code blocks, continuation lines (ending in a backslash) joined; diagrams skipped."""
+    for block in _code_blocks(text):
+        if any("──" in line for line in block):
             continue
         pending = ""
-        yield line
+        for line in block:
+            if line.endswith("\\"):
+                pending += line[:-1] + " "
+                continue
+            yield pending + line
+            pending = ""
 
 
 def command_lines(text: str) -> Iterator[list[str]]:
@@ -85,9 +96,11 @@ def parse_problem(args: list[str]) -> str | None:
         command = sub
     parser = command.make_parser(ctx)
     try:
-        parser.parse_args(args=list(args))
+        _, extra, _ = parser.parse_args(args=list(args))
     except click.UsageError as err:
         return f"{' '.join(path)}: {err.format_message()}"
+    if extra and not command.allow_extra_args:
+        return f"{' '.join(path)}: unexpected extra arguments {extra}"
     return None
 
 
@@ -119,6 +132,7 @@ def test_every_documented_command_line_parses(args: list[str]) -> None:
         ("offline-ner bundel verify x.bundle", "no command 'bundel'"),
         ("offline-ner bundle verfy x.bundle", "no command 'verfy'"),
         ("offline-ner predict --model", "requires an argument"),
+        ("offline-ner bundle verify a.bundle b.bundle", "unexpected extra arguments"),
     ],
 )
 def test_a_command_line_that_no_longer_parses_is_caught(line: str, problem: str) -> None:
