@@ -25,8 +25,8 @@ import binascii
 import contextlib
 import fcntl
 import fnmatch
-import glob
 import json
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -128,26 +128,28 @@ class TrustStore:
         """Load the store under an exclusive lock held until the block ends; save inside the block.
 
         Two changes that load, check and save without it interleave: one checks the rollback ratchet against
-        stale state, the later save undoes the earlier one (a ratchet moved back, a stream lost). The lock file
-        ``.<name>.lock`` sits beside the store. Under it, temp files a crashed :meth:`save` left are removed.
+        stale state, the later save undoes the earlier one (a ratchet moved back, a stream lost). The lock is the
+        file's, not the name's: symlinks are resolved first, the lock file ``.<name>.lock`` sits beside the real
+        file and the yielded store saves to the real file, so a symlink and its target share one lock. A file with
+        a second real name (a hard link, a bind mount) is refused, since a save replaces one name and the other
+        would keep the old ratchet.
 
         Raises:
-            TrustStoreError: as :meth:`load`, or the lock file cannot be opened.
+            TrustStoreError: as :meth:`load`, the lock file cannot be opened, or the file has another name.
         """
-        path = Path(path)
+        real = Path(os.path.realpath(path))
         if missing_ok:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            real.parent.mkdir(parents=True, exist_ok=True)
         try:
-            handle = open(path.parent / f".{path.name}.lock", "a")  # noqa: SIM115 (closed below, after unlocking)
+            handle = open(real.parent / f".{real.name}.lock", "a")  # noqa: SIM115 (closed below, after unlocking)
         except OSError as err:
-            if not path.parent.is_dir():
+            if not real.parent.is_dir():
                 raise TrustStoreError(f"no trust store at {path}; create one with 'offline-ner trust add'") from err
             raise TrustStoreError(f"cannot open the lock file of trust store {path}: {err.strerror}") from err
         with handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
-            for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
-                stale.unlink(missing_ok=True)
-            yield cls.load(path, missing_ok=missing_ok)
+            _refuse_other_names(real)
+            yield cls.load(real, missing_ok=missing_ok)
 
     @classmethod
     def from_dict(cls, raw: object, *, path: Path | None = None) -> TrustStore:
@@ -251,6 +253,50 @@ class TrustStore:
             return False
         self.streams[manifest.stream] = state
         return True
+
+
+def _refuse_other_names(real: Path) -> None:
+    """Refuse a trust store that is one file under two real paths: saving renames a new file over this name
+    only, so the other name (a hard link, or a bind mount, which also refuses the rename) keeps the old ratchet."""
+    try:
+        info = os.stat(real)
+    except FileNotFoundError:
+        return
+    except OSError as err:
+        raise TrustStoreError(f"cannot read trust store {real}: {err.strerror}") from err
+    if info.st_nlink > 1:
+        raise TrustStoreError(
+            f"trust store {real} has {info.st_nlink} hard links: a save replaces this name only, so the others "
+            "would keep an old rollback ratchet; remove the other links (a symlink may point here)"
+        )
+    mounts = _mount_points_of(info)
+    if mounts:
+        raise TrustStoreError(
+            f"trust store {real} is bind-mounted at {', '.join(mounts)}: a save cannot replace a mount point, and "
+            "the other path would keep an old rollback ratchet; mount its folder instead of the file"
+        )
+
+
+def _mount_points_of(info: os.stat_result) -> list[str]:
+    """Mount points (``/proc/self/mountinfo``, where there is one) that show this very file: bind mounts of it."""
+    try:
+        lines = Path("/proc/self/mountinfo").read_text(encoding="utf-8", errors="surrogateescape").splitlines()
+    except OSError:
+        return []
+    device = f"{os.major(info.st_dev)}:{os.minor(info.st_dev)}"
+    found = []
+    for line in lines:
+        fields = line.split(" ")
+        if len(fields) < 5 or fields[2] != device or fields[3] == "/":  # a file's bind mount has its path as root
+            continue
+        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), fields[4])  # mountinfo escapes space as \040
+        try:
+            other = os.stat(point)
+        except OSError:
+            continue
+        if (other.st_dev, other.st_ino) == (info.st_dev, info.st_ino):
+            found.append(point)
+    return found
 
 
 def _object(value: object, what: str) -> dict[str, Any]:
