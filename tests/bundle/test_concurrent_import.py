@@ -7,12 +7,10 @@ ratchet."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -21,46 +19,8 @@ from cryptography.hazmat.primitives import serialization
 
 from offline_ner.bundle import TrustStore
 from offline_ner.errors import ExitCode
+from tests.bundle.processes import REPO, HeldFifo, held_bundle, offline_ner
 from tests.bundle.simulator import BundleSimulator, fixed_key
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _bundle(sim: BundleSimulator, stream: str, sequence: int) -> Path:
-    sim.fields.update(stream=stream, sequence=sequence)
-    sim.files["qa.json"] = json.dumps({"note": "x" * 300_000}).encode()  # several pipe buffers: the feeder can stall
-    return sim.write(name=f"{stream}-{sequence}.bundle")
-
-
-class HeldFifo:
-    """A FIFO that feeds a bundle's first half, then stalls until released (the reader is then mid-verify)."""
-
-    def __init__(self, path: Path, data: bytes) -> None:
-        self.path, self.data = path, data
-        os.mkfifo(path)
-        self.reading = threading.Event()  # the reader has consumed bytes: it holds its locks
-        self.release = threading.Event()
-        self.thread = threading.Thread(target=self._feed, daemon=True)
-        self.thread.start()
-
-    def _feed(self) -> None:
-        with open(self.path, "wb") as pipe:
-            half = len(self.data) // 2
-            pipe.write(self.data[:half])  # returns once the reader has taken all but a pipe buffer of it
-            pipe.flush()
-            self.reading.set()
-            self.release.wait(60)
-            pipe.write(self.data[half:])
-
-
-def _offline_ner(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "offline_ner", *args, "--json"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def _wait_until_blocked_on_a_lock(proc: subprocess.Popen[str], timeout: float = 30.0) -> None:
@@ -104,9 +64,9 @@ def _race(
 
     ``names``: the trust store's file names (in ``tmp_path``) the held import and the other command are given."""
     fifo = HeldFifo(tmp_path / "held.fifo", held.read_bytes())
-    first = _offline_ner(env, "bundle", "import", str(fifo.path), "--trust-store", str(tmp_path / names[0]))
+    first = offline_ner(env, "bundle", "import", str(fifo.path), "--trust-store", str(tmp_path / names[0]))
     assert fifo.reading.wait(30), "the held import never started reading"
-    second = _offline_ner(env, *other, "--trust-store", str(tmp_path / names[1]))
+    second = offline_ner(env, *other, "--trust-store", str(tmp_path / names[1]))
     _wait_until_blocked_on_a_lock(second)
     fifo.release.set()
     results = [subprocess.CompletedProcess(p.args, 0, *p.communicate(timeout=60)) for p in (first, second)]
@@ -121,7 +81,7 @@ def _race(
 def test_older_sequence_started_while_a_newer_one_is_verified_is_refused(
     sim: BundleSimulator, tmp_path: Path, env: dict[str, str], names: tuple[str, str]
 ) -> None:
-    m3, m2 = _bundle(sim, "conll-llm", 3), _bundle(sim, "conll-llm", 2)
+    m3, m2 = held_bundle(sim, "conll-llm", 3), held_bundle(sim, "conll-llm", 2)
     newer, older = _race(tmp_path, env, held=m3, other=["bundle", "import", str(m2)], names=names)
     assert newer.returncode == 0, newer.stderr
     assert older.returncode == ExitCode.ROLLBACK, older.stderr
@@ -133,7 +93,7 @@ def test_older_sequence_started_while_a_newer_one_is_verified_is_refused(
 def test_newer_sequence_started_while_an_older_one_is_verified_is_accepted_after_it(
     sim: BundleSimulator, tmp_path: Path, env: dict[str, str], names: tuple[str, str]
 ) -> None:
-    m2, m3 = _bundle(sim, "conll-llm", 2), _bundle(sim, "conll-llm", 3)
+    m2, m3 = held_bundle(sim, "conll-llm", 2), held_bundle(sim, "conll-llm", 3)
     older, newer = _race(tmp_path, env, held=m2, other=["bundle", "import", str(m3)], names=names)
     assert (older.returncode, newer.returncode) == (0, 0), older.stderr + newer.stderr
     assert TrustStore.load(tmp_path / "trust.json").streams["conll-llm"].sequence == 3
@@ -143,7 +103,7 @@ def test_newer_sequence_started_while_an_older_one_is_verified_is_accepted_after
 def test_an_import_of_another_stream_during_a_held_import_loses_neither_stream(
     sim: BundleSimulator, tmp_path: Path, env: dict[str, str], names: tuple[str, str]
 ) -> None:
-    held, other = _bundle(sim, "conll-llm", 3), _bundle(sim, "bbc-llm", 1)
+    held, other = held_bundle(sim, "conll-llm", 3), held_bundle(sim, "bbc-llm", 1)
     first, second = _race(tmp_path, env, held=held, other=["bundle", "import", str(other)], names=names)
     assert (first.returncode, second.returncode) == (0, 0), first.stderr + second.stderr
     streams = TrustStore.load(tmp_path / "trust.json").streams
@@ -160,7 +120,7 @@ def test_a_key_trusted_during_a_held_import_is_kept(
         .public_key()
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
-    held = _bundle(sim, "conll-llm", 3)
+    held = held_bundle(sim, "conll-llm", 3)
     first, second = _race(
         tmp_path, env, held=held, other=["trust", "add", str(pem), "--role", "annotator"], names=names
     )
@@ -181,9 +141,9 @@ def test_imports_through_a_hard_link_and_its_original_are_both_refused_and_chang
 ) -> None:
     os.link(tmp_path / "trust.json", tmp_path / "hard.json")
     before = (tmp_path / "trust.json").read_bytes()
-    m3, m2 = _bundle(sim, "conll-llm", 3), _bundle(sim, "conll-llm", 2)
+    m3, m2 = held_bundle(sim, "conll-llm", 3), held_bundle(sim, "conll-llm", 2)
     procs = [
-        _offline_ner(env, "bundle", "import", str(bundle), "--trust-store", str(tmp_path / name))
+        offline_ner(env, "bundle", "import", str(bundle), "--trust-store", str(tmp_path / name))
         for bundle, name in ((m3, "trust.json"), (m2, "hard.json"))
     ]
     for proc in procs:
@@ -201,11 +161,11 @@ def test_an_import_through_a_bind_mount_of_the_store_during_a_held_import_is_ref
 ) -> None:
     # the other process sees trust.json also at bound.json (its own mount namespace): two real paths, one file
     (tmp_path / "bound.json").touch()
-    m3, m2 = _bundle(sim, "conll-llm", 3), _bundle(sim, "conll-llm", 2)
+    m3, m2 = held_bundle(sim, "conll-llm", 3), held_bundle(sim, "conll-llm", 2)
     bind = f"mount --bind {tmp_path / 'trust.json'} {tmp_path / 'bound.json'} && exec \"$0\" \"$@\""
     other = ["unshare", "-rm", "sh", "-c", bind, sys.executable, "-m", "offline_ner", "bundle", "import", str(m2)]
     fifo = HeldFifo(tmp_path / "held.fifo", m3.read_bytes())
-    first = _offline_ner(env, "bundle", "import", str(fifo.path))
+    first = offline_ner(env, "bundle", "import", str(fifo.path))
     assert fifo.reading.wait(30), "the held import never started reading"
     second = subprocess.run(
         [*other, "--json", "--trust-store", str(tmp_path / "bound.json")],
