@@ -62,6 +62,7 @@ from offline_ner.errors import (
     LimitExceededError,
     MissingFileError,
     PolicyError,
+    RevokedKeyError,
     RollbackError,
     SignatureError,
     ThresholdError,
@@ -78,6 +79,7 @@ Progress = Callable[[int], object]
 SEVERITY: tuple[type[BundleError], ...] = (
     SignatureError,
     UnknownKeyError,
+    RevokedKeyError,
     ThresholdError,
     PolicyError,
     UnsafePathError,

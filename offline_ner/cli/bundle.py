@@ -18,19 +18,10 @@ from offline_ner.bundle.runtime import DEVICES, Target
 from offline_ner.bundle.wheelhouse import TORCH_CPU_INDEX
 from offline_ner.cli._common import BUNDLE_EXIT_CODES_EPILOG, emit, handles_errors, json_option
 from offline_ner.cli.keys import read_passphrase
-from offline_ner.cli.trust import trust_store_option
+from offline_ner.cli.trust import store_option, trust_store_option
 from offline_ner.contracts import VerificationReport
 
 BUNDLE_EPILOG = BUNDLE_EXIT_CODES_EPILOG
-
-store_option = click.option(
-    "--store",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="OFFLINE_NER_STORE",
-    default=Path("~/.local/share/offline-ner/store"),
-    show_default=True,
-    help="Content store folder (env OFFLINE_NER_STORE).",
-)
 
 
 def _utc(value: datetime | None) -> datetime | None:
