@@ -4,6 +4,10 @@
 must not turn /dev/stdout into a file). Also the one way to hash a file, so every stage's digests (manifests,
 provenance) agree byte for byte.
 
+Temp files and folders are *owned*: their name carries the creating process's id and the process holds a lock
+on them while it lives, so what a killed process left (``.OUT.<pid>.<hex>.tmp``, a ``.verify-<pid>.<hex>``
+staging folder) is told apart from a live process's and removed by the next run (:func:`remove_dead_leftovers`).
+
 Example::
 
     with atomic_writer(out_path, "w") as handle:
@@ -15,11 +19,14 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import hashlib
 import os
+import re
+import secrets
+import shutil
 import stat
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -72,7 +79,8 @@ def atomic_writer(
         return
     target = Path(os.path.realpath(target))
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    remove_dead_leftovers(target.parent, f".{target.name}.", ".tmp")
+    fd, tmp_name = make_owned(target.parent, f".{target.name}.", ".tmp")
     try:
         if permissions is not None:
             os.fchmod(fd, permissions)
@@ -80,12 +88,78 @@ def atomic_writer(
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp_name, target)
+            os.replace(tmp_name, target)  # still open, so still locked: never a dead owner's leftover
         fsync_dir(target.parent)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
         raise
+
+
+def make_owned(directory: Path, prefix: str, suffix: str = "", *, folder: bool = False) -> tuple[int, str]:
+    """Create ``<prefix><pid>.<8 hex><suffix>`` in ``directory`` (a 0600 file, or a 0700 folder), locked by this
+    process until the returned descriptor is closed; return the descriptor and the path."""
+    while True:
+        path = os.path.join(directory, f"{prefix}{os.getpid()}.{secrets.token_hex(4)}{suffix}")
+        try:
+            if folder:
+                os.mkdir(path, 0o700)
+                fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+            else:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        except FileExistsError:
+            continue
+        fcntl.flock(fd, fcntl.LOCK_EX)  # a new name: nobody else can hold it
+        return fd, path
+
+
+def remove_dead_leftovers(directory: Path, prefix: str, suffix: str = "") -> list[Path]:
+    """Remove what killed processes left in ``directory`` under names :func:`make_owned` gives.
+
+    An entry goes only when its owner is gone twice over: no process has its pid and nobody holds its lock (the
+    lock also covers an owner in another pid namespace sharing the folder). A live process's entry, another
+    naming's file or a link is never touched. Returns what was removed.
+    """
+    pattern = re.compile(re.escape(prefix) + r"(\d{1,10})\.[0-9a-f]{8}" + re.escape(suffix))
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = pattern.fullmatch(entry.name)
+        if match is None or entry.is_symlink() or _alive(int(match[1])):
+            continue
+        try:
+            fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                os.unlink(entry.path)
+            removed.append(Path(entry.path))
+        except OSError:  # BlockingIOError: held, so its owner lives; or it went meanwhile
+            continue
+        finally:
+            os.close(fd)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    except (OverflowError, ValueError):
+        return False
+    return True
 
 
 def _text_args(mode: str, encoding: str) -> dict[str, Any]:

@@ -80,6 +80,7 @@ class ExitCode(IntEnum):
     KEY_FILE = 32
     TRUST_STORE = 33
     TARGET = 34  # install.sh only: this host is not the runtime bundle's target (Python version, glibc, CPU)
+    REVOKED_KEY = 35
 
     @property
     def meaning(self) -> str:
@@ -123,6 +124,7 @@ EXIT_CODE_MEANINGS: Mapping[ExitCode, str] = {
     ExitCode.KEY_FILE: "key file unreadable or wrong passphrase",
     ExitCode.TRUST_STORE: "trust store missing, corrupt or invalid change",
     ExitCode.TARGET: "`install.sh`: host is not the runtime bundle's target (Python, glibc, CPU)",
+    ExitCode.REVOKED_KEY: "signed only by revoked keys",
 }
 
 
@@ -274,6 +276,12 @@ class UnknownKeyError(BundleError):
     """The bundle is signed only by keys this trust store does not know."""
 
     exit_code = ExitCode.UNKNOWN_KEY
+
+
+class RevokedKeyError(BundleError):
+    """The bundle (or rotation record) is signed only by keys the trust store has revoked."""
+
+    exit_code = ExitCode.REVOKED_KEY
 
 
 class ThresholdError(BundleError):

@@ -4,7 +4,8 @@ Modules, one job each: ``manifest`` (pure rules: paths, sizes, hashes, canonical
 (DSSE-style signature envelope), ``signing`` (Ed25519), ``keys`` (key files), ``trust`` (trusted keys, roles,
 thresholds, rollback ratchet), ``_tar`` (strict tar reader, deterministic writer), ``sources`` (what each kind carries),
 ``runtime`` (wheelhouse lock and install.sh), ``create``, ``verify``, ``inspection``, ``store`` (content store,
-import, references). The format is specified in ``docs/bundle-format.md`` at the repository root.
+import, references), ``rotation`` (signed key-rotation records), ``audit`` (what each key signed). The format is
+specified in ``docs/bundle-format.md`` at the repository root.
 
 Example::
 

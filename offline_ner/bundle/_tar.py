@@ -57,6 +57,7 @@ class Member:
     name: str
     size: int
     offset: int  # of the (first) header block in the archive
+    mtime: int  # must be the manifest's ``created``: the reader knows no manifest, the verifier checks it
 
 
 def member_header(name: str, size: int, mtime: float) -> bytes:
@@ -158,7 +159,7 @@ def parse_header(block: bytes, offset: int, pax: dict[str, str] | None = None, e
     if member_header(full, size, info.mtime) != extended + block:
         # one byte form per header (mode, owner, padding): nothing can hide in fields the reader ignores
         raise BundleError(f"tar header of {full!r} at byte {offset} is not in the bundle's canonical form")
-    return Member(name=full, size=size, offset=offset)
+    return Member(name=full, size=size, offset=offset, mtime=int(info.mtime))
 
 
 class TarReader:

@@ -61,8 +61,9 @@ def dumps_envelope(envelope: Envelope) -> bytes:
     )
 
 
-def loads_envelope(data: bytes, *, max_bytes: int) -> Envelope:
-    """Parse envelope bytes (structure only; signatures are checked by the caller).
+def loads_envelope(data: bytes, *, max_bytes: int, payload_type: str = PAYLOAD_TYPE) -> Envelope:
+    """Parse envelope bytes (structure only; signatures are checked by the caller). ``payload_type``: what the
+    envelope must carry (a manifest, or a trust store's key-rotation record).
 
     Raises:
         LimitExceededError: more than ``max_bytes`` or more than MAX_SIGNATURES signatures.
@@ -76,8 +77,8 @@ def loads_envelope(data: bytes, *, max_bytes: int) -> Envelope:
         raise BundleError(f"signature envelope is not valid JSON: {err}") from err
     if not isinstance(raw, dict) or set(raw) != {"payloadType", "payload", "signatures"}:
         raise BundleError("signature envelope must be an object with exactly payloadType, payload and signatures")
-    if raw["payloadType"] != PAYLOAD_TYPE:
-        raise BundleError(f"envelope payload type {raw['payloadType']!r} is not {PAYLOAD_TYPE!r}")
+    if raw["payloadType"] != payload_type:
+        raise BundleError(f"envelope payload type {raw['payloadType']!r} is not {payload_type!r}")
     if not isinstance(raw["payload"], str):
         raise BundleError("envelope payload must be a base64 string")
     try:

@@ -36,7 +36,7 @@ def inspect_bundle(
     try:
         with open(path, "rb") as handle:
             reader = TarReader(handle)
-            envelope = loads_envelope(read_head(reader, limits), max_bytes=limits.max_envelope_bytes)
+            envelope = loads_envelope(read_head(reader, limits)[0], max_bytes=limits.max_envelope_bytes)
             info["payload_type"] = envelope.payload_type
             info["signatures"] = [{"keyid": s.keyid} for s in envelope.signatures]
             info["digest"] = manifest_digest(envelope.payload)

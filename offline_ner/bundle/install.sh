@@ -13,7 +13,9 @@
 #
 # Order (docs/bundle-format.md): list the members and refuse anything but the expected regular files; read the
 # envelope alone; verify signatures over the DSSE pre-authentication bytes with openssl; only then read the
-# manifest; extract into a private temp folder; sha256sum every file; pip install --no-index --require-hashes.
+# manifest; check the host is the target and the one byte form (headers rebuilt with python's tarfile, zero
+# padding, nothing after the end); extract into a private temp folder; sha256sum every file; pip install
+# --no-index --require-hashes.
 # Exit codes follow offline-ner's: 20 format, 21 signature, 23 threshold, 24 policy, 25 expired,
 # 27 hash mismatch, 29 members differ from the manifest or data follows the archive, 30 unsafe member,
 # 34 this host is not the bundle's target (Python version, glibc, CPU); 2 usage (also: --venv exists);
@@ -29,6 +31,7 @@ die() { code=$1; shift; echo "install.sh: $*" >&2; exit "$code"; }
 
 [ $# -ge 1 ] || die 2 "usage: sh install.sh BUNDLE --pubkey KEY.pub.pem [--threshold N] [--venv DIR] [--python PY]"
 bundle=$1; shift
+case $bundle in -*) bundle=./$bundle ;; esac  # a name like -hid.bundle must never read as an option
 threshold=1; venv=""; python=python3
 work=$(mktemp -d "${TMPDIR:-/tmp}/offline-ner-install.XXXXXX")
 # leave nothing half-made: the temp folder always goes, a venv this run created goes on failure
@@ -71,15 +74,6 @@ tar -tf "$bundle" > "$work/names"
 [ "$(sed -n 2p "$work/names")" = "envelope.json" ] || die 20 "the second member is not envelope.json"
 [ -z "$(sort "$work/names" | uniq -d)" ] || die 30 "the bundle holds a member name twice"
 [ "$(tar -xOf "$bundle" offline-ner-bundle)" = "offline-ner-bundle 1" ] || die 20 "unsupported bundle format"
-
-# nothing after the end-of-archive marker (one byte form, as the Python verifier: 29)
-# GNU tar -R names the block of the first zero block; the two zero blocks must end the file exactly
-end_block=$(tar -tRf "$bundle" 2> /dev/null | sed -n 's/^block \([0-9]*\): \*\* Block of NULs \*\*$/\1/p')
-bundle_bytes=$(wc -c < "$bundle" | tr -d ' ')
-if [ -z "$end_block" ] || [ "$bundle_bytes" -ne $(((end_block + 2) * 512)) ] \
-    || [ "$(tail -c 1024 "$bundle" | tr -d '\000' | wc -c | tr -d ' ')" -ne 0 ]; then
-    die 29 "data follows the end-of-archive marker of $bundle: it is not the bundle that was signed"
-fi
 
 # 2. the envelope alone, with a size cap; split into payload and payload type
 tar -xOf "$bundle" envelope.json | head -c $((MAX_ENVELOPE + 1)) > "$work/envelope.json"
@@ -150,6 +144,52 @@ if [ "${have_glibc%.*}" -lt "${want_glibc%.*}" ] || { [ "${have_glibc%.*}" -eq "
     die 34 "this host has glibc $have_glibc; the bundle's wheels need glibc $want_glibc or newer"
 fi
 echo "install.sh: host matches the target: Python $have_python, glibc $have_glibc >= $want_glibc, $want_arch" >&2
+
+# --- the one byte form, as the Python verifier checks it (docs/bundle-format.md, section 1): every header
+# equals what the writer (python's tarfile) makes from the member's name, size and the manifest's created (so no
+# other mode, owner, mtime or pax record), every padding is zeros, then the end marker and nothing after it ---
+created=$(sed -n 's/^{"created":"\([^"]*\)".*/\1/p' "$work/manifest.json")
+{ echo "21 offline-ner-bundle"; echo "$(wc -c < "$work/envelope.json" | tr -d ' ') envelope.json"
+  grep -o '{"path":"[^"\\]*","sha256":"[0-9a-f]\{64\}","size":[0-9]*}' "$work/manifest.json" \
+    | sed 's|{"path":"\([^"]*\)","sha256":"[0-9a-f]*","size":\([0-9]*\)}|\2 payload/\1|'; } > "$work/members"
+byte_form='
+import calendar, sys, tarfile, time
+def die(code, message):
+    sys.stderr.write("install.sh: %s\n" % message)
+    sys.exit(code)
+created = calendar.timegm(time.strptime(sys.argv[2], "%Y-%m-%dT%H:%M:%SZ"))
+with open(sys.argv[1], "rb") as bundle:
+    for line in sys.stdin:
+        size, name = line.rstrip("\n").split(" ", 1)
+        info = tarfile.TarInfo(name)
+        info.size, info.mtime, info.mode, info.uid, info.gid, info.uname, info.gname = int(size), created, 0o644, 0, 0, "", ""
+        want = info.tobuf(tarfile.PAX_FORMAT, "utf-8", "strict")
+        start = bundle.tell()
+        block = bundle.read(512)
+        if block[156:157] == b"x":  # a pax header: only one path and one size record
+            records, keys = bundle.read(int(block[124:136].strip(b" \0") or b"0", 8)), []
+            while records:
+                length, _, rest = records.partition(b" ")
+                if not length.isdigit() or int(length) < 2:
+                    die(20, "the pax header of %s is malformed" % name)
+                keys.append(rest.partition(b"=")[0])
+                records = records[int(length):]
+            if [k for k in keys if k not in (b"path", b"size")] or len(set(keys)) != len(keys):
+                die(30, "the pax header of %s sets %s; only one path and size are allowed" % (name, keys))
+        bundle.seek(start)
+        if bundle.read(len(want)) != want:
+            die(20, "the tar header of %s at byte %d is not in the canonical form (mode, owner, mtime)" % (name, start))
+        bundle.seek(int(size), 1)
+        if bundle.read(-int(size) % 512).strip(b"\0"):
+            die(20, "non-zero padding after %s: data hidden between members" % name)
+    if bundle.read(1024) != bytes(1024):
+        die(20, "the tar end-of-archive marker at byte %d is damaged" % (bundle.tell() - 1024))
+    if bundle.read(1):
+        die(29, "data follows the end-of-archive marker: it is not the bundle that was signed")
+'
+form=0; "$python" -I -c "$byte_form" "$bundle" "$created" < "$work/members" || form=$?
+[ "$form" -eq 0 ] || exit "$form"
+# --- end of the byte-form check ---
 
 # 6. extract (only the checked regular files exist) and hash every file
 mkdir "$work/x"

@@ -25,11 +25,12 @@ import binascii
 import contextlib
 import fcntl
 import fnmatch
-import glob
 import json
+import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +38,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from offline_ner._fs import atomic_write_bytes
 from offline_ner.bundle.envelope import Envelope, pae
-from offline_ner.bundle.manifest import KINDS, STREAM_RE, Manifest
+from offline_ner.bundle.manifest import KINDS, STREAM_RE, Manifest, format_time, parse_time
 from offline_ner.bundle.signing import key_id, raw_public_key, verify_signature
 from offline_ner.errors import (
     BundleError,
     PolicyError,
+    RevokedKeyError,
     RollbackError,
     SignatureError,
     ThresholdError,
@@ -50,6 +52,8 @@ from offline_ner.errors import (
 )
 
 TRUST_STORE_VERSION = 1
+# a store that revokes a key is written as version 2: an older offline-ner refuses it rather than trust the key again
+REVOCATION_VERSION = 2
 ROLE_RE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 
 
@@ -71,6 +75,7 @@ class TrustedKey:
     public_key: Ed25519PublicKey
     roles: tuple[str, ...]
     name: str = ""
+    revoked: datetime | None = None  # from then on it counts toward no threshold, and its bundles are refused
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,7 @@ class StreamState:
 @dataclass(frozen=True)
 class SignatureVerdict:
     keyid: str
-    verdict: str  # valid | invalid | unknown-key | duplicate
+    verdict: str  # valid | invalid | unknown-key | duplicate | revoked
     roles: tuple[str, ...] = ()
 
 
@@ -128,33 +133,37 @@ class TrustStore:
         """Load the store under an exclusive lock held until the block ends; save inside the block.
 
         Two changes that load, check and save without it interleave: one checks the rollback ratchet against
-        stale state, the later save undoes the earlier one (a ratchet moved back, a stream lost). The lock file
-        ``.<name>.lock`` sits beside the store. Under it, temp files a crashed :meth:`save` left are removed.
+        stale state, the later save undoes the earlier one (a ratchet moved back, a stream lost). The lock is the
+        file's, not the name's: symlinks are resolved first, the lock file ``.<name>.lock`` sits beside the real
+        file and the yielded store saves to the real file, so a symlink and its target share one lock. A file with
+        a second real name (a hard link, a bind mount) is refused, since a save replaces one name and the other
+        would keep the old ratchet.
 
         Raises:
-            TrustStoreError: as :meth:`load`, or the lock file cannot be opened.
+            TrustStoreError: as :meth:`load`, the lock file cannot be opened, or the file has another name.
         """
-        path = Path(path)
+        real = Path(os.path.realpath(path))
         if missing_ok:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            real.parent.mkdir(parents=True, exist_ok=True)
         try:
-            handle = open(path.parent / f".{path.name}.lock", "a")  # noqa: SIM115 (closed below, after unlocking)
+            handle = open(real.parent / f".{real.name}.lock", "a")  # noqa: SIM115 (closed below, after unlocking)
         except OSError as err:
-            if not path.parent.is_dir():
+            if not real.parent.is_dir():
                 raise TrustStoreError(f"no trust store at {path}; create one with 'offline-ner trust add'") from err
             raise TrustStoreError(f"cannot open the lock file of trust store {path}: {err.strerror}") from err
         with handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
-            for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
-                stale.unlink(missing_ok=True)
-            yield cls.load(path, missing_ok=missing_ok)
+            _refuse_other_names(real)
+            yield cls.load(real, missing_ok=missing_ok)
 
     @classmethod
     def from_dict(cls, raw: object, *, path: Path | None = None) -> TrustStore:
         """Build a store from its JSON form, checking every object's shape (TrustStoreError, never AttributeError)."""
         top = _object(raw, "the trust store")
-        if top.get("version") != TRUST_STORE_VERSION:
-            raise TrustStoreError(f"trust store version {top.get('version')!r} is not {TRUST_STORE_VERSION}")
+        if top.get("version") not in (TRUST_STORE_VERSION, REVOCATION_VERSION):
+            raise TrustStoreError(
+                f"trust store version {top.get('version')!r} is not {TRUST_STORE_VERSION} or {REVOCATION_VERSION}"
+            )
         store = cls(path=path)
         for name, role in _object(top["roles"], "'roles'").items():
             role = _object(role, f"role {name!r}")
@@ -167,14 +176,20 @@ class TrustStore:
             added = store.add_key(public_key, roles=roles, name=str(entry.get("name", "")))
             if added.keyid != keyid:
                 raise TrustStoreError(f"trust store lists key {keyid} but its public key has id {added.keyid}")
+            if entry.get("revoked") is not None:
+                try:
+                    store.revoke_key(keyid, parse_time(entry["revoked"], "revoked"))
+                except BundleError as err:
+                    raise TrustStoreError(f"key {keyid}: {err}") from err
         for stream, state in _object(top["streams"], "'streams'").items():
             state = _object(state, f"stream {stream!r}")
             store.streams[stream] = StreamState(sequence=int(state["sequence"]), digest=str(state["digest"]))
         return store
 
     def to_dict(self) -> dict[str, Any]:
+        revoked = any(k.revoked is not None for k in self.keys.values())
         return {
-            "version": TRUST_STORE_VERSION,
+            "version": REVOCATION_VERSION if revoked else TRUST_STORE_VERSION,
             "roles": {
                 name: {"threshold": r.threshold, "kinds": list(r.kinds), "paths": list(r.paths)}
                 for name, r in sorted(self.roles.items())
@@ -184,6 +199,7 @@ class TrustStore:
                     "name": k.name,
                     "public_key": base64.b64encode(raw_public_key(k.public_key)).decode(),
                     "roles": list(k.roles),
+                    **({"revoked": format_time(k.revoked)} if k.revoked is not None else {}),
                 }
                 for k in sorted(self.keys.values(), key=lambda k: k.keyid)
             },
@@ -229,8 +245,25 @@ class TrustStore:
                 f"key needs defined roles; undefined: {undefined or 'none given'} "
                 "(define a role with --threshold/--kind/--path)"
             )
-        key = TrustedKey(keyid=key_id(public_key), public_key=public_key, roles=tuple(sorted(set(roles))), name=name)
+        keyid = key_id(public_key)
+        if keyid in self.keys and self.keys[keyid].revoked is not None:
+            raise TrustStoreError(f"key {keyid} was revoked; a revoked key is never trusted again")
+        key = TrustedKey(keyid=keyid, public_key=public_key, roles=tuple(sorted(set(roles))), name=name)
         self.keys[key.keyid] = key
+        return key
+
+    def revoke_key(self, keyid: str, when: datetime) -> TrustedKey:
+        """Revoke a key (id or unique 8+ digit prefix) as of ``when``: it stays listed, so its bundles are refused
+        as revoked (35) rather than unknown, and 'trust signed' can still name what it signed; it counts toward
+        no threshold. Bundles it signed are refused whatever their ``created``: a stolen key can backdate one.
+
+        Raises:
+            TrustStoreError: no key or more than one key matches.
+        """
+        key = self.keys[self.match_key(keyid)]
+        if key.revoked is None or when < key.revoked:
+            key = replace(key, revoked=when)
+            self.keys[key.keyid] = key
         return key
 
     def remove_key(self, keyid: str) -> TrustedKey:
@@ -239,10 +272,14 @@ class TrustStore:
         Raises:
             TrustStoreError: no key or more than one key matches.
         """
+        return self.keys.pop(self.match_key(keyid))
+
+    def match_key(self, keyid: str) -> str:
+        """The one key id that is ``keyid`` or starts with it (8+ hex digits); TrustStoreError otherwise."""
         matches = [k for k in self.keys if k == keyid or (len(keyid) >= 8 and k.startswith(keyid))]
         if len(matches) != 1:
             raise TrustStoreError(f"{len(matches)} trusted keys match {keyid!r}; give the full key id")
-        return self.keys.pop(matches[0])
+        return matches[0]
 
     def record_accepted(self, manifest: Manifest, digest: str) -> bool:
         """Advance the stream's ratchet to this bundle; False if it already stood there (a replayed import)."""
@@ -251,6 +288,50 @@ class TrustStore:
             return False
         self.streams[manifest.stream] = state
         return True
+
+
+def _refuse_other_names(real: Path) -> None:
+    """Refuse a trust store that is one file under two real paths: saving renames a new file over this name
+    only, so the other name (a hard link, or a bind mount, which also refuses the rename) keeps the old ratchet."""
+    try:
+        info = os.stat(real)
+    except FileNotFoundError:
+        return
+    except OSError as err:
+        raise TrustStoreError(f"cannot read trust store {real}: {err.strerror}") from err
+    if info.st_nlink > 1:
+        raise TrustStoreError(
+            f"trust store {real} has {info.st_nlink} hard links: a save replaces this name only, so the others "
+            "would keep an old rollback ratchet; remove the other links (a symlink may point here)"
+        )
+    mounts = _mount_points_of(info)
+    if mounts:
+        raise TrustStoreError(
+            f"trust store {real} is bind-mounted at {', '.join(mounts)}: a save cannot replace a mount point, and "
+            "the other path would keep an old rollback ratchet; mount its folder instead of the file"
+        )
+
+
+def _mount_points_of(info: os.stat_result) -> list[str]:
+    """Mount points (``/proc/self/mountinfo``, where there is one) that show this very file: bind mounts of it."""
+    try:
+        lines = Path("/proc/self/mountinfo").read_text(encoding="utf-8", errors="surrogateescape").splitlines()
+    except OSError:
+        return []
+    device = f"{os.major(info.st_dev)}:{os.minor(info.st_dev)}"
+    found = []
+    for line in lines:
+        fields = line.split(" ")
+        if len(fields) < 5 or fields[2] != device or fields[3] == "/":  # a file's bind mount has its path as root
+            continue
+        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), fields[4])  # mountinfo escapes space as \040
+        try:
+            other = os.stat(point)
+        except OSError:
+            continue
+        if (other.st_dev, other.st_ino) == (info.st_dev, info.st_ino):
+            found.append(point)
+    return found
 
 
 def _object(value: object, what: str) -> dict[str, Any]:
@@ -276,6 +357,8 @@ def check_signatures(trust: TrustStore, envelope: Envelope) -> list[SignatureVer
             verdicts.append(SignatureVerdict(signature.keyid, "unknown-key"))
         elif not verify_signature(key.public_key, signature, message):
             verdicts.append(SignatureVerdict(signature.keyid, "invalid", key.roles))
+        elif key.revoked is not None:
+            verdicts.append(SignatureVerdict(signature.keyid, "revoked", key.roles))
         elif key.keyid in counted:
             # one key signing twice is still one signer: it must not meet a threshold of two alone
             verdicts.append(SignatureVerdict(signature.keyid, "duplicate", key.roles))
@@ -307,6 +390,9 @@ def signature_error(verdicts: list[SignatureVerdict], roles: list[str]) -> Bundl
     if "invalid" in found:
         bad = [v.keyid[:16] for v in verdicts if v.verdict == "invalid"]
         return SignatureError(f"signature by trusted key(s) {', '.join(bad)} does not verify: the manifest was altered")
+    if "revoked" in found and "valid" not in found:
+        ids = ", ".join(v.keyid[:16] for v in verdicts if v.verdict == "revoked")
+        return RevokedKeyError(f"signed by no trusted key but revoked key(s) {ids} (see 'trust list')")
     if found == {"unknown-key"}:
         ids = ", ".join(v.keyid[:16] for v in verdicts)
         return UnknownKeyError(f"signed only by key(s) this trust store does not know: {ids} (see 'trust add')")

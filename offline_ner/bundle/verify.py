@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from offline_ner._fs import make_owned, remove_dead_leftovers
 from offline_ner.bundle._tar import Member, TarReader, TruncatedError
 from offline_ner.bundle.envelope import loads_envelope
 from offline_ner.bundle.manifest import (
@@ -61,6 +62,7 @@ from offline_ner.errors import (
     LimitExceededError,
     MissingFileError,
     PolicyError,
+    RevokedKeyError,
     RollbackError,
     SignatureError,
     ThresholdError,
@@ -77,6 +79,7 @@ Progress = Callable[[int], object]
 SEVERITY: tuple[type[BundleError], ...] = (
     SignatureError,
     UnknownKeyError,
+    RevokedKeyError,
     ThresholdError,
     PolicyError,
     UnsafePathError,
@@ -146,9 +149,10 @@ class VerifiedBundle:
     envelope: bytes
     staging_dir: Path
     report: VerificationReport
+    lock: int  # the staging folder's descriptor: while open, no other run takes the folder for a leftover
 
     def __post_init__(self) -> None:
-        self._finalizer = weakref.finalize(self, shutil.rmtree, self.staging_dir, True)
+        self._finalizer = weakref.finalize(self, _discard, self.staging_dir, self.lock)
 
     @property
     def payload_dir(self) -> Path:
@@ -165,8 +169,17 @@ class VerifiedBundle:
         self.cleanup()
 
 
-def read_head(reader: TarReader, limits: Limits) -> bytes:
-    """Check the magic member and return the envelope bytes, refusing an oversized one before reading it."""
+STAGING_PREFIX = ".verify-"
+
+
+def _discard(staging: Path, lock: int) -> None:
+    shutil.rmtree(staging, ignore_errors=True)
+    os.close(lock)
+
+
+def read_head(reader: TarReader, limits: Limits) -> tuple[bytes, list[Member]]:
+    """Check the magic member and return the envelope bytes, refusing an oversized one before reading it, and
+    both members (their mtimes are checked once the manifest, which gives ``created``, is authenticated)."""
     try:
         magic = reader.next_member()
     except BundleError as err:
@@ -183,7 +196,17 @@ def read_head(reader: TarReader, limits: Limits) -> bytes:
         raise LimitExceededError(
             f"signature envelope declares {head.size} bytes; the limit is {limits.max_envelope_bytes}"
         )
-    return reader.read_capped(head, max_bytes=limits.max_envelope_bytes)
+    return reader.read_capped(head, max_bytes=limits.max_envelope_bytes), [magic, head]
+
+
+def mtime_error(member: Member, created: int) -> BundleError | None:
+    """A member whose tar mtime is not the manifest's ``created``: another byte form of the same bundle."""
+    if member.mtime == created:
+        return None
+    return BundleError(
+        f"member {member.name!r} has mtime {member.mtime}; every member's is the manifest's created ({created}): "
+        "not the bundle's one byte form"
+    )
 
 
 def _manifest_summary(manifest: Manifest, digest: str) -> dict[str, Any]:
@@ -216,6 +239,7 @@ class _Extractor:
         self.payload_dir = payload_dir
         self.report = report
         self.limits = limits
+        self.created = int(manifest.created.timestamp())
         self.member_count = 0
         self.stopped = False  # a member could not be walked past: files after it are unchecked, not missing
 
@@ -286,6 +310,9 @@ class _Extractor:
             # one byte form: the same files in another order are another bundle, which install.sh refuses too
             return self._file(entry, ExtraFileError(f"member {path!r} comes after {self.last!r}: not manifest order"))
         self.last = path
+        error = mtime_error(member, self.created)
+        if error is not None:
+            return self._file(entry, error)
         self._extract(reader, entry, member)
 
     def _extract(self, reader: TarReader, entry: FileEntry, member: Member) -> None:
@@ -354,7 +381,7 @@ def _verify_stream(
     progress: Progress | None,
 ) -> tuple[Manifest, str, bytes]:
     reader = TarReader(handle)
-    envelope_bytes = read_head(reader, limits)
+    envelope_bytes, head = read_head(reader, limits)
     envelope = loads_envelope(envelope_bytes, max_bytes=limits.max_envelope_bytes)
     verdicts = check_signatures(trust, envelope)
     report.signatures = [{"keyid": v.keyid, "verdict": v.verdict, "roles": list(v.roles)} for v in verdicts]
@@ -365,6 +392,8 @@ def _verify_stream(
     manifest = loads_manifest(envelope.payload)
     digest = manifest_digest(envelope.payload)
     report.manifest = _manifest_summary(manifest, digest)
+    created = int(manifest.created.timestamp())
+    report.check("head mtimes", next(filter(None, (mtime_error(member, created) for member in head)), None))
     granted = authorise(trust, roles, manifest.kind, [entry.path for entry in manifest.files])
     report.check("policy", policy_error(trust, roles, manifest.kind, granted))
     report.check(
@@ -413,7 +442,10 @@ def verify_bundle(
     report = _Report(bundle=str(path))
     if staging_root is not None:
         staging_root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".verify-", dir=staging_root))  # mode 0700: private to us
+    root = staging_root or Path(tempfile.gettempdir())
+    remove_dead_leftovers(root, STAGING_PREFIX)  # what a killed verification left: unverified payload
+    lock, name = make_owned(root, STAGING_PREFIX, folder=True)  # mode 0700: private to us
+    staging = Path(name)
     try:
         try:
             with open(path, "rb") as handle:
@@ -427,7 +459,7 @@ def verify_bundle(
         if report.errors:
             raise report.fail()
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        _discard(staging, lock)
         raise
     return VerifiedBundle(
         path=Path(path),
@@ -436,4 +468,5 @@ def verify_bundle(
         envelope=envelope_bytes,
         staging_dir=staging,
         report=report.freeze(),
+        lock=lock,
     )

@@ -42,7 +42,8 @@ def records_jsonl(records: list[dict[str, Any]] = RECORDS) -> bytes:
 
 @dataclass
 class Member:
-    """One tar member as the simulator writes it; ``size`` overrides the header's size field."""
+    """One tar member as the simulator writes it; ``size`` overrides the header's size field, ``mtime`` its
+    modification time (else the manifest's ``created``)."""
 
     name: str
     data: bytes = b""
@@ -50,11 +51,13 @@ class Member:
     linkname: str = ""
     fmt: int = tarfile.PAX_FORMAT  # what the bundle writer uses
     size: int | None = None
+    mtime: int | None = None
 
     def to_bytes(self) -> bytes:
         info = tarfile.TarInfo(self.name)
         info.size = len(self.data) if self.size is None else self.size
-        info.type, info.linkname, info.mtime, info.mode = self.type, self.linkname, int(CREATED.timestamp()), 0o644
+        info.type, info.linkname, info.mode = self.type, self.linkname, 0o644
+        info.mtime = int(CREATED.timestamp()) if self.mtime is None else self.mtime
         info.uname = info.gname = ""
         if self.type in (tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.DIRTYPE, tarfile.CHRTYPE, tarfile.FIFOTYPE):
             info.size = 0 if self.size is None else self.size

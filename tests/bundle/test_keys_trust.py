@@ -119,9 +119,10 @@ def test_wrongly_shaped_trust_store_exits_33_from_the_cli(tmp_path: Path, shape:
 
 def test_temp_file_of_a_crashed_save_is_removed_by_the_next_locked_change(trust: TrustStore) -> None:
     assert trust.path is not None
-    leftover = trust.path.parent / f".{trust.path.name}.k2j4h5xz.tmp"  # what atomic_writer's mkstemp names
+    dead = subprocess.run(["sh", "-c", "echo $$"], check=True, capture_output=True, text=True).stdout.strip()
+    leftover = trust.path.parent / f".{trust.path.name}.{dead}.0a1b2c3d.tmp"  # atomic_writer's name: owner's pid
     leftover.write_text('{"half": ')
-    unrelated = trust.path.parent / ".other.json.k2j4h5xz.tmp"
+    unrelated = trust.path.parent / f".other.json.{dead}.0a1b2c3d.tmp"
     unrelated.write_text("")
     with TrustStore.locked(trust.path) as store:
         store.save()

@@ -67,9 +67,10 @@ def runtime_bundle(tmp_path: Path, alice: Ed25519PrivateKey) -> Path:
     return make_runtime_bundle(tmp_path, alice, this_host())
 
 
-def _install(bundle: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _install(bundle: Path, tmp_path: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the bundle's install.sh on ``bundle`` (a name relative to ``cwd`` when that is given)."""
     script = tmp_path / "install.sh"
-    with tarfile.open(bundle) as archive:  # the operator's bootstrap: take install.sh out, read it, run it
+    with tarfile.open(bundle if cwd is None else cwd / bundle) as archive:  # take install.sh out, read it, run it
         script.write_bytes(archive.extractfile("payload/install.sh").read())  # type: ignore[union-attr]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
     env["TMPDIR"] = str(tmp_path / "install-tmp")  # install.sh's private work folder goes here, and must go away
@@ -81,6 +82,7 @@ def _install(bundle: Path, tmp_path: Path, *args: str) -> subprocess.CompletedPr
         text=True,
         env=env,
         timeout=300,
+        cwd=cwd,
     )
 
 

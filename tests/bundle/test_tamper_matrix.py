@@ -97,7 +97,7 @@ def test_untampered_bundle_is_accepted_and_every_check_is_reported(sim: BundleSi
     assert report.verified is True
     assert [entry["verdict"] for entry in report.files] == ["ok", "ok", "ok"]
     assert [sig["verdict"] for sig in report.signatures] == ["valid"]
-    assert {check["check"] for check in report.checks} == {"signatures", "policy", "expiry", "rollback"}
+    assert {check["check"] for check in report.checks} == {"signatures", "head mtimes", "policy", "expiry", "rollback"}
 
 
 @pytest.mark.parametrize(
