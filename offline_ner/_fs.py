@@ -14,7 +14,6 @@ Example::
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import os
 import stat
@@ -23,6 +22,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
+
+from offline_ner.errors import DataError
 
 
 def user_cache_dir() -> Path:
@@ -44,13 +45,16 @@ def fsync_dir(directory: Path) -> None:
 def atomic_writer(
     path: str | os.PathLike[str], mode: str = "w", *, encoding: str = "utf-8", permissions: int | None = None
 ) -> Iterator[IO[Any]]:
-    """Write to a temp file beside ``path``, fsync it, then rename over ``path`` (``permissions``: the new file's
-    mode bits; the temp file is created 0600).
+    """Write to a temp file beside ``path``, fsync it, then rename over ``path``.
+
+    ``permissions``: the new file's mode bits (keys: 0600); by default they follow the umask, as ``open`` would
+    create the file (0644 under umask 022), also when an existing file is replaced. The temp file stays 0600
+    until it is complete.
 
     On any exception the temp file is removed and ``path`` is left untouched. ``-`` means stdout. A target that
     exists but is not a regular file (``/dev/stdout``, ``/dev/null``, a FIFO) is written straight through, since a
     rename would replace the device or link with a file; a symlink to a regular file stays a link (its target is
-    replaced). A folder is refused.
+    replaced). A folder is refused (DataError naming it: ``-o`` given an existing folder).
     """
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_writer mode must be 'w' or 'wb', not {mode!r}")
@@ -65,7 +69,7 @@ def atomic_writer(
     except FileNotFoundError:
         kind = stat.S_IFREG
     if stat.S_ISDIR(kind):
-        raise IsADirectoryError(errno.EISDIR, "cannot write a file over a folder", str(target))
+        raise DataError("is a folder; expected a file to write", path=target)
     if not stat.S_ISREG(kind):
         with open(target, mode, **_text_args(mode, encoding)) as handle:
             yield handle
@@ -74,11 +78,10 @@ def atomic_writer(
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        if permissions is not None:
-            os.fchmod(fd, permissions)
         with os.fdopen(fd, mode, **_text_args(mode, encoding)) as handle:
             yield handle
             handle.flush()
+            os.fchmod(handle.fileno(), _default_mode() if permissions is None else permissions)
             os.fsync(handle.fileno())
         os.replace(tmp_name, target)
         fsync_dir(target.parent)
@@ -86,6 +89,18 @@ def atomic_writer(
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
         raise
+
+
+def _default_mode() -> int:
+    """0666 less the umask: the mode ``open(path, "w")`` gives a new file. Read from /proc where it is shown,
+    since setting the umask to read it races with threads that create files meanwhile."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            umask = next(int(line.split()[1], 8) for line in status if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError):
+        umask = os.umask(0o077)
+        os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _text_args(mode: str, encoding: str) -> dict[str, Any]:
