@@ -96,7 +96,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
         for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            key = self.construct_object(key_node, deep=deep)
             if isinstance(key, typing.Hashable) and key in seen:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"duplicate key {key!r} (given twice; which one should win?)", key_node.start_mark
@@ -108,7 +108,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 def _safe_load(text: str) -> Any:
     """One YAML document, safely; yaml.YAMLError also for a duplicate key and for nesting too deep to build."""
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
+        return yaml.load(text, Loader=_UniqueKeyLoader)
     except RecursionError as err:
         raise yaml.YAMLError("nested too deeply") from err
 

@@ -74,9 +74,11 @@ def _sentences(inputs: tuple[Path, ...]) -> Iterator[Record]:
 
 def _documents(inputs: tuple[Path, ...], fmt: str) -> Iterator[Document]:
     """The documents (text or JSONL) of every input, streamed in order."""
+    from offline_ner.data import unique_ids
     from offline_ner.infer.inputs import iter_documents
 
-    return itertools.chain.from_iterable(iter_documents(path, fmt) for path in inputs)
+    documents = itertools.chain.from_iterable(iter_documents(path, fmt) for path in inputs)
+    return unique_ids(documents) if any(path.is_dir() for path in inputs) else documents  # folders: ids are paths
 
 
 def _read_units(inputs: tuple[Path, ...], fmt: str) -> Iterator[Document] | Iterator[Record]:

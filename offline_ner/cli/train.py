@@ -41,14 +41,16 @@ SHORTHANDS = {
 }
 
 
-def _read_source(ref: str | None, store: Path, provenance: dict[str, Any], role: str) -> list[Any]:
-    """The records of ``ref`` (none when not given); ``provenance[role]`` says where they came from."""
+def _read_source(ref: str | None, store: Path, provenance: dict[str, Any], role: str,
+                 labels: tuple[str, ...]) -> list[Any]:
+    """The records of ``ref`` (none when not given), each tag one of ``labels`` (the run's label set);
+    ``provenance[role]`` says where they came from."""
     from offline_ner.data import read_records, require_tags
 
     if ref is None:
         return []
     path = resolve_source(ref, store)
-    records = read_records(path)
+    records = read_records(path, allowed=labels)
     # before torch is imported; e.g. a CoNLL file without its tag column, read as plain text
     require_tags(records, f"{role} data must be labelled: CoNLL with a tag column, or JSONL with tags", path=path)
     provenance[role] = describe_source(ref, path, store, len(records))
@@ -158,7 +160,7 @@ def train(config_path: Path | None, overrides: tuple[str, ...], out_dir: Path, q
         click.echo("note: no dev set: no checkpoint selection or early stopping; the full budget runs and the "
                    "last model is kept", err=True)
     provenance: dict[str, Any] = {}
-    gold, distilled, dev = (_read_source(ref, store, provenance, role)
+    gold, distilled, dev = (_read_source(ref, store, provenance, role, cfg.label_set)
                             for role, ref in (("gold", cfg.gold), ("distilled", cfg.distilled), ("dev", cfg.dev)))
     _require_sources(cfg)
     # bundle:bert-base-cased/, or a packaged name served by its imported model bundle on a closed host
