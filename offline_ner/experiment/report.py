@@ -183,8 +183,8 @@ def parse_runs_csv(text: str, source: str) -> list[dict[str, Any]]:
                                 "listed once", path=source, line=line)
             first_line[row["fingerprint"]] = line
             rows.append(row)
-    except csv.Error as err:  # a field over csv.field_size_limit(), a NUL byte
-        raise DataError(f"not readable CSV: {err}", path=source, line=reader.line_num) from None
+    except csv.Error as err:  # a field over csv.field_size_limit(): line_num counts the lines read before it
+        raise DataError(f"not readable CSV: {err}", path=source, line=reader.line_num + 1) from None
     return rows
 
 
