@@ -79,6 +79,9 @@ def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ConfigError(f"{path}:{line}: not valid UTF-8; re-encode the config as UTF-8") from err
     try:
         data = _safe_load(text)
+    except yaml.reader.ReaderError as err:  # a character YAML does not allow (NUL, most control characters)
+        line = text[: err.position].count("\n") + 1
+        raise ConfigError(f"{path}:{line}: invalid YAML: character {err.character!r} is not allowed") from err
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)

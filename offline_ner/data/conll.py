@@ -102,13 +102,13 @@ def conll_token(record: Record, index: int) -> str:
     back as one token (CoNLL has no escape for either), so it is refused, naming the record.
 
     Raises:
-        DataError: the token cannot be a CoNLL column (``path``: the record's source file, when it has one).
+        DataError: the token cannot be a CoNLL column (the caller, who knows the input, names its file).
     """
     token = record.tokens[index]
     if not token or any(char.isspace() for char in token) or token == "-DOCSTART-":
         what = "is empty" if not token else "is -DOCSTART-" if token == "-DOCSTART-" else "holds whitespace"
         raise DataError(f"record {excerpt(record.id)}: token {index + 1} {excerpt(token)} {what}, which CoNLL "
-                        "cannot write so that it reads back; write jsonl instead", path=record.source or None)
+                        "cannot write so that it reads back; write jsonl instead")
     return token
 
 
@@ -116,7 +116,7 @@ def format_conll(records: Iterable[Record]) -> Iterator[str]:
     """CoNLL text, two columns (token, tag), one blank line after each sentence (tokens: :func:`conll_token`)."""
     for record in records:
         if record.tags is None:
-            raise DataError(f"record {excerpt(record.id)} has no tags to write as CoNLL", path=record.source or None)
+            raise DataError(f"record {excerpt(record.id)} has no tags to write as CoNLL")
         for k, tag in enumerate(record.tags):
             yield f"{conll_token(record, k)} {tag}\n"
         yield "\n"

@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
@@ -146,6 +147,9 @@ def _manifest_problem(raw: object) -> str | None:
             return f"{name} must be a whole number, not {value!r}"
         if kind == "str" and not isinstance(value, str):
             return f"{name} must be a string, not {value!r}"
+    for name in ("input_sha256", "ids_sha256", "output_sha256"):
+        if not re.fullmatch(r"[0-9a-f]{64}", raw[name]):
+            return f"{name} must be 64 lowercase hex digits, not {raw[name][:80]!r}"
     if not 1 <= raw["shard"] <= raw["shards"]:
         return f"shard {raw['shard']} of {raw['shards']}: expected 1 <= K <= N"
     if raw["output_format"] not in OUTPUT_FORMATS:

@@ -72,10 +72,11 @@ def test_train_takes_another_label_set_from_the_config(tmp_path: Path) -> None:
     data = tmp_path / "drugs.conll"
     data.write_text("Aspirin B-DRUG\nhelps O\n", encoding="utf-8")
     config = tmp_path / "drugs.yaml"
-    config.write_text("regimen: gold\nlabels: [O, B-DRUG, I-DRUG]\n", encoding="utf-8")
-    code, output = _invoke("train", "--config", config, "--gold", data, "--base-model", tmp_path / "no-model",
-                           "--out", tmp_path / "run")
-    assert code == ExitCode.MODEL_NOT_FOUND, output  # the data passed; only the missing model stops it
+    config.write_text("regimen: distilled_then_gold\nlabels: [O, B-DRUG, I-DRUG]\n", encoding="utf-8")
+    code, output = _invoke("train", "--config", config, "--gold", data, "--out", tmp_path / "run")
+    # the gold data passed the label check; what stops the run (before torch is imported) is the missing source
+    assert code == ExitCode.USAGE, output
+    assert "give --distilled" in output
 
 
 @pytest.mark.parametrize("lines", [2, 6500])
