@@ -18,6 +18,7 @@ that happens to be valid would otherwise start training.
 from __future__ import annotations
 
 import contextlib
+import os
 import json
 import re
 import tempfile
@@ -229,7 +230,7 @@ def public_key(tmp_path_factory: pytest.TempPathFactory) -> None:
 
 
 @pytest.mark.parametrize("target", sorted(TARGETS))
-@settings(max_examples=12, deadline=None, database=None,
+@settings(max_examples=int(os.environ.get("HOSTILE_EXAMPLES", "12")), deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_hostile_input_exits_with_a_documented_code_names_the_file_and_changes_nothing(
