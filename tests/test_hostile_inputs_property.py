@@ -12,18 +12,18 @@ NULs, whitespace inside a token) or writes arbitrary bytes. Whatever it writes, 
 
 Predict's inputs go through ``predict-merge``, which reads them with the same reader as ``predict`` and needs no
 model; runs.csv goes through ``import_runs_csv`` (what ``experiment --import-rows`` calls first), because a row
-that happens to be valid would otherwise start training.
+that happens to be valid would otherwise start training. Each target tries 12 inputs (about 20 s in all);
+``HOSTILE_EXAMPLES=200`` tries more.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import json
+import os
 import re
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -35,6 +35,7 @@ from offline_ner.cli.main import cli
 from offline_ner.data.formats import RECORD_FORMATS
 from offline_ner.errors import DataError, ExitCode
 from offline_ner.experiment import experiment_from_mapping, import_runs_csv, runs_csv
+from offline_ner.experiment.config import ExperimentConfig
 from offline_ner.experiment.grid import expand_grid
 from offline_ner.infer.shard import manifest_path
 from tests.shards import write_shards
@@ -53,15 +54,7 @@ HOSTILE = [
 ]
 
 
-@dataclass(frozen=True)
-class Target:
-    """One reader: the file name it reads, a valid example, and how to run it on a file in a folder."""
-
-    name: str
-    valid: bytes
-    run: Callable[[Path, Path], tuple[int, str]]  # (input file, folder) -> (exit code, output)
-    blames: frozenset[int]  # the codes that mean "this file is bad": then the message must name it
-    line_based: bool
+Run = Callable[[Path, Path], tuple[int, str]]  # (input file, folder for outputs) -> (exit code, output)
 
 
 def _cli(*args: str | Path) -> tuple[int, str]:
@@ -82,7 +75,7 @@ DOCS = b'{"id": "d1", "text": "EU rejects German call."}\n{"id": "d2", "text": "
 YAML = b"regimen: gold\nepochs: 2\nlearning_rate: 5.0e-5\nschedule:\n  kind: sigmoid\n  k: 10\nlabels: [O, B-PER, I-PER]\n"
 
 
-def _convert(draw: st.DrawFn) -> Callable[[Path, Path], tuple[int, str]]:
+def _convert(draw: st.DrawFn) -> Run:
     fmt = draw(st.sampled_from(RECORD_FORMATS))
     return lambda source, folder: _cli("convert", source, "--to", fmt, "-o", folder / f"out.{fmt}")
 
@@ -137,7 +130,7 @@ def _runs_csv(source: Path, folder: Path) -> tuple[int, str]:
     return 0, ""
 
 
-def _experiment(folder: Path):  # type: ignore[no-untyped-def]
+def _experiment(folder: Path) -> ExperimentConfig:
     return experiment_from_mapping({
         "name": "fuzz", "out_dir": str(folder / "exp"), "gold": "g.conll", "dev": "g.conll", "test": "g.conll",
         "distilled": {"llm": {"path": "nb.jsonl", "format": "noisebench", "id_prefix": "train"}},
@@ -157,9 +150,9 @@ PUBLIC_KEY = Path()  # set by the module fixture: a real Ed25519 public key file
 TRUST = json.dumps({"version": 1, "keys": {}, "roles": {}, "streams": {"s": {"sequence": 3, "digest": "ab" * 32}}},
                    indent=2).encode()
 
-TARGETS: dict[str, tuple[str, bytes, Callable[[st.DrawFn], Callable[[Path, Path], tuple[int, str]]] | None,
-                         Callable[[Path, Path], tuple[int, str]] | None, frozenset[int], bool]] = {
-    # name: (file name, valid content, run drawn per example | None, fixed run | None, blamed codes, line-based)
+# name: (file name, a valid example, a run drawn per example | None, a fixed run | None, the codes that mean "this
+# file is bad" (then the message must name it), whether the format is line-based (then also the line))
+TARGETS: dict[str, tuple[str, bytes, Callable[[st.DrawFn], Run] | None, Run | None, frozenset[int], bool]] = {
     "convert-jsonl": ("in.jsonl", JSONL, _convert, None, frozenset({4}), True),
     "convert-conll": ("in.conll", CONLL, _convert, None, frozenset({4}), True),
     "convert-label-studio": ("in.json", LABEL_STUDIO, _convert, None, frozenset({4}), False),

@@ -236,12 +236,13 @@ def import_runs_csv(cfg: ExperimentConfig, path: Path) -> int:
     rows = parse_runs_csv(_utf8_text(Path(path)), str(path))
     for line, row in enumerate(rows, start=2):
         cell = cells.get(row["fingerprint"])
-        if cell is None or (cell.arm, cell.label, cell.regimen, cell.gold_size, cell.seed) != (
-            row["arm"], row["label"], row["regimen"], row["gold_size"], row["seed"]
-        ):
-            raise DataError(f"row {excerpt(row['arm'])} ({excerpt(row['label'])}, {excerpt(row['regimen'])}) "
-                            f"gold={row['gold_size']} seed={row['seed']} is not a cell of {cfg.name!r} (fingerprint "
-                            f"{excerpt(row['fingerprint'])}): another config or recipe made it", path=path, line=line)
+        what = f"row {row['arm'][:80]} gold={str(row['gold_size'])[:20]} seed={row['seed']}"
+        if cell is None or (cell.arm, cell.gold_size, cell.seed) != (row["arm"], row["gold_size"], row["seed"]):
+            raise DataError(f"{what} is not a cell of {cfg.name!r} (fingerprint {excerpt(row['fingerprint'])}): "
+                            "another config or recipe made it", path=path, line=line)
+        if (cell.label, cell.regimen) != (row["label"], row["regimen"]):  # the table shows them: never foreign text
+            raise DataError(f"{what}: label {excerpt(row['label'])} and regimen {excerpt(row['regimen'])} are not "
+                            f"the cell's ({cell.label!r}, {cell.regimen!r})", path=path, line=line)
         row["cell_id"] = cell.cell_id
     store = ResultStore(Path(cfg.out_dir) / "results.jsonl")
     finished = store.finished()

@@ -79,7 +79,7 @@ def test_two_rows_for_one_cell_are_refused_naming_both_lines(cfg: ExperimentConf
 
 def test_a_label_that_is_not_the_cells_is_refused(cfg: ExperimentConfig, tmp_path: Path) -> None:
     path = _write(tmp_path / "runs.csv", _rows(cfg), {"label": '=HYPERLINK("http://evil.example","click")'})
-    with pytest.raises(DataError, match=r"runs\.csv:2: row 'gold-only' \('=HYPERLINK.* is not a cell of 'tiny'"):
+    with pytest.raises(DataError, match=r"runs\.csv:2: row gold-only gold=4 seed=1: label '=HYPERLINK.* not the cell's"):
         import_runs_csv(cfg, path)
     assert not _results(cfg).exists()
 
