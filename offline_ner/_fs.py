@@ -31,6 +31,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from offline_ner.errors import DataError
+
 
 def user_cache_dir() -> Path:
     """``$XDG_CACHE_HOME/offline_ner`` (``~/.cache/offline_ner``): where what can be rebuilt is kept between runs
@@ -51,13 +53,16 @@ def fsync_dir(directory: Path) -> None:
 def atomic_writer(
     path: str | os.PathLike[str], mode: str = "w", *, encoding: str = "utf-8", permissions: int | None = None
 ) -> Iterator[IO[Any]]:
-    """Write to a temp file beside ``path``, fsync it, then rename over ``path`` (``permissions``: the new file's
-    mode bits; the temp file is created 0600).
+    """Write to a temp file beside ``path``, fsync it, then rename over ``path``.
+
+    ``permissions``: the new file's mode bits (keys: 0600); by default they follow the umask, as ``open`` would
+    create the file (0644 under umask 022), also when an existing file is replaced. The temp file stays 0600
+    until it is complete.
 
     On any exception the temp file is removed and ``path`` is left untouched. ``-`` means stdout. A target that
     exists but is not a regular file (``/dev/stdout``, ``/dev/null``, a FIFO) is written straight through, since a
     rename would replace the device or link with a file; a symlink to a regular file stays a link (its target is
-    replaced). A folder is refused.
+    replaced). A folder is refused (DataError naming it: ``-o`` given an existing folder).
     """
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_writer mode must be 'w' or 'wb', not {mode!r}")
@@ -72,7 +77,7 @@ def atomic_writer(
     except FileNotFoundError:
         kind = stat.S_IFREG
     if stat.S_ISDIR(kind):
-        raise IsADirectoryError(errno.EISDIR, "cannot write a file over a folder", str(target))
+        raise DataError("is a folder; expected a file to write", path=target)
     if not stat.S_ISREG(kind):
         with open(target, mode, **_text_args(mode, encoding)) as handle:
             yield handle
@@ -82,11 +87,10 @@ def atomic_writer(
     remove_dead_leftovers(target.parent, f".{target.name}.", ".tmp")
     fd, tmp_name = make_owned(target.parent, f".{target.name}.", ".tmp")
     try:
-        if permissions is not None:
-            os.fchmod(fd, permissions)
         with os.fdopen(fd, mode, **_text_args(mode, encoding)) as handle:
             yield handle
             handle.flush()
+            os.fchmod(handle.fileno(), _default_mode() if permissions is None else permissions)
             os.fsync(handle.fileno())
             os.replace(tmp_name, target)  # still open, so still locked: never a dead owner's leftover
         fsync_dir(target.parent)
@@ -160,6 +164,18 @@ def _alive(pid: int) -> bool:
     except (OverflowError, ValueError):
         return False
     return True
+
+
+def _default_mode() -> int:
+    """0666 less the umask: the mode ``open(path, "w")`` gives a new file. Read from /proc where it is shown,
+    since setting the umask to read it races with threads that create files meanwhile."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            umask = next(int(line.split()[1], 8) for line in status if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError):
+        umask = os.umask(0o077)
+        os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _text_args(mode: str, encoding: str) -> dict[str, Any]:

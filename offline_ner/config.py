@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.resources
+import math
 import os
 import re
 import types
@@ -68,18 +69,51 @@ def load_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Parse a YAML file (or packaged config, by name: :func:`find_config`) whose top level is a mapping."""
     path = find_config(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
     except OSError as err:
-        raise ConfigError(f"{path}: cannot read the config file: {err}") from err
+        raise ConfigError(f"{path}: cannot read the config file: {err.strerror or err}") from err
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: not valid UTF-8; re-encode the config as UTF-8") from err
+    try:
+        data = _safe_load(text)
+    except yaml.reader.ReaderError as err:  # a character YAML does not allow (NUL, most control characters)
+        line = text[: err.position].count("\n") + 1
+        raise ConfigError(f"{path}:{line}: invalid YAML: character {err.character!r} is not allowed") from err
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise ConfigError(f"{where}: invalid YAML: {getattr(err, 'problem', err)}") from err
+        raise ConfigError(f"{where}: invalid YAML: {getattr(err, 'problem', None) or err}") from err
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of keys at the top level, found {type(data).__name__}")
     return data
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """safe_load that refuses a key given twice in one mapping (YAML would keep the last one silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, typing.Hashable) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (given twice; which one should win?)", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _safe_load(text: str) -> Any:
+    """One YAML document, safely; yaml.YAMLError also for a duplicate key and for nesting too deep to build."""
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)
+    except RecursionError as err:
+        raise yaml.YAMLError("nested too deeply") from err
 
 
 def apply_overrides(mapping: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
@@ -97,9 +131,9 @@ def apply_overrides(mapping: dict[str, Any], overrides: Iterable[str]) -> dict[s
                 raise ConfigError(f"override {item!r}: {part!r} is not a section")
             node = child
         try:
-            node[leaf] = yaml.safe_load(raw) if raw else ""
+            node[leaf] = _safe_load(raw) if raw else ""
         except yaml.YAMLError as err:
-            raise ConfigError(f"override {item!r}: the value is not valid YAML: {getattr(err, 'problem', err)}") from err
+            raise ConfigError(f"override {item!r}: the value is not valid YAML: {getattr(err, 'problem', None) or err}") from err
     return result
 
 
@@ -120,8 +154,8 @@ def _matches(value: Any, annotation: Any) -> bool:
         return any(_matches(value, arg) for arg in typing.get_args(annotation))
     if annotation is type(None):
         return value is None
-    if annotation is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if annotation is float:  # .inf and .nan are YAML floats, never a usable setting
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if annotation is int:
         return isinstance(value, int) and not isinstance(value, bool)
     if origin is typing.Literal:

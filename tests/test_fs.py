@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from offline_ner._fs import atomic_write_text, atomic_writer
+from offline_ner.errors import DataError
 
 
 def test_an_exception_leaves_the_old_file_and_no_temp_file(tmp_path: Path) -> None:
@@ -52,6 +53,6 @@ def test_a_fifo_is_written_through_not_replaced(tmp_path: Path) -> None:
     assert fifo.is_fifo()
 
 
-def test_a_folder_target_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(IsADirectoryError):
+def test_a_folder_target_is_refused_as_bad_input_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=f"{tmp_path}: is a folder"):
         atomic_write_text(tmp_path, "x")

@@ -180,6 +180,7 @@ def import_labels(path: Path, spec: ImportSpec) -> AnnotationResult:
     gold: dict[str, tuple[str, ...]] = {}
     problems: list[dict[str, Any]] = []
     skipped = repaired_total = replaced_total = 0
+    first_line: dict[str, int] = {}  # record id -> the line it was first read from
     for row in rows:
         try:
             if isinstance(row, DataError):
@@ -187,6 +188,9 @@ def import_labels(path: Path, spec: ImportSpec) -> AnnotationResult:
             replace_bad = spec.on_error == "repair"
             raw_tags = _tags(row.llm, len(row.tokens), "LLM", path, row.lines, replace_bad=replace_bad)
             row_gold = _tags(row.gold, len(row.tokens), "gold", path, row.lines) if row.gold is not None else None
+            if row.record_id in first_line:  # a bad row like any other: --on-error skip skips it, naming both
+                raise DataError(f"record id {excerpt(row.record_id)} also on line {first_line[row.record_id]}; ids "
+                                "must be unique (choose another --id-field)", path=path, line=row.line)
         except DataError as err:
             if spec.on_error == "raise":
                 raise
@@ -197,6 +201,7 @@ def import_labels(path: Path, spec: ImportSpec) -> AnnotationResult:
             if isinstance(row, _Row) and (readable := _readable_gold(row, path)):
                 gold[row.record_id] = readable
             continue
+        first_line[row.record_id] = row.line
         replaced = sum(not is_valid_tag(t) for t in row.llm)
         replaced_total += replaced
         tags, repaired = repair_iob2(raw_tags)
@@ -217,8 +222,6 @@ def import_labels(path: Path, spec: ImportSpec) -> AnnotationResult:
         records.append(Record(row.record_id, tuple(row.tokens), tags, source=path.name, provenance=provenance))
     if not records:
         raise DataError("no usable records found (empty file, or every row was bad)", path=path)
-    if len({r.id for r in records}) != len(records):
-        raise DataError("record ids are not unique; choose another --id-field", path=path)
     qa = qa_with_selection(records, records, gold)
     provenance_summary = {
         "kind": "annotations",

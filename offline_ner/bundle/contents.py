@@ -23,7 +23,7 @@ from typing import Any
 
 from offline_ner._fs import sha256_file
 from offline_ner.bundle import runtime
-from offline_ner.data import detect_format, dumps_record, iter_jsonl, read_records
+from offline_ner.data import detect_format, dumps_record, iter_jsonl, read_records, require_tags
 from offline_ner.errors import BundleError, DataError
 
 ANNOTATION_FILES = ("records.jsonl", "provenance.json", "qa.json")
@@ -56,6 +56,9 @@ def _annotations(source: Path) -> tuple[list[PayloadFile], dict[str, Any]]:
     if source.is_file():
         fmt = detect_format(source)  # by content: JSONL, CoNLL, Label Studio export, spaCy DocBin
         records = read_records(source, fmt)  # DataError names file and line (or task)
+        # a CoNLL file whose last column is not tags reads as plain text: unlabelled records are no annotations
+        require_tags(records, f"an annotations bundle carries labelled records, and this {fmt} input has none "
+                     "(a CoNLL file needs its tag column last)", path=source)
         text = "".join(dumps_record(record) for record in records).encode("utf-8")
         imported = {"file": source.name, "sha256": sha256_file(source), "format": fmt}
         provenance = {"imported_from": imported}

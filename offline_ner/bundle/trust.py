@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from offline_ner._fs import atomic_write_bytes
 from offline_ner.bundle.envelope import Envelope, pae
-from offline_ner.bundle.manifest import KINDS, STREAM_RE, Manifest, format_time, parse_time
+from offline_ner.bundle.manifest import KINDS, MAX_SEQUENCE, STREAM_RE, Manifest, format_time, parse_time
 from offline_ner.bundle.signing import key_id, raw_public_key, verify_signature
 from offline_ner.errors import (
     BundleError,
@@ -183,7 +183,13 @@ class TrustStore:
                     raise TrustStoreError(f"key {keyid}: {err}") from err
         for stream, state in _object(top["streams"], "'streams'").items():
             state = _object(state, f"stream {stream!r}")
-            store.streams[stream] = StreamState(sequence=int(state["sequence"]), digest=str(state["digest"]))
+            sequence, digest = state["sequence"], state["digest"]
+            if not isinstance(sequence, int) or isinstance(sequence, bool) or not 1 <= sequence <= MAX_SEQUENCE:
+                raise TrustStoreError(f"stream {stream!r} sequence {sequence!r} must be an integer from 1 to "
+                                      f"{MAX_SEQUENCE}, as in a bundle manifest")
+            if not isinstance(digest, str):
+                raise TrustStoreError(f"stream {stream!r} digest must be a string, not {type(digest).__name__}")
+            store.streams[stream] = StreamState(sequence=sequence, digest=digest)
         return store
 
     def to_dict(self) -> dict[str, Any]:

@@ -16,8 +16,11 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable, Iterable
@@ -67,8 +70,20 @@ def fail(err: BaseException, exit_code: int, as_json: bool, extra: dict[str, Any
     sys.exit(int(exit_code))
 
 
+def _reader_went_away() -> None:
+    """stdout's reader closed the pipe (``predict ... | head -1``): stop quietly with the status a shell shows for
+    ``cat`` in the same place (128 + SIGPIPE), not an error. stdout goes to /dev/null so that the interpreter's
+    final flush of what is still buffered cannot fail again."""
+    with contextlib.suppress(OSError, ValueError):  # ValueError: a stdout without a descriptor (tests)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    sys.exit(128 + signal.SIGPIPE)
+
+
 def handles_errors(command: F) -> F:
-    """Map OfflineNerError to its exit code; anything else exits ``ExitCode.INTERNAL`` (traceback only with ``--debug``)."""
+    """Map OfflineNerError to its exit code; a closed stdout pipe ends quietly; anything else exits
+    ``ExitCode.INTERNAL`` (traceback only with ``--debug``)."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -77,6 +92,8 @@ def handles_errors(command: F) -> F:
             return command(*args, **kwargs)
         except OfflineNerError as err:
             fail(err, err.exit_code, as_json, err.report.to_json() if err.report is not None else None)
+        except BrokenPipeError:
+            _reader_went_away()
         except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
             raise
         except Exception as err:  # noqa: BLE001  (the one place that catches everything: INTERNAL, never a silent pass)

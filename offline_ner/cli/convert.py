@@ -8,6 +8,7 @@ import click
 
 from offline_ner.cli._common import EXIT_CODES_EPILOG, emit, handles_errors, json_option
 from offline_ner.data.formats import INPUT_FORMATS, RECORD_FORMATS
+from offline_ner.errors import DataError
 
 
 def _labels(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, ...] | None:
@@ -24,7 +25,8 @@ def _labels(ctx: click.Context, param: click.Parameter, value: str | None) -> tu
 @click.option("--input-format", type=click.Choice(["auto", *INPUT_FORMATS]), default="auto", show_default=True,
               help="Format of SOURCE; auto: detected from the content.")
 @click.option("--labels", default=None, callback=_labels, metavar="O,B-PER,...",
-              help="Label names, in id order, for HF JSONL whose ner_tags are integers.")
+              help="The label set, in id order (HF JSONL's integer ner_tags index it); a tag outside it is refused "
+              "with its file and line. Default: O and B-/I- of PER, ORG, LOC, MISC.")
 @json_option
 @handles_errors
 def convert(source: Path, out_path: Path, fmt: str, input_format: str, labels: tuple[str, ...] | None,
@@ -38,9 +40,14 @@ def convert(source: Path, out_path: Path, fmt: str, input_format: str, labels: t
         offline-ner convert project-export.json --to jsonl -o reviewed.jsonl
         offline-ner convert hf_train.jsonl --labels O,B-PER,I-PER,B-ORG,I-ORG --to conll -o train.conll
     """
-    from offline_ner.data import read_records, write_records
+    from offline_ner.data import label_list, read_records, write_records
 
-    records = read_records(source, input_format, labels=labels)
-    count = write_records(records, out_path, fmt)
+    records = read_records(source, input_format, labels=labels, allowed=labels or label_list())
+    try:
+        count = write_records(records, out_path, fmt)
+    except DataError as err:  # a record the output format cannot hold: name the input it came from
+        if err.path is not None:
+            raise
+        raise DataError(str(err), path=source) from err
     emit({"output": str(out_path), "records": count, "format": fmt}, as_json,
          f"wrote {count} records to {out_path}", err=str(out_path) == "-")

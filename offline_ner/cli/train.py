@@ -21,10 +21,11 @@ from offline_ner.cli._bundle_refs import resolve_base_model_source, resolve_sour
 from offline_ner.cli._common import EXIT_CODES_EPILOG, emit, handles_errors, json_option
 from offline_ner.cli._provenance import describe_source
 from offline_ner.cli.options import store_option
-from offline_ner.train.regimens import REGIMENS
+from offline_ner.train.regimens import REGIMENS, regimen_phases
 
 if TYPE_CHECKING:
     from offline_ner.contracts import TrainMetrics
+    from offline_ner.train import TrainConfig
 
 # flag name -> config key, for the keys people change most
 SHORTHANDS = {
@@ -40,18 +41,35 @@ SHORTHANDS = {
 }
 
 
-def _read_source(ref: str | None, store: Path, provenance: dict[str, Any], role: str) -> list[Any]:
-    """The records of ``ref`` (none when not given); ``provenance[role]`` says where they came from."""
+def _read_source(ref: str | None, store: Path, provenance: dict[str, Any], role: str,
+                 labels: tuple[str, ...]) -> list[Any]:
+    """The records of ``ref`` (none when not given), each tag one of ``labels`` (the run's label set);
+    ``provenance[role]`` says where they came from."""
     from offline_ner.data import read_records, require_tags
 
     if ref is None:
         return []
     path = resolve_source(ref, store)
-    records = read_records(path)
+    records = read_records(path, allowed=labels)
     # before torch is imported; e.g. a CoNLL file without its tag column, read as plain text
     require_tags(records, f"{role} data must be labelled: CoNLL with a tag column, or JSONL with tags", path=path)
     provenance[role] = describe_source(ref, path, store, len(records))
     return records
+
+
+def _require_sources(cfg: TrainConfig) -> None:
+    """A data source the regimen trains on and nobody named is a usage error, found before torch is imported (the
+    sources that were named are read first, so their own errors keep their codes)."""
+    phases = regimen_phases(cfg.regimen)
+    needed = [(role, flag) for role, flag, used in (
+        ("gold", "--gold", any(p.uses_gold for p in phases)),
+        ("distilled", "--distilled", any(p.uses_distilled for p in phases)),
+    ) if used and getattr(cfg, role) is None]
+    if needed:
+        raise click.UsageError(
+            f"regimen {cfg.regimen!r} trains on {' and '.join(role for role, _ in needed)} records: give "
+            + " and ".join(f"{flag} (or {role}: in the config)" for role, flag in needed)
+        )
 
 
 def _summary(metrics: TrainMetrics, model_dir: Path) -> str:
@@ -142,8 +160,9 @@ def train(config_path: Path | None, overrides: tuple[str, ...], out_dir: Path, q
         click.echo("note: no dev set: no checkpoint selection or early stopping; the full budget runs and the "
                    "last model is kept", err=True)
     provenance: dict[str, Any] = {}
-    gold, distilled, dev = (_read_source(ref, store, provenance, role)
+    gold, distilled, dev = (_read_source(ref, store, provenance, role, cfg.label_set)
                             for role, ref in (("gold", cfg.gold), ("distilled", cfg.distilled), ("dev", cfg.dev)))
+    _require_sources(cfg)
     # bundle:bert-base-cased/, or a packaged name served by its imported model bundle on a closed host
     base_model = resolve_base_model_source(cfg.base_model, store)
     provenance["base_model"] = describe_source(cfg.base_model, Path(base_model), store)

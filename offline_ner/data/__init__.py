@@ -28,7 +28,7 @@ from offline_ner.data.iob2 import (
     tags_from_spans,
 )
 from offline_ner.data.jsonl import dumps_record, iter_json_lines, iter_jsonl, parse_record, read_jsonl, write_jsonl
-from offline_ner.data.records import SAMPLE_TAGS_KEY, Document, Record, require_tags
+from offline_ner.data.records import SAMPLE_TAGS_KEY, Document, Record, require_tags, unique_ids
 from offline_ner.data.text import (
     decode_text,
     iter_text_folder,
@@ -88,6 +88,7 @@ __all__ = [
     "tokenize",
     "tokenized_sentences",
     "tokenizer_mismatch",
+    "unique_ids",
     "write_conll",
     "write_jsonl",
     "write_records",

@@ -97,9 +97,18 @@ def tags_from_char_spans(
 def record_from_spans(
     record_id: str, text: str, spans: Sequence[CharSpan], *, source: str = "", **where: Any
 ) -> Record:
-    """One labelled record for a whole text: tokenised by the package's text tokenizer, tags from the spans."""
+    """One labelled record for a whole text: tokenised by the package's text tokenizer, tags from the spans.
+
+    Raises:
+        DataError: a span outside ``0..len(text)``, or as :func:`tags_from_char_spans` (``where`` names the place).
+    """
     from offline_ner.data.text import tokenize
 
+    outside = [span for span in spans if span.start < 0 or span.end > len(text)]
+    if outside:
+        span = outside[0]
+        raise DataError(f"span [{span.start}, {span.end}) {span.label} lies outside the text "
+                        f"({len(text)} characters)", **where)
     tokens = tokenize(text)
     if not tokens:
         raise DataError("the text holds no token", **where)

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from offline_ner._fs import atomic_writer
-from offline_ner.data.iob2 import is_valid_tag
+from offline_ner.data.iob2 import is_valid_tag, unknown_tag_message
 from offline_ner.data.lines import STDIN_NAME, excerpt, input_stem, is_stdin, iter_utf8_lines
 from offline_ner.data.records import Record
 from offline_ner.errors import DataError
@@ -76,9 +76,10 @@ def iter_conll(
             tokens.append(fields[0])
             if labelled:
                 tag = fields[-1]
-                if not is_valid_tag(tag) or (allowed is not None and tag not in allowed):
-                    wanted = "one of " + ", ".join(sorted(allowed)) if allowed is not None else "O, B-TYPE or I-TYPE"
-                    raise DataError(f"unknown tag {excerpt(tag)}; expected {wanted}", path=path, line=line_no)
+                if not is_valid_tag(tag):
+                    raise DataError(f"unknown tag {excerpt(tag)}; expected O, B-TYPE or I-TYPE", path=path, line=line_no)
+                if allowed is not None and tag not in allowed:
+                    raise DataError(unknown_tag_message(tag, allowed), path=path, line=line_no)
                 tags.append(tag)
     except FileNotFoundError as err:
         raise DataError("file not found", path=path) from err
@@ -96,13 +97,28 @@ def read_conll(path: str | os.PathLike[str], **kwargs: object) -> list[Record]:
     return list(iter_conll(path, **kwargs))  # type: ignore[arg-type]
 
 
+def conll_token(record: Record, index: int) -> str:
+    """Token ``index`` of ``record`` as a CoNLL column: a token that is empty or holds whitespace would not read
+    back as one token (CoNLL has no escape for either), so it is refused, naming the record.
+
+    Raises:
+        DataError: the token cannot be a CoNLL column (the caller, who knows the input, names its file).
+    """
+    token = record.tokens[index]
+    if not token or any(char.isspace() for char in token) or token == "-DOCSTART-":
+        what = "is empty" if not token else "is -DOCSTART-" if token == "-DOCSTART-" else "holds whitespace"
+        raise DataError(f"record {excerpt(record.id)}: token {index + 1} {excerpt(token)} {what}, which CoNLL "
+                        "cannot write so that it reads back; write jsonl instead")
+    return token
+
+
 def format_conll(records: Iterable[Record]) -> Iterator[str]:
-    """CoNLL text, two columns (token, tag), one blank line after each sentence."""
+    """CoNLL text, two columns (token, tag), one blank line after each sentence (tokens: :func:`conll_token`)."""
     for record in records:
         if record.tags is None:
-            raise ValueError(f"record {record.id} has no tags to write as CoNLL")
-        for token, tag in zip(record.tokens, record.tags):
-            yield f"{token} {tag}\n"
+            raise DataError(f"record {excerpt(record.id)} has no tags to write as CoNLL")
+        for k, tag in enumerate(record.tags):
+            yield f"{conll_token(record, k)} {tag}\n"
         yield "\n"
 
 
@@ -111,7 +127,8 @@ def format_conll_with_gold(pairs: Iterable[tuple[Record, Sequence[str]]]) -> Ite
     layout: gold column before the predicted one), else ``token predicted``; a blank line after each sentence."""
     for record, predicted in pairs:
         gold = record.tags if record.tags is not None else None
-        for k, (token, tag) in enumerate(zip(record.tokens, predicted)):
+        for k, (_, tag) in enumerate(zip(record.tokens, predicted)):
+            token = conll_token(record, k)
             yield f"{token} {gold[k]} {tag}\n" if gold is not None else f"{token} {tag}\n"
         yield "\n"
 

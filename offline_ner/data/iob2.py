@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import NamedTuple
+
+from offline_ner.data.lines import excerpt
 
 TAG_PATTERN = re.compile(r"^(O|[BI]-[A-Za-z][A-Za-z0-9_]*)$")
 CONLL_TYPES = ("PER", "ORG", "LOC", "MISC")
@@ -84,6 +86,12 @@ def tags_from_spans(spans: Iterable[Span], length: int) -> tuple[str, ...]:
         for i in range(span.start + 1, span.end):
             tags[i] = "I-" + span.label
     return tuple(tags)
+
+
+def unknown_tag_message(tag: str, allowed: Collection[str]) -> str:
+    """What to say about a tag outside the run's label set, and how to name another set."""
+    return (f"unknown tag {excerpt(tag)}: not in the label set ({', '.join(sorted(allowed))}); a typo? If the "
+            "data has other types, name its labels (convert --labels, or labels: in the training config)")
 
 
 def label_list(types: Sequence[str] = CONLL_TYPES) -> list[str]:

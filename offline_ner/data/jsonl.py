@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from offline_ner._fs import atomic_writer
 from offline_ner.data.char_spans import parse_char_spans, record_from_spans
-from offline_ner.data.iob2 import is_valid_tag
+from offline_ner.data.iob2 import is_valid_tag, unknown_tag_message
 from offline_ner.data.lines import excerpt, input_stem, iter_utf8_lines, loads_json_line
 from offline_ner.data.records import Record
 from offline_ner.errors import DataError
@@ -140,16 +140,24 @@ def iter_json_lines(
         raise DataError("file not found", path=path) from err
 
 
-def iter_jsonl(path: str | os.PathLike[str], *, labels: Sequence[str] | None = None) -> Iterator[Record]:
-    """Stream records from a JSONL file (``-``: stdin); blank lines are skipped; ``labels``: see parse_record.
+def iter_jsonl(
+    path: str | os.PathLike[str], *, labels: Sequence[str] | None = None, allowed: Collection[str] | None = None
+) -> Iterator[Record]:
+    """Stream records from a JSONL file (``-``: stdin); blank lines are skipped; ``labels``: see parse_record;
+    ``allowed``: the run's label set, a tag outside it is an error.
 
     Raises:
-        DataError: invalid UTF-8 or JSON, a missing or ill-typed field, an empty file (file and line named).
+        DataError: invalid UTF-8 or JSON, a missing or ill-typed field, a tag outside ``allowed``, an empty file
+            (file and line named).
     """
     count = 0
     stem = input_stem(path)
     for obj, where in iter_json_lines(path):
-        yield parse_record(obj, default_id=f"{stem}:{where['line']}", labels=labels, **where)
+        record = parse_record(obj, default_id=f"{stem}:{where['line']}", labels=labels, **where)
+        unknown = sorted(set(record.tags or ()) - set(allowed)) if allowed is not None else []
+        if unknown:
+            raise DataError(unknown_tag_message(unknown[0], allowed or ()), **where)
+        yield record
         count += 1
     if count == 0:
         raise DataError("no records found (empty file?)", path=path)

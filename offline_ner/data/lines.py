@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator
 from typing import IO, Any
@@ -130,11 +131,37 @@ def loads_json_line(text: str, **where: Any) -> Any:
     """One JSON value; ``where`` (path, line) names the place in errors.
 
     Raises:
-        DataError: invalid JSON, or nesting deeper than Python's parser can follow (never RecursionError).
+        DataError: invalid JSON, nesting deeper than Python's parser can follow (never RecursionError), or a
+            lone surrogate escape (``"\\ud800"``), which no UTF-8 writer downstream could write.
     """
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except json.JSONDecodeError as err:
         raise DataError(f"invalid JSON ({err.msg} at column {err.colno})", **where) from err
     except RecursionError as err:
         raise DataError("JSON nested too deeply", **where) from err
+    if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
+        raise DataError("a string holds a lone surrogate escape (\\ud800-\\udfff), which is not text UTF-8 can "
+                        "write", **where)
+    return value
+
+
+# "\ud800" .. "\udfff" escapes: only a line holding one can decode to a lone surrogate (a pair is one character)
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False

@@ -12,9 +12,9 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from offline_ner.data.iob2 import Span, spans_from_tags
 from offline_ner.errors import DataError
@@ -22,6 +22,17 @@ from offline_ner.errors import DataError
 # provenance key: with n > 1 LLM samples per sentence, each sample's IOB2 tags (annotate writes them, the
 # experiment's k_of_n selection votes over them)
 SAMPLE_TAGS_KEY = "sample_tags"
+
+
+class _Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def source(self) -> str: ...
+
+
+U = TypeVar("U", bound=_Identified)
 
 
 @dataclass(frozen=True)
@@ -81,6 +92,22 @@ def require_tags(records: Sequence[Record], purpose: str, path: object = None) -
     if unlabelled:
         raise DataError(f"record {unlabelled[0]} has no tags ({len(unlabelled)} of {len(records)} unlabelled); "
                         f"{purpose}", path=path)
+
+
+def unique_ids(items: Iterable[U]) -> Iterator[U]:
+    """``items`` (documents or records) unchanged, refusing a repeated id: output keyed by id would merge two inputs
+    (``predict a/ b/`` where both hold ``x.txt``). Keeps every id seen, so meant for inputs of bounded size.
+
+    Raises:
+        DataError: an id seen before, naming both sources.
+    """
+    seen: dict[str, str] = {}
+    for item in items:
+        if item.id in seen:
+            raise DataError(f"document id {item.id!r} also comes from {seen[item.id]}; ids must be unique",
+                            path=item.source or None)
+        seen[item.id] = item.source
+        yield item
 
 
 @dataclass(frozen=True)

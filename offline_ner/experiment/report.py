@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from offline_ner.data import CONLL_TYPES
+from offline_ner.data.lines import excerpt
 from offline_ner.errors import DataError
 
 
@@ -98,12 +100,19 @@ def markdown_table(summaries: Iterable[Summary]) -> str:
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for s in summaries:
         cells = [
-            s.label, s.regimen, str(s.gold_size), ",".join(map(str, s.seeds)), _pm(s.test_f1),
+            _md(s.label), _md(s.regimen), _md(str(s.gold_size)), ",".join(map(str, s.seeds)), _pm(s.test_f1),
             *(_pm(s.per_type_f1[t], 2) for t in CONLL_TYPES), _pm(s.dev_f1),
             f"{s.steps.mean:.0f}", f"{s.wall_s.mean:.0f}", f"{s.n_distilled.mean:.0f}",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _md(text: str) -> str:
+    """A table cell's text shown literally: ``|`` and line breaks would end the cell or the row, and a leading
+    ``=``, ``+`` or ``@`` makes a formula of it where the table is pasted into a spreadsheet."""
+    escaped = " ".join(text.split()).replace("|", "\\|")
+    return "\\" + escaped if escaped[:1] in ("=", "+", "@") else escaped
 
 
 def csv_text(summaries: Iterable[Summary]) -> str:
@@ -152,23 +161,56 @@ def parse_runs_csv(text: str, source: str) -> list[dict[str, Any]]:
     model folder (runs.csv keeps none of them), so neither ``significance.md`` nor ``selection.md`` covers it.
 
     Raises:
-        DataError: the header is not :data:`RUN_COLUMNS`, or a value is not a number (``source``, line).
+        DataError: the header is not :data:`RUN_COLUMNS`, a row has too few or too many fields, a field is over
+            csv's 128 KiB limit, a value is not a number or out of its range (a score outside 0..1, NaN, a
+            negative count), or a run (fingerprint) appears twice (``source``, line).
     """
-    reader = csv.DictReader(io.StringIO(text))
-    if reader.fieldnames != RUN_COLUMNS:
-        raise DataError(f"not a runs.csv header: expected {','.join(RUN_COLUMNS)}", path=source, line=1)
-    return [_parsed_run(fields, source, line) for line, fields in enumerate(reader, start=2)]
+    reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff")), restkey=_EXTRA)
+    rows: list[dict[str, Any]] = []
+    first_line: dict[str, int] = {}
+    try:
+        if reader.fieldnames != RUN_COLUMNS:
+            raise DataError(f"not a runs.csv header: expected {','.join(RUN_COLUMNS)}", path=source, line=1)
+        for fields in reader:
+            line = reader.line_num
+            if _EXTRA in fields or None in fields.values():
+                found = len(RUN_COLUMNS) + len(fields.get(_EXTRA, ())) - list(fields.values()).count(None)
+                raise DataError(f"expected {len(RUN_COLUMNS)} fields, found {found}", path=source, line=line)
+            row = _parsed_run(fields, source, line)
+            if row["fingerprint"] in first_line:
+                raise DataError(f"run {row['arm']} gold={row['gold_size']} seed={row['seed']} (fingerprint "
+                                f"{row['fingerprint']}) also on line {first_line[row['fingerprint']]}; a run is "
+                                "listed once", path=source, line=line)
+            first_line[row["fingerprint"]] = line
+            rows.append(row)
+    except csv.Error as err:  # a field over csv.field_size_limit(): line_num counts the lines read before it
+        raise DataError(f"not readable CSV: {err}", path=source, line=reader.line_num + 1) from None
+    return rows
+
+
+_EXTRA = "\x00extra"  # DictReader's key for the fields beyond the header (restkey)
+# the columns that hold a score (F1, precision, recall): a number from 0 to 1
+_SCORES = {"test_f1", "test_precision", "test_recall", "dev_f1", *(f"{t}_f1" for t in CONLL_TYPES)}
 
 
 def _parsed_run(fields: Mapping[str, str], source: str, line: int) -> dict[str, Any]:
     def number(column: str, kind: type = float) -> Any:
         value = fields[column]
         try:
-            return None if value == "" else kind(value)
+            parsed = None if value == "" else kind(value)
         except ValueError:
-            raise DataError(f"{column}: expected a number, got {value!r}", path=source, line=line) from None
+            raise DataError(f"{column}: expected a number, got {excerpt(value)}", path=source, line=line) from None
+        if parsed is None:
+            return None
+        if column in _SCORES and not 0.0 <= parsed <= 1.0:  # also NaN
+            raise DataError(f"{column}: expected a score from 0 to 1, got {value!r}", path=source, line=line)
+        if not math.isfinite(parsed) or parsed < 0:
+            raise DataError(f"{column}: expected a finite number >= 0, got {value!r}", path=source, line=line)
+        return parsed
 
     gold_size = fields["gold_size"]
+    if number("seed", int) is None or number("test_f1") is None or fields["fingerprint"] == "":
+        raise DataError("seed, test_f1 and fingerprint must not be empty", path=source, line=line)
     return {
         "arm": fields["arm"], "label": fields["label"], "regimen": fields["regimen"],
         "gold_size": int(gold_size) if gold_size.isdigit() else gold_size, "seed": number("seed", int),

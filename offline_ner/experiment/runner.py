@@ -25,6 +25,7 @@ from typing import Any
 
 from offline_ner._fs import atomic_write_text
 from offline_ner.data import Record
+from offline_ner.data.lines import excerpt
 from offline_ner.errors import DataError, TrainError
 from offline_ner.experiment.config import FOLD_KINDS, ExperimentConfig
 from offline_ner.experiment.grid import Cell, cell_train_config, expand_grid, fingerprint, teacher_cell
@@ -232,13 +233,16 @@ def import_runs_csv(cfg: ExperimentConfig, path: Path) -> int:
             another version of its recipe: the fingerprints differ).
     """
     cells = {c.fingerprint: c for c in expand_grid(cfg)}
-    rows = parse_runs_csv(Path(path).read_text(encoding="utf-8"), str(path))
+    rows = parse_runs_csv(_utf8_text(Path(path)), str(path))
     for line, row in enumerate(rows, start=2):
         cell = cells.get(row["fingerprint"])
+        what = f"row {row['arm'][:80]} gold={str(row['gold_size'])[:20]} seed={row['seed']}"
         if cell is None or (cell.arm, cell.gold_size, cell.seed) != (row["arm"], row["gold_size"], row["seed"]):
-            raise DataError(f"row {row['arm']} gold={row['gold_size']} seed={row['seed']} is not a cell of "
-                            f"{cfg.name!r} (fingerprint {row['fingerprint']}): another config or recipe made it",
-                            path=path, line=line)
+            raise DataError(f"{what} is not a cell of {cfg.name!r} (fingerprint {excerpt(row['fingerprint'])}): "
+                            "another config or recipe made it", path=path, line=line)
+        if (cell.label, cell.regimen) != (row["label"], row["regimen"]):  # the table shows them: never foreign text
+            raise DataError(f"{what}: label {excerpt(row['label'])} and regimen {excerpt(row['regimen'])} are not "
+                            f"the cell's ({cell.label!r}, {cell.regimen!r})", path=path, line=line)
         row["cell_id"] = cell.cell_id
     store = ResultStore(Path(cfg.out_dir) / "results.jsonl")
     finished = store.finished()
@@ -246,6 +250,19 @@ def import_runs_csv(cfg: ExperimentConfig, path: Path) -> int:
     if new:
         store.extend(new)
     return len(new)
+
+
+def _utf8_text(path: Path) -> str:
+    """A runs.csv as text; bytes that are not UTF-8 are a DataError naming the line."""
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise DataError(f"cannot read: {err.strerror or err}", path=path) from err
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError("not valid UTF-8; re-encode the file as UTF-8", path=path,
+                        line=raw[: err.start].count(b"\n") + 1) from err
 
 
 def run_experiment(cfg: ExperimentConfig, *, resolve_bundle: BundleResolver | None = None,

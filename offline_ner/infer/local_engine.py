@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from offline_ner._fs import atomic_writer
-from offline_ner.data import Document, Record
+from offline_ner.data import Document, Record, unique_ids
 from offline_ner.errors import EngineInputError
 from offline_ner.infer.config import InferConfig
 from offline_ner.infer.engine import NerEngine, Throughput
@@ -81,7 +81,8 @@ def read_units(inputs: Sequence[Path], fmt: str = "auto") -> Iterator[Document] 
 def _units(inputs: Sequence[Path], fmt: str, is_tokens: bool) -> Iterator[Document] | Iterator[Record]:
     if is_tokens:
         return itertools.chain.from_iterable(iter_token_sentences(path) for path in inputs)
-    return itertools.chain.from_iterable(iter_documents(path, fmt) for path in inputs)
+    documents = itertools.chain.from_iterable(iter_documents(path, fmt) for path in inputs)
+    return unique_ids(documents) if any(path.is_dir() for path in inputs) else documents  # folders: ids are paths
 
 
 def predict_files(

@@ -30,9 +30,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import IO, TypeVar
 
@@ -116,14 +117,44 @@ class ShardManifest:
         """The manifest of shard output ``output``; ShardError when it is absent (unfinished shard) or unreadable."""
         path = manifest_path(output)
         try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-            if raw.get("version") != MANIFEST_VERSION:
-                raise ValueError(f"manifest version {raw.get('version')!r}, expected {MANIFEST_VERSION}")
-            return cls(**raw)
+            raw = json.loads(path.read_bytes())
         except FileNotFoundError:
             raise ShardError(f"{output}: no manifest {path.name}; the shard did not finish, rerun it") from None
-        except (ValueError, TypeError) as err:
+        except OSError as err:  # a folder, unreadable
+            raise ShardError(f"{path}: cannot read the shard manifest: {err.strerror or err}") from None
+        except RecursionError:
+            raise ShardError(f"{path}: not a shard manifest (JSON nested too deeply)") from None
+        except ValueError as err:  # not UTF-8, not JSON
             raise ShardError(f"{path}: not a shard manifest ({err})") from None
+        problem = _manifest_problem(raw)
+        if problem:
+            raise ShardError(f"{path}: not a shard manifest ({problem})")
+        return cls(**raw)
+
+
+def _manifest_problem(raw: object) -> str | None:
+    """What is wrong with a decoded manifest (a field missing, unknown or of the wrong type), or None."""
+    if not isinstance(raw, dict):
+        return f"expected a JSON object, found {type(raw).__name__}"
+    if raw.get("version") != MANIFEST_VERSION:
+        return f"manifest version {raw.get('version')!r}, expected {MANIFEST_VERSION}"
+    types = {f.name: f.type for f in fields(ShardManifest)}
+    if set(raw) != set(types):
+        return f"fields {sorted(raw)}, expected {sorted(types)}"
+    for name, kind in types.items():
+        value = raw[name]
+        if kind == "int" and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            return f"{name} must be a whole number, not {value!r}"
+        if kind == "str" and not isinstance(value, str):
+            return f"{name} must be a string, not {value!r}"
+    for name in ("input_sha256", "ids_sha256", "output_sha256"):
+        if not re.fullmatch(r"[0-9a-f]{64}", raw[name]):
+            return f"{name} must be 64 lowercase hex digits, not {raw[name][:80]!r}"
+    if not 1 <= raw["shard"] <= raw["shards"]:
+        return f"shard {raw['shard']} of {raw['shards']}: expected 1 <= K <= N"
+    if raw["output_format"] not in OUTPUT_FORMATS:
+        return f"output_format {raw['output_format']!r}, expected one of {', '.join(OUTPUT_FORMATS)}"
+    return None
 
 
 class ShardRun:
@@ -241,13 +272,31 @@ def _read_unit(handle: IO[bytes], output_format: str) -> bytes:
     return b"".join(lines) + line
 
 
+def _check_paths(outputs: Sequence[Path], destination: Path) -> None:
+    """The same shard file named twice (directly or via a link), or a destination that is a shard output or its
+    manifest, would merge one shard twice or overwrite a shard: refused before anything is read."""
+    seen: dict[str, Path] = {}
+    for path in outputs:
+        real = os.path.realpath(path)
+        if real in seen:
+            raise ShardError(f"{path}: shard output given twice (also as {seen[real]})")
+        seen[real] = Path(path)
+    if os.fspath(destination) != "-":
+        target = os.path.realpath(destination)
+        for real, path in seen.items():
+            if target in (real, os.path.realpath(manifest_path(path))):
+                raise ShardError(f"{destination}: the merged output would overwrite shard {path}; choose another -o")
+
+
 def merge_shards(units: Iterable[Document | Record], outputs: Sequence[Path], destination: Path) -> MergeReport:
     """Merge shard ``outputs`` of the input ``units`` into ``destination`` (``-``: stdout), in input order.
 
     Raises:
-        ShardError: a shard is missing, given twice, unfinished (no manifest), cut for another N or from another
-            input, or its output changed after it finished. Nothing is written then.
+        ShardError: a shard is missing, given twice (or its file named twice), unfinished (no manifest), cut for
+            another N or from another input, or its output changed after it finished; ``destination`` is a shard
+            output. Nothing is written then.
     """
+    _check_paths(outputs, destination)
     manifests = {Path(path): ShardManifest.read(Path(path)) for path in outputs}
     count, output_format = _check_set(manifests)
     by_shard = {m.shard: (path, m) for path, m in manifests.items()}

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass, field, fields
 
+from offline_ner.data import label_list
 from offline_ner.train.regimens import REGIMENS, regimen_phases
 from offline_ner.train.schedules import PARAM_DEFAULTS, SCHEDULE_PARAMS, SHARE_PARAMS, check_params, check_share
 
@@ -95,7 +96,7 @@ class TrainConfig:
     # where length-sorted batches reached 0.7166; 128 was slower (BENCHMARKS.md); 0 = pad, length-grouped
     pack_tokens: int = 64
     length_group_batches: int = 16  # with pack_tokens 0: batches per length-sorted group (less padding)
-    labels: tuple[str, ...] = ()  # empty = the CoNLL labels plus any other type found in the data
+    labels: tuple[str, ...] = ()  # the run's label set, in id order; empty = the CoNLL labels (label_set)
     logging_steps: int = 50  # loss/lr lines in the training log; ~1-2 per minute on 2 CPU cores
     torch_threads: int = 0  # 0 = torch's default (all cores); set lower on a shared machine
     # continue a killed run from its last checkpoint in the same output folder; false: start over there, and
@@ -133,6 +134,12 @@ class TrainConfig:
                 raise ValueError(
                     f"{name} has {len(budgets)} entries but regimen {self.regimen!r} has {n_phases} phase(s)"
                 )
+
+    @property
+    def label_set(self) -> tuple[str, ...]:
+        """The labels this run trains: ``labels``, else the CoNLL ones. A tag outside them in the data is refused
+        (file and line named) rather than made a class of its own: one mistyped ``I-PRE`` once added two."""
+        return self.labels or tuple(label_list())
 
     def phase_steps(self, phase_index: int) -> int:
         """The step budget of one phase (0 = use ``phase_epochs``/``epochs``)."""

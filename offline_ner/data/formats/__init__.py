@@ -14,15 +14,16 @@ Example::
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from offline_ner._fs import atomic_writer
 from offline_ner.data.char_spans import spans_of_record
 from offline_ner.data.conll import format_conll, iter_conll
 from offline_ner.data.formats.detect import CONLL_SUFFIXES, INPUT_FORMATS, detect_format, sniff_format
+from offline_ner.data.iob2 import unknown_tag_message
 from offline_ner.data.jsonl import dumps_record, iter_jsonl
-from offline_ner.data.lines import is_stdin
+from offline_ner.data.lines import excerpt, is_stdin
 from offline_ner.data.records import Record
 from offline_ner.errors import DataError
 
@@ -48,28 +49,48 @@ __all__ = [
 
 
 def iter_records(
-    path: str | os.PathLike[str], fmt: str = "auto", *, labels: Sequence[str] | None = None
+    path: str | os.PathLike[str],
+    fmt: str = "auto",
+    *,
+    labels: Sequence[str] | None = None,
+    allowed: Collection[str] | None = None,
 ) -> Iterator[Record]:
     """Records from a file, standard input (``-``) or a folder of ``.txt`` documents, streamed.
 
     Args:
         fmt: one of :data:`INPUT_FORMATS`, or ``auto`` to detect it from the content.
         labels: label names for HF JSONL whose ``ner_tags`` are integers.
+        allowed: the run's label set: a tag outside it is an error (file and line, or record, named), so that a
+            mistyped ``I-PRE`` never becomes a class of its own.
 
     Raises:
-        DataError: the input is missing or malformed (file and line, or task, named).
+        DataError: the input is missing, malformed (file and line, or task, named) or holds no record.
     """
-    from offline_ner.data.text import iter_text_folder, iter_text_lines, sentence_records
-
     fmt = detect_format(path) if fmt == "auto" else fmt
     if fmt not in INPUT_FORMATS:
         raise ValueError(f"format must be auto or one of {', '.join(INPUT_FORMATS)}, not {fmt!r}")
     if not is_stdin(path) and not Path(path).exists():
         raise DataError("file not found", path=path)
+    count = 0
+    for count, record in enumerate(_iter_format(path, fmt, labels, allowed), start=1):
+        if allowed is not None:  # the line-based readers checked each line; the others are named by record
+            unknown = sorted(set(record.tags or ()) - set(allowed))
+            if unknown:
+                raise DataError(f"record {excerpt(record.id)}: {unknown_tag_message(unknown[0], allowed)}", path=path)
+        yield record
+    if count == 0:
+        raise DataError(f"no records found (empty {fmt} input?)", path=path)
+
+
+def _iter_format(
+    path: str | os.PathLike[str], fmt: str, labels: Sequence[str] | None, allowed: Collection[str] | None
+) -> Iterator[Record]:
+    from offline_ner.data.text import iter_text_folder, iter_text_lines, sentence_records
+
     if fmt == "jsonl":
-        yield from iter_jsonl(path, labels=labels)
+        yield from iter_jsonl(path, labels=labels, allowed=allowed)
     elif fmt == "conll":
-        yield from iter_conll(path)
+        yield from iter_conll(path, labels=allowed)
     elif fmt == "label-studio":
         from offline_ner.data.formats.label_studio import iter_label_studio
 
@@ -87,10 +108,14 @@ def iter_records(
 
 
 def read_records(
-    path: str | os.PathLike[str], fmt: str = "auto", *, labels: Sequence[str] | None = None
+    path: str | os.PathLike[str],
+    fmt: str = "auto",
+    *,
+    labels: Sequence[str] | None = None,
+    allowed: Collection[str] | None = None,
 ) -> list[Record]:
     """All records of an input; see :func:`iter_records`."""
-    return list(iter_records(path, fmt, labels=labels))
+    return list(iter_records(path, fmt, labels=labels, allowed=allowed))
 
 
 def write_records(records: Iterable[Record], path: str | os.PathLike[str], fmt: str = "jsonl") -> int:
