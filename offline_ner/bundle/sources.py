@@ -3,8 +3,8 @@
 - ``annotations``: an exporter folder (``records.jsonl``, ``provenance.json``, optional ``qa.json``), or a plain
   JSONL/CoNLL label file, which becomes ``records.jsonl`` plus a generated ``provenance.json``.
 - ``model``: a Hugging Face model folder (a hub cache snapshot of symlinks works too); safetensors weights only.
-- ``runtime``: a wheelhouse from ``offline-ner bundle runtime`` (wheels plus ``target.json``); ``requirements.lock``
-  and ``install.sh`` are added, and every wheel must fit the recorded target.
+- ``runtime``: a wheelhouse from ``offline-ner bundle runtime`` (wheels plus ``target.json``); ``requirements.lock``,
+  ``install.sh`` and the CycloneDX SBOM ``sbom.cdx.json`` are added, and every wheel must fit the recorded target.
 
 Each source is checked here so a bundle never carries what the closed side would refuse to use (broken records,
 pickle weights, sdists). This module hashes nothing and writes nothing (``create``).
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from offline_ner._fs import sha256_file
-from offline_ner.bundle import runtime
+from offline_ner.bundle import runtime, sbom
 from offline_ner.data import detect_format, dumps_record, iter_jsonl, read_records
 from offline_ner.errors import BundleError, DataError
 
@@ -112,7 +112,8 @@ def _runtime(source: Path) -> tuple[list[PayloadFile], dict[str, Any]]:
     files = [PayloadFile(f"wheels/{w.name}", source=w) for w in wheels]
     files.append(PayloadFile("requirements.lock", data=runtime.lock_text(hashes).encode()))
     files.append(PayloadFile("install.sh", data=runtime.install_script()))
-    return files, runtime.runtime_summary(hashes, target)
+    files.append(PayloadFile(sbom.SBOM_FILE, data=sbom.sbom_json({w.name: w for w in wheels}, hashes)))
+    return files, {**runtime.runtime_summary(hashes, target), "sbom": sbom.SBOM_FILE}
 
 
 def collect_sources(kind: str, source: Path) -> tuple[list[PayloadFile], dict[str, Any]]:

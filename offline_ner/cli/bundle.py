@@ -241,6 +241,19 @@ def verify(path: Path, trust_store: Path, as_json: bool) -> None:
         emit(verified.report.to_json(), as_json, human=_human_report(verified.report))
 
 
+def _sbom_lines(sbom: dict[str, Any] | None) -> list[str]:
+    """A runtime bundle's SBOM as ``bundle inspect`` prints it: one line per component."""
+    if not sbom:
+        return []
+    if "problem" in sbom:
+        return [f"  sbom {sbom['file']}: {sbom['problem']}"]
+    lines = [f"  sbom {sbom['file']}  {sbom['format']}  {len(sbom['components'])} components"]
+    for item in sbom["components"]:
+        licenses = ", ".join(item["licenses"]) or "no licence declared"
+        lines.append(f"    {item['name']} {item['version']}  sha256 {str(item['sha256'])[:16]}  {licenses}")
+    return lines
+
+
 @bundle.command("inspect", epilog=BUNDLE_EPILOG)
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
@@ -252,7 +265,7 @@ def verify(path: Path, trust_store: Path, as_json: bool) -> None:
 @json_option
 @handles_errors
 def inspect(path: Path, trust_store: Path | None, as_json: bool) -> None:
-    """Show what PATH claims: manifest, signatures, members. UNVERIFIED unless verification passed.
+    """Show what PATH claims: manifest, signatures, members, a runtime bundle's SBOM. UNVERIFIED unless verified.
 
     \b
     Example:
@@ -273,6 +286,7 @@ def inspect(path: Path, trust_store: Path | None, as_json: bool) -> None:
     ]
     lines += [f"  signature {sig['keyid']}" for sig in info.get("signatures", [])]
     lines += [f"  member {m['name']}  {m['size']} bytes" for m in info.get("members", [])]
+    lines += _sbom_lines(info.get("sbom"))
     lines += [f"  problem: {problem}" for problem in info["problems"]]
     if "verification_error" in info:
         lines.append(f"  verification failed: {info['verification_error']['message']}")
