@@ -59,7 +59,11 @@ def _entry(item: PayloadFile) -> FileEntry:
     if item.data is not None:
         return FileEntry(item.path, len(item.data), hashlib.sha256(item.data).hexdigest())
     assert item.source is not None
-    return FileEntry(item.path, item.source.stat().st_size, sha256_file(item.source))
+    entry = FileEntry(item.path, item.source.stat().st_size, sha256_file(item.source))
+    if item.sha256 is not None and entry.sha256 != item.sha256:
+        raise BundleError(f"{item.source} changed after its lock or model signature was made; nothing was kept, "
+                          "try again")
+    return entry
 
 
 def _copy_payload(out: IO[bytes], item: PayloadFile, entry: FileEntry, mtime: int) -> None:

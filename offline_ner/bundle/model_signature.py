@@ -8,9 +8,9 @@ of the PEM public key as a hint; no transparency log, no certificate: a plain pu
 
 Two directions, both on the connected side in ``bundle create --kind model``:
 
-- **sign** (:func:`sign_folder`): the bundle gains ``model.sig`` over the folder's files, so the folder imported on
+- **sign** (:func:`sign_payload`): the bundle gains ``model.sig`` over the folder's files, so the folder imported on
   the closed side verifies with ``model_signing verify key --signature model.sig --public_key KEY.pub FOLDER``;
-- **check** (:func:`verify_folder`): a folder its publisher signed with ``model_signing sign key`` is accepted only
+- **check** (:func:`verified_digests`): a folder its publisher signed with ``model_signing sign key`` is accepted only
   when ``model.sig`` verifies with the publisher's public key and names exactly the folder's files and digests;
   the signer (key hash and PEM) goes into the signed provenance and ``model.sig`` travels in the payload.
 
@@ -22,8 +22,8 @@ cryptography 51 (it needs pyOpenSSL, whose releases all cap cryptography below 5
 
 Example::
 
-    sig = sign_folder(Path("model"), load_ec_private_key(Path("ms.key")))
-    verify_folder(Path("model"), load_ec_public_key(Path("ms.pub")))   # -> the provenance record
+    sig = sign_payload("model", folder_digests(Path("model")), load_ec_private_key(Path("ms.key")))
+    verified_digests(Path("model"), load_ec_public_key(Path("ms.pub")))   # -> {"config.json": "ab12...", ...}
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -146,9 +146,9 @@ def statement(model_name: str, digests: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def sign_folder(folder: Path, key: ec.EllipticCurvePrivateKey) -> bytes:
-    """The bytes of ``model.sig`` for ``folder`` (its own ``model.sig`` and git files left out), signed by ``key``."""
-    payload = json.dumps(statement(Path(folder).resolve().name, folder_digests(folder)), sort_keys=True).encode()
+def sign_payload(model_name: str, digests: dict[str, str], key: ec.EllipticCurvePrivateKey) -> bytes:
+    """The bytes of ``model.sig`` over the files ``digests`` (path -> sha256) of the model ``model_name``."""
+    payload = json.dumps(statement(model_name, digests), sort_keys=True).encode()
     signature = key.sign(pae(payload), ec.ECDSA(hashes.SHA256()))
     bundle = {
         "mediaType": BUNDLE_MEDIA_TYPE,
@@ -195,8 +195,8 @@ def _signed_statement(data: bytes, key: ec.EllipticCurvePublicKey) -> dict[str, 
     return signed
 
 
-def verify_folder(folder: Path, key: ec.EllipticCurvePublicKey) -> dict[str, Any]:
-    """Check ``folder/model.sig`` against ``key`` and the folder's files; return the provenance record of the signer.
+def verified_digests(folder: Path, key: ec.EllipticCurvePublicKey) -> dict[str, str]:
+    """Check ``folder/model.sig`` against ``key`` and the folder's files; return the digests it signs (path -> sha256).
 
     The folder passes only when the signature verifies and the signed statement lists exactly the folder's files
     (``model.sig``, git files and the statement's own ``ignore_paths`` left out) with the same SHA-256.
@@ -228,7 +228,7 @@ def verify_folder(folder: Path, key: ec.EllipticCurvePublicKey) -> dict[str, Any
     if changed or added or missing:
         raise SignatureError(f"{folder} does not match its {SIGNATURE_FILE}: changed {changed[:5]}, not signed "
                              f"{added[:5]}, missing {missing[:5]}")
-    return record(key, files=len(resources), origin="upstream")
+    return resources
 
 
 def record(key: ec.EllipticCurvePublicKey, *, files: int, origin: str) -> dict[str, Any]:
@@ -246,9 +246,19 @@ def record(key: ec.EllipticCurvePublicKey, *, files: int, origin: str) -> dict[s
     }
 
 
-def apply(folder: Path, names: list[str], options: ModelSigning) -> tuple[bytes | None, dict[str, Any] | None]:
-    """What model signing adds to a model bundle of ``folder`` (files ``names``): a new ``model.sig`` (or None) and
-    the provenance record (or None when the folder is neither signed nor to be signed).
+@dataclass(frozen=True)
+class Signed:
+    """What model signing adds to a model bundle: a new ``model.sig``, the signer's provenance record, and the
+    digests the signature covers (``create`` refuses a file that no longer has its digest)."""
+
+    signature: bytes | None = None
+    record: dict[str, Any] | None = None
+    digests: dict[str, str] = field(default_factory=dict)
+
+
+def apply(folder: Path, names: list[str], options: ModelSigning) -> Signed:
+    """Sign ``folder`` (files ``names``) or check its upstream ``model.sig``, as ``options`` ask; an empty
+    :class:`Signed` when the folder is neither signed nor to be signed.
 
     Raises:
         BundleError: a ``model.sig`` without a key to check it, a key without a ``model.sig``, or both options.
@@ -259,13 +269,15 @@ def apply(folder: Path, names: list[str], options: ModelSigning) -> tuple[bytes 
         raise BundleError(f"{folder} is signed upstream ({SIGNATURE_FILE}) or an upstream key was given: keep that "
                           "signature or sign with your own key, not both")
     if options.sign_with is not None:
-        data = sign_folder(folder, options.sign_with)
-        return data, record(options.sign_with.public_key(), files=len(folder_digests(folder)), origin="bundle")
+        digests = folder_digests(folder)
+        data = sign_payload(Path(folder).resolve().name, digests, options.sign_with)
+        return Signed(data, record(options.sign_with.public_key(), files=len(digests), origin="bundle"), digests)
     if has_signature and options.upstream_key is None:
         raise BundleError(f"{folder} holds {SIGNATURE_FILE}: give the publisher's public key "
                           "(--upstream-public-key) to check it, or remove it")
     if options.upstream_key is not None:
         if not has_signature:
             raise BundleError(f"{folder} has no {SIGNATURE_FILE} to check with the upstream public key")
-        return None, verify_folder(folder, options.upstream_key)
-    return None, None
+        digests = verified_digests(folder, options.upstream_key)
+        return Signed(None, record(options.upstream_key, files=len(digests), origin="upstream"), digests)
+    return Signed()

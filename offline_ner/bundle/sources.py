@@ -35,11 +35,16 @@ PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib",
 
 @dataclass(frozen=True)
 class PayloadFile:
-    """One payload file: bytes from ``source`` on disk, or generated ``data``."""
+    """One payload file: bytes from ``source`` on disk, or generated ``data``.
+
+    ``sha256``: the digest another payload file already states for ``source`` (the lock and SBOM for a wheel, the
+    model signature for a model file); ``create`` refuses the file if it no longer has it.
+    """
 
     path: str
     source: Path | None = None
     data: bytes | None = None
+    sha256: str | None = None
 
 
 def _json_object(path: Path) -> dict[str, Any]:
@@ -98,11 +103,12 @@ def _model(source: Path, signing: ModelSigning) -> tuple[list[PayloadFile], dict
         "architectures": config.get("architectures"),
         "weights": [name for name in names if name.endswith(".safetensors")],
     }
-    payload = [PayloadFile(name, source=path) for name, path in zip(names, files, strict=True)]
-    signature, signer = model_signature.apply(source, names, signing)
-    if signature is not None:
-        payload.append(PayloadFile(model_signature.SIGNATURE_FILE, data=signature))
-    return payload, summary if signer is None else {**summary, "model_signing": signer}
+    signed = model_signature.apply(source, names, signing)
+    payload = [PayloadFile(name, source=path, sha256=signed.digests.get(name))
+               for name, path in zip(names, files, strict=True)]
+    if signed.signature is not None:
+        payload.append(PayloadFile(model_signature.SIGNATURE_FILE, data=signed.signature))
+    return payload, summary if signed.record is None else {**summary, "model_signing": signed.record}
 
 
 def _runtime(source: Path) -> tuple[list[PayloadFile], dict[str, Any]]:
@@ -115,7 +121,7 @@ def _runtime(source: Path) -> tuple[list[PayloadFile], dict[str, Any]]:
         runtime.parse_wheel_name(wheel.name)
         target.check_wheel(wheel.name)
         hashes[wheel.name] = sha256_file(wheel)
-    files = [PayloadFile(f"wheels/{w.name}", source=w) for w in wheels]
+    files = [PayloadFile(f"wheels/{w.name}", source=w, sha256=hashes[w.name]) for w in wheels]
     files.append(PayloadFile("requirements.lock", data=runtime.lock_text(hashes).encode()))
     files.append(PayloadFile("install.sh", data=runtime.install_script()))
     files.append(PayloadFile(sbom.SBOM_FILE, data=sbom.sbom_json({w.name: w for w in wheels}, hashes)))

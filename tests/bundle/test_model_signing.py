@@ -19,8 +19,17 @@ from click.testing import CliRunner, Result
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from offline_ner.bundle.create import _entry
+from offline_ner.bundle.model_signature import (
+    folder_digests,
+    load_ec_private_key,
+    load_ec_public_key,
+    sign_payload,
+    verified_digests,
+)
+from offline_ner.bundle.sources import PayloadFile
 from offline_ner.cli.main import cli
-from offline_ner.errors import ExitCode
+from offline_ner.errors import BundleError, ExitCode, SignatureError
 
 TOOL = os.environ.get("OFFLINE_NER_MODEL_SIGNING") or shutil.which("model_signing")
 needs_tool = pytest.mark.skipif(
@@ -160,3 +169,29 @@ def test_an_ed25519_key_cannot_make_a_model_signature(tmp_path: Path, env: dict[
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     refused = create(env, release, model, tmp_path / "ner-1.bundle", "--model-signing-key", str(ed25519))
     assert refused.exit_code == ExitCode.KEY_FILE and "ECDSA P-256" in refused.output
+
+
+def test_our_signature_round_trips_and_refuses_a_changed_added_or_foreign_file(tmp_path: Path, model: Path) -> None:
+    # the same checks without the reference tool, so they run everywhere
+    key, public = p256_key(tmp_path, "release")
+    _, stranger = p256_key(tmp_path, "stranger")
+    signing_key = load_ec_private_key(key)
+    (model / "model.sig").write_bytes(sign_payload(model.name, folder_digests(model), signing_key))
+    assert set(verified_digests(model, load_ec_public_key(public))) == {"config.json", "model.safetensors",
+                                                                        "tokenizer/vocab.txt"}
+    with pytest.raises(SignatureError, match="was signed by key"):
+        verified_digests(model, load_ec_public_key(stranger))
+    (model / "tokenizer" / "extra.txt").write_text("smuggled\n")
+    with pytest.raises(SignatureError, match=r"not signed \['tokenizer/extra.txt'\]"):
+        verified_digests(model, load_ec_public_key(public))
+    (model / "tokenizer" / "extra.txt").unlink()
+    flip_one_byte(model / "model.safetensors")
+    with pytest.raises(SignatureError, match=r"changed \['model.safetensors'\]"):
+        verified_digests(model, load_ec_public_key(public))
+
+
+def test_a_file_that_changed_after_its_signature_was_checked_is_not_bundled(tmp_path: Path, model: Path) -> None:
+    # create hashes every file again; one that no longer has the digest the model.sig (or lock) states is refused
+    item = PayloadFile("model.safetensors", source=model / "model.safetensors", sha256="0" * 64)
+    with pytest.raises(BundleError, match="changed after its lock or model signature was made"):
+        _entry(item)
