@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from offline_ner.bundle.create import _entry
 from offline_ner.bundle.model_signature import (
     folder_digests,
+    key_hint,
     load_ec_private_key,
     load_ec_public_key,
     sign_payload,
@@ -195,3 +196,17 @@ def test_a_file_that_changed_after_its_signature_was_checked_is_not_bundled(tmp_
     item = PayloadFile("model.safetensors", source=model / "model.safetensors", sha256="0" * 64)
     with pytest.raises(BundleError, match="changed after its lock or model signature was made"):
         _entry(item)
+
+
+def test_an_encrypted_model_signing_key_takes_the_bundle_passphrase(tmp_path: Path, env: dict[str, str],
+                                                                     model: Path, release: Path) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    encrypted = tmp_path / "model-signing.key"
+    encrypted.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                            serialization.BestAvailableEncryption(
+                                                env["OFFLINE_NER_KEY_PASSPHRASE"].encode())))
+    result = create(env, release, model, tmp_path / "ner-1.bundle", "--model-signing-key", str(encrypted))
+    assert result.exit_code == 0, result.output
+    inspected = json.loads(run(env, "bundle", "inspect", str(tmp_path / "ner-1.bundle"), "--json").stdout)
+    signer = inspected["manifest"]["provenance"]["model_signing"]
+    assert signer["origin"] == "bundle" and signer["public_key_sha256"] == key_hint(key.public_key())
