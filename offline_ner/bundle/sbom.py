@@ -48,7 +48,7 @@ def _cyclonedx() -> Any:
         import cyclonedx.contrib.license.factories
         import cyclonedx.exception
         import cyclonedx.model.bom
-        import cyclonedx.output.json
+        import cyclonedx.output
         import cyclonedx.schema
         import cyclonedx.validation.json
     except ImportError as err:
@@ -110,7 +110,7 @@ def _check_identity(filename: str, metadata: Message) -> tuple[str, str]:
 
 
 def sbom_json(wheels: dict[str, Path], hashes: dict[str, str]) -> bytes:
-    """The CycloneDX JSON of ``wheels`` (file name -> path), each with its sha256 from ``hashes``.
+    """The CycloneDX JSON of ``wheels`` (file name -> path), each with its sha256 from ``hashes``; schema-checked.
 
     Raises:
         BundleError: a wheel is unreadable or its METADATA disagrees with its file name; cyclonedx-python-lib is
@@ -136,8 +136,11 @@ def sbom_json(wheels: dict[str, Path], hashes: dict[str, str]) -> bytes:
     serial = uuid.uuid5(uuid.NAMESPACE_URL, "offline-ner-sbom:" + ",".join(f"{f}={hashes[f]}" for f in sorted(wheels)))
     bom = cdx.model.bom.Bom(components=components, serial_number=serial)
     bom.metadata.timestamp = None  # reproducible: the bundle's signed manifest carries the creation time
-    text = cdx.output.json.JsonV1Dot6(bom).output_as_string(indent=2)
-    return (text + "\n").encode("utf-8")
+    version = cdx.schema.SchemaVersion.from_version(SPEC_VERSION)
+    text = cdx.output.make_outputter(bom, cdx.schema.OutputFormat.JSON, version).output_as_string(indent=2)
+    data = (text + "\n").encode("utf-8")
+    validate_sbom(data)  # a bundle never carries an SBOM a scanner would reject
+    return data
 
 
 def validate_sbom(data: bytes) -> None:

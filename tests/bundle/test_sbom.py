@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -151,3 +152,12 @@ def test_bundle_runtime_writes_an_sbom_of_exactly_the_wheels_pip_took(tmp_path: 
             for c in components} == _locked(lock)
     assert [c.get("licenses") for c in components] == [[{"license": {"id": "Apache-2.0"}}],
                                                        [{"license": {"id": "MIT"}}], None]
+
+
+def test_without_the_cyclonedx_library_a_runtime_bundle_names_the_extra_to_install(
+    wheelhouse: Path, tmp_path: Path, alice: Ed25519PrivateKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "cyclonedx", None)  # import fails as if not installed
+    with pytest.raises(BundleError, match=r"pip install 'offline-ner\[sbom\]'"):
+        _bundle(wheelhouse, alice, tmp_path / "runtime.bundle")
+    assert not (tmp_path / "runtime.bundle").exists()
