@@ -2,9 +2,10 @@
 
 - ``annotations``: an exporter folder (``records.jsonl``, ``provenance.json``, optional ``qa.json``), or a plain
   JSONL/CoNLL label file, which becomes ``records.jsonl`` plus a generated ``provenance.json``.
-- ``model``: a Hugging Face model folder (a hub cache snapshot of symlinks works too); safetensors weights only.
-- ``runtime``: a wheelhouse from ``offline-ner bundle runtime`` (wheels plus ``target.json``); ``requirements.lock``
-  and ``install.sh`` are added, and every wheel must fit the recorded target.
+- ``model``: a Hugging Face model folder (a hub cache snapshot of symlinks works too); safetensors weights only;
+  optionally signed for OpenSSF Model Signing, or its upstream ``model.sig`` checked (``model_signature``).
+- ``runtime``: a wheelhouse from ``offline-ner bundle runtime`` (wheels plus ``target.json``); ``requirements.lock``,
+  ``install.sh`` and the CycloneDX SBOM ``sbom.cdx.json`` are added, and every wheel must fit the recorded target.
 
 Each source is checked here so a bundle never carries what the closed side would refuse to use (broken records,
 pickle weights, sdists). This module hashes nothing and writes nothing (``create``).
@@ -22,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from offline_ner._fs import sha256_file
-from offline_ner.bundle import runtime
+from offline_ner.bundle import model_signature, runtime, sbom
+from offline_ner.bundle.model_signature import NO_MODEL_SIGNING, ModelSigning
 from offline_ner.data import detect_format, dumps_record, iter_jsonl, read_records, require_tags
 from offline_ner.errors import BundleError, DataError
 
@@ -33,11 +35,16 @@ PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib",
 
 @dataclass(frozen=True)
 class PayloadFile:
-    """One payload file: bytes from ``source`` on disk, or generated ``data``."""
+    """One payload file: bytes from ``source`` on disk, or generated ``data``.
+
+    ``sha256``: the digest another payload file already states for ``source`` (the lock and SBOM for a wheel, the
+    model signature for a model file); ``create`` refuses the file if it no longer has it.
+    """
 
     path: str
     source: Path | None = None
     data: bytes | None = None
+    sha256: str | None = None
 
 
 def _json_object(path: Path) -> dict[str, Any]:
@@ -81,7 +88,7 @@ def _annotations(source: Path) -> tuple[list[PayloadFile], dict[str, Any]]:
     return [PayloadFile(name, source=source / name) for name in present], summary
 
 
-def _model(source: Path) -> tuple[list[PayloadFile], dict[str, Any]]:
+def _model(source: Path, signing: ModelSigning) -> tuple[list[PayloadFile], dict[str, Any]]:
     files = sorted(p for p in source.rglob("*") if p.is_file())
     names = [p.relative_to(source).as_posix() for p in files]
     pickles = [name for name in names if name.lower().endswith(PICKLE_SUFFIXES)]
@@ -99,7 +106,12 @@ def _model(source: Path) -> tuple[list[PayloadFile], dict[str, Any]]:
         "architectures": config.get("architectures"),
         "weights": [name for name in names if name.endswith(".safetensors")],
     }
-    return [PayloadFile(name, source=path) for name, path in zip(names, files, strict=True)], summary
+    signed = model_signature.apply(source, names, signing)
+    payload = [PayloadFile(name, source=path, sha256=signed.digests.get(name))
+               for name, path in zip(names, files, strict=True)]
+    if signed.signature is not None:
+        payload.append(PayloadFile(model_signature.SIGNATURE_FILE, data=signed.signature))
+    return payload, summary if signed.record is None else {**summary, "model_signing": signed.record}
 
 
 def _runtime(source: Path) -> tuple[list[PayloadFile], dict[str, Any]]:
@@ -112,17 +124,22 @@ def _runtime(source: Path) -> tuple[list[PayloadFile], dict[str, Any]]:
         runtime.parse_wheel_name(wheel.name)
         target.check_wheel(wheel.name)
         hashes[wheel.name] = sha256_file(wheel)
-    files = [PayloadFile(f"wheels/{w.name}", source=w) for w in wheels]
+    files = [PayloadFile(f"wheels/{w.name}", source=w, sha256=hashes[w.name]) for w in wheels]
     files.append(PayloadFile("requirements.lock", data=runtime.lock_text(hashes).encode()))
     files.append(PayloadFile("install.sh", data=runtime.install_script()))
-    return files, runtime.runtime_summary(hashes, target)
+    files.append(PayloadFile(sbom.SBOM_FILE, data=sbom.sbom_json({w.name: w for w in wheels}, hashes)))
+    return files, {**runtime.runtime_summary(hashes, target), "sbom": sbom.SBOM_FILE}
 
 
-def collect_sources(kind: str, source: Path) -> tuple[list[PayloadFile], dict[str, Any]]:
-    """The payload files (sorted by path) and the manifest provenance summary for ``kind`` from ``source``.
+def collect_sources(
+    kind: str, source: Path, model_signing: ModelSigning = NO_MODEL_SIGNING
+) -> tuple[list[PayloadFile], dict[str, Any]]:
+    """The payload files (sorted by path) and the manifest provenance summary for ``kind`` from ``source``;
+    ``model_signing`` signs a model folder or checks its upstream signature (:mod:`.model_signature`).
 
     Raises:
         BundleError: the source is missing or does not fit the kind (pickle weights, sdists, stray files).
+        SignatureError: a model folder does not verify against its upstream ``model.sig``.
         DataError: annotation records or JSON side files are malformed.
     """
     source = Path(source)
@@ -130,8 +147,10 @@ def collect_sources(kind: str, source: Path) -> tuple[list[PayloadFile], dict[st
         raise BundleError(f"bundle source {source} does not exist")
     if kind != "annotations" and not source.is_dir():
         raise BundleError(f"a {kind} bundle is made from a folder; {source} is not one")
-    collect = {"annotations": _annotations, "model": _model, "runtime": _runtime}.get(kind)
-    if collect is None:
+    if kind == "model":
+        files, summary = _model(source, model_signing)
+    elif kind in ("annotations", "runtime"):
+        files, summary = (_annotations if kind == "annotations" else _runtime)(source)
+    else:
         raise BundleError(f"unknown bundle kind {kind!r}")
-    files, summary = collect(source)
     return sorted(files, key=lambda f: f.path), summary

@@ -43,6 +43,7 @@ from offline_ner.bundle.manifest import (
     check_paths,
     dumps_manifest,
 )
+from offline_ner.bundle.model_signature import NO_MODEL_SIGNING, ModelSigning
 from offline_ner.bundle.signing import key_id, sign
 from offline_ner.errors import BundleError, LimitExceededError
 
@@ -58,7 +59,11 @@ def _entry(item: PayloadFile) -> FileEntry:
     if item.data is not None:
         return FileEntry(item.path, len(item.data), hashlib.sha256(item.data).hexdigest())
     assert item.source is not None
-    return FileEntry(item.path, item.source.stat().st_size, sha256_file(item.source))
+    entry = FileEntry(item.path, item.source.stat().st_size, sha256_file(item.source))
+    if item.sha256 is not None and entry.sha256 != item.sha256:
+        raise BundleError(f"{item.source} changed after its lock or model signature was made; nothing was kept, "
+                          "try again")
+    return entry
 
 
 def _copy_payload(out: IO[bytes], item: PayloadFile, entry: FileEntry, mtime: int) -> None:
@@ -126,14 +131,18 @@ def create_bundle(
     expires: datetime | None = None,
     created: datetime | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    model_signing: ModelSigning = NO_MODEL_SIGNING,
 ) -> Path:
     """Bundle ``source`` as ``kind``, sign the manifest with every key in ``keys``, write ``out`` atomically.
+
+    ``model_signing`` (model bundles): also sign the folder for OpenSSF Model Signing, or check its upstream signature.
 
     Returns:
         ``out``.
 
     Raises:
         BundleError: the source does not fit the kind, bad stream/sequence, a file changed while written.
+        SignatureError: a model folder does not verify against its upstream ``model.sig``.
         UnsafePathError: a payload path is unsafe or collides with another.
         LimitExceededError: the bundle would exceed ``limits`` (a verifier would refuse it).
         DataError: annotation records are malformed.
@@ -141,7 +150,7 @@ def create_bundle(
     if not keys:
         raise ValueError("create_bundle needs at least one signing key")
     created = (created or default_created()).replace(microsecond=0)
-    items, provenance = collect_sources(kind, Path(source))
+    items, provenance = collect_sources(kind, Path(source), model_signing)
     entries = [_entry(item) for item in items]
     manifest = build_manifest(
         entries,

@@ -1,6 +1,7 @@
 """Show what a bundle claims without trusting it: members, signatures, manifest, marked UNVERIFIED.
 
-Inspection reads headers and the capped envelope and skips member data; it writes nothing. With a trust store it
+Inspection reads headers, the capped envelope and a runtime bundle's SBOM (:mod:`.sbom`), and skips other member
+data; it writes nothing. With a trust store it
 also runs the full verification (into a temporary staging folder, removed afterwards) and reports VERIFIED or
 REJECTED with the verification report; without one, everything shown is UNVERIFIED.
 
@@ -19,6 +20,7 @@ from typing import Any
 from offline_ner.bundle._tar import TarReader
 from offline_ner.bundle.envelope import loads_envelope
 from offline_ner.bundle.manifest import DEFAULT_LIMITS, Limits, loads_manifest, manifest_digest, manifest_to_dict
+from offline_ner.bundle.sbom import SBOM_MEMBER, read_sbom_member
 from offline_ner.bundle.trust import TrustStore
 from offline_ner.bundle.verify import read_head, verify_bundle
 from offline_ner.errors import BundleError
@@ -48,6 +50,8 @@ def inspect_bundle(
             try:
                 while (member := reader.next_member()) is not None:
                     members.append({"name": member.name, "size": member.size})
+                    if member.name == SBOM_MEMBER:
+                        info["sbom"] = read_sbom_member(reader, member)
             except BundleError as err:
                 info["problems"].append(f"members: {err}")
             info["members"] = members

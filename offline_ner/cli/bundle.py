@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from offline_ner.bundle.manifest import KINDS
+from offline_ner.bundle.model_signature import ModelSigning
 from offline_ner.bundle.runtime import DEVICES, Target
 from offline_ner.bundle.wheelhouse import TORCH_CPU_INDEX
 from offline_ner.cli._common import BUNDLE_EXIT_CODES_EPILOG, emit, handles_errors, json_option
@@ -54,6 +55,19 @@ def bundle() -> None:
     """Signed bundles: the only way data, models and wheels enter the closed network."""
 
 
+def _model_signing(kind: str, sign_key: Path | None, upstream_key: Path | None) -> ModelSigning:
+    """The OpenSSF Model Signing options of ``bundle create``: model bundles only; a passphrase only if encrypted."""
+    from offline_ner.bundle.model_signature import load_ec_private_key, load_ec_public_key
+
+    if kind != "model" and (sign_key or upstream_key):
+        raise click.UsageError("--model-signing-key and --upstream-public-key apply to --kind model only")
+    private = None
+    if sign_key is not None:
+        encrypted = b"ENCRYPTED" in sign_key.read_bytes()
+        private = load_ec_private_key(sign_key, read_passphrase(f"Passphrase for {sign_key}") if encrypted else None)
+    return ModelSigning(sign_with=private, upstream_key=load_ec_public_key(upstream_key) if upstream_key else None)
+
+
 @bundle.command("create", epilog=BUNDLE_EPILOG)
 @click.argument("source", type=click.Path(path_type=Path))
 @click.option("--kind", required=True, type=click.Choice(KINDS))
@@ -66,6 +80,16 @@ def bundle() -> None:
     required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Private key file (repeatable).",
+)
+@click.option(
+    "--model-signing-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="model: also sign the folder for OpenSSF Model Signing with this ECDSA P-256 PEM key (adds model.sig).",
+)
+@click.option(
+    "--upstream-public-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="model: the folder's model.sig (model_signing, key mode) must verify with this ECDSA P-256 PEM key.",
 )
 @click.option("--expires-in-days", type=float, help="Refuse the bundle after this many days.")
 @click.option(
@@ -84,6 +108,8 @@ def create(
     stream: str,
     sequence: int,
     key_paths: tuple[Path, ...],
+    model_signing_key: Path | None,
+    upstream_public_key: Path | None,
     expires_in_days: float | None,
     created: datetime | None,
     out: Path,
@@ -102,6 +128,8 @@ def create(
           --key keys/annotator.key export/ -o conll-llm-3.bundle
       offline-ner bundle create --kind model --stream minilm-l6-uncased --sequence 1 \\
           --key keys/release.key minilm-l6-uncased -o minilm-l6-uncased-1.bundle
+      offline-ner bundle create --kind model --stream ner --sequence 2 --key keys/release.key \\
+          --model-signing-key keys/model-signing.key model/ -o ner-2.bundle    # docs/model-signing.md
     """
     from offline_ner.bundle import create_bundle, load_private_key
     from offline_ner.bundle.create import default_created
@@ -111,11 +139,13 @@ def create(
         source = resolve_base_model(str(source))  # the packaged folder; its package's other dependencies unneeded
 
     keys = [load_private_key(path, read_passphrase(f"Passphrase for {path}")) for path in key_paths]
+    signing = _model_signing(kind, model_signing_key, upstream_public_key)
     created_at = _utc(created) or default_created()
     expires = created_at + timedelta(days=expires_in_days) if expires_in_days is not None else None
     click.echo(f"bundling {source} as {kind} {stream}@{sequence} ...", err=True)
     path = create_bundle(
-        source, kind=kind, stream=stream, sequence=sequence, keys=keys, out=out, created=created_at, expires=expires
+        source, kind=kind, stream=stream, sequence=sequence, keys=keys, out=out, created=created_at, expires=expires,
+        model_signing=signing,
     )
     to_stdout = str(path) == "-"
     size = None if to_stdout else path.stat().st_size
@@ -231,6 +261,19 @@ def verify(path: Path, trust_store: Path, as_json: bool) -> None:
         emit(verified.report.to_json(), as_json, human=_human_report(verified.report))
 
 
+def _sbom_lines(sbom: dict[str, Any] | None) -> list[str]:
+    """A runtime bundle's SBOM as ``bundle inspect`` prints it: one line per component."""
+    if not sbom:
+        return []
+    if "problem" in sbom:
+        return [f"  sbom {sbom['file']}: {sbom['problem']}"]
+    lines = [f"  sbom {sbom['file']}  {sbom['format']}  {len(sbom['components'])} components"]
+    for item in sbom["components"]:
+        licenses = ", ".join(item["licenses"]) or "no licence declared"
+        lines.append(f"    {item['name']} {item['version']}  sha256 {str(item['sha256'])[:16]}  {licenses}")
+    return lines
+
+
 @bundle.command("inspect", epilog=BUNDLE_EPILOG)
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
@@ -242,7 +285,7 @@ def verify(path: Path, trust_store: Path, as_json: bool) -> None:
 @json_option
 @handles_errors
 def inspect(path: Path, trust_store: Path | None, as_json: bool) -> None:
-    """Show what PATH claims: manifest, signatures, members. UNVERIFIED unless verification passed.
+    """Show what PATH claims: manifest, signatures, members, a runtime bundle's SBOM. UNVERIFIED unless verified.
 
     \b
     Example:
@@ -263,6 +306,7 @@ def inspect(path: Path, trust_store: Path | None, as_json: bool) -> None:
     ]
     lines += [f"  signature {sig['keyid']}" for sig in info.get("signatures", [])]
     lines += [f"  member {m['name']}  {m['size']} bytes" for m in info.get("members", [])]
+    lines += _sbom_lines(info.get("sbom"))
     lines += [f"  problem: {problem}" for problem in info["problems"]]
     if "verification_error" in info:
         lines.append(f"  verification failed: {info['verification_error']['message']}")

@@ -132,7 +132,8 @@ def test_runtime_bundle_verifies_like_any_bundle(
     runtime_bundle: Path, tmp_path: Path, alice: Ed25519PrivateKey
 ) -> None:
     trust = TrustStore(path=tmp_path / "trust.json")
-    trust.set_role("release", threshold=1, kinds=["runtime"], paths=["wheels/*", "requirements.lock", "install.sh"])
+    trust.set_role("release", threshold=1, kinds=["runtime"], paths=["wheels/*", "requirements.lock", "install.sh",
+                                                                        "sbom.cdx.json"])
     trust.add_key(alice.public_key(), roles=["release"])
     with verify_bundle(runtime_bundle, trust, now=NOW) as verified:
         assert verified.manifest.provenance["projects"] == ["tinydep==2.0", "tinypkg==1.0"]
@@ -233,7 +234,8 @@ def test_python_verifier_and_install_sh_refuse_a_reordered_bundle_alike(
 ) -> None:
     bundle = _reordered(runtime_bundle, alice, manifest_reversed=manifest_reversed)
     trust = TrustStore()
-    trust.set_role("release", threshold=1, kinds=["runtime"], paths=["wheels/*", "requirements.lock", "install.sh"])
+    trust.set_role("release", threshold=1, kinds=["runtime"], paths=["wheels/*", "requirements.lock", "install.sh",
+                                                                        "sbom.cdx.json"])
     trust.add_key(alice.public_key(), roles=["release"])
     with pytest.raises(BundleError) as info:
         verify_bundle(bundle, trust, now=NOW)

@@ -13,13 +13,13 @@ def _record_hash(data: bytes) -> str:
 
 
 def build_wheel(out_dir: Path, name: str = "tinypkg", version: str = "1.0", requires: tuple[str, ...] = (),
-                extras: dict[str, tuple[str, ...]] | None = None) -> Path:
+                extras: dict[str, tuple[str, ...]] | None = None, headers: tuple[str, ...] = ()) -> Path:
     """Write ``<name>-<version>-py3-none-any.whl`` whose module ``<name>`` has ``VALUE = "<name> <version>"``;
-    ``extras`` maps an extra's name to the requirements it adds."""
+    ``extras`` maps an extra's name to the requirements it adds; ``headers`` are more METADATA lines (licences)."""
     dist_info = f"{name}-{version}.dist-info"
     metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n" + "".join(
         f"Requires-Dist: {req}\n" for req in requires
-    )
+    ) + "".join(f"{line}\n" for line in headers)
     for extra, extra_requires in (extras or {}).items():
         metadata += f"Provides-Extra: {extra}\n" + "".join(
             f'Requires-Dist: {req}; extra == "{extra}"\n' for req in extra_requires
