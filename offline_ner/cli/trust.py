@@ -16,7 +16,7 @@ import click
 from offline_ner.bundle.manifest import KINDS, format_time
 from offline_ner.cli._common import EXIT_CODES_EPILOG, emit, handles_errors, json_option
 from offline_ner.cli.keys import read_passphrase
-from offline_ner.cli.options import trust_store_option
+from offline_ner.cli.options import store_option, trust_store_option
 
 
 def _describe(store: Any) -> dict[str, Any]:
