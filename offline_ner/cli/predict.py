@@ -209,7 +209,7 @@ def predict(
             write_sentences(handle, fmt, zip(keep_sentences, tags), version)
         else:
             documents, keep_documents = itertools.tee(_selected(_documents(paths + inputs, input_format), run))
-            entities = engine.predict(doc.text for doc in documents)
+            entities = engine.predict_stream(doc.text for doc in documents)
             write_documents(handle, fmt, zip(keep_documents, entities), version)
     stats = engine.stats
     click.echo(stats.line(), err=True)
