@@ -10,7 +10,9 @@ a token budget (``batching.py``), and each word takes the label of its first sub
 put the label on. Each sentence's word labels are the best-scoring valid IOB2 sequence (constrained Viterbi,
 ``offline_ner.data.viterbi``; ``decode="argmax"`` keeps each word's own best label). Decoding words to entities is
 vectorised over the whole chunk (``entities.py``). Offsets come
-from the word offsets into the original text, so ``text[start:end]`` is always the entity's surface.
+from the word offsets into the original text, so ``text[start:end]`` is always the entity's surface. A document
+longer than a chunk is a stream of its own: its sentences are read from the text tokenizer's stream and tagged a
+chunk at a time as its entities are read (:meth:`NerEngine.predict_stream`), so its memory is a chunk's.
 
 Needs only ``tokenizers``, ``onnxruntime``, ``numpy`` and spaCy's rule-based tokenizer: no torch, no transformers.
 
@@ -219,7 +221,8 @@ class NerEngine:
         A text longer than ``config.chunk_chars`` is tagged on its own, a chunk of its sentences at a time, as its
         iterator is read (:meth:`_stream_document`): neither its words nor all its entities are ever held at once.
         Its entities are the ones :meth:`predict` gives. Read each iterator before asking for the next: what is
-        left unread of one is tagged and dropped then.
+        left unread of one is tagged and dropped then. (With ``split_sentences=False`` a document is one
+        sentence, decoded whole, so a long one is tagged in one piece, as before.)
 
         Raises:
             InferError: as :meth:`predict`.
