@@ -15,13 +15,14 @@ and written under --work, never into the repository. Two shapes, each with its s
 Both twins give the engine the same sentences (``line`` differs only where its 100,000-character pieces are
 cut), so ``tokens_per_s`` (subword tokens over the engine's time, from ``predict --json``) is comparable:
 ``ratio`` is long over split. ``cpu_ratio`` is the same over the whole process's CPU time (user + system, reading
-and writing included), which a shared machine's load disturbs less than wall time (one thread: one core).
+and writing included), which a shared machine's load disturbs less than wall time (one thread: one core), though
+not by nothing: ``--parts`` runs the two sides as separate processes, to start them at the same time.
 ``peak_rss_mb`` is ``/usr/bin/time -v``'s maximum resident set size.
 
 The model: ``--onnx`` an export, else a BERT with MiniLM's tokenizer and vocabulary, ``--hidden`` wide and
-``--layers`` deep, random weights (seed 0), its head's bias on ``O`` raised by ``--o-bias`` so that about one
-word in ten or fewer is in an entity, as in news, rather than nearly all (a random head's logits are near
-equal); exported in fp32, the CPU default of an export without int8. A small model keeps the runs short on a
+``--layers`` deep, random weights (seed 0), its head's bias on ``O`` raised by ``--o-bias`` so that entities are
+about as frequent as in news (0.4: ~1,700 per 100 kB of BBC text; 0: nearly every word, a random head's logits
+being near equal; 1: none); exported in fp32, the CPU default of an export without int8. A small model keeps the runs short on a
 shared machine and makes the pipeline around the model (text splitting, batching, writing), the part that the
 document's length can change, the larger share of the time, so the comparison is the stricter. ``--code`` runs
 the same benchmark on another checkout of the package (e.g. the main branch, for a before/after).
