@@ -31,6 +31,7 @@ from offline_ner.data.jsonl import dumps_record, iter_json_lines, iter_jsonl, pa
 from offline_ner.data.records import SAMPLE_TAGS_KEY, Document, Record, require_tags, unique_ids
 from offline_ner.data.text import (
     decode_text,
+    iter_sentences,
     iter_text_folder,
     iter_text_lines,
     iter_tokenized_sentences,
@@ -67,6 +68,7 @@ __all__ = [
     "iter_json_lines",
     "iter_jsonl",
     "iter_records",
+    "iter_sentences",
     "iter_text_folder",
     "iter_text_lines",
     "iter_tokenized_sentences",

@@ -48,7 +48,6 @@ from offline_ner.errors import DataError
 
 Token = tuple[str, int, int]  # (token, start, end) with text[start:end] == token
 
-LINE = re.compile(r"[^\n]+")
 MAX_SENTENCE_TOKENS = 128  # longer sentences become several records: keeps LLM prompts and model windows short
 # characters spaCy tokenises at once: a longer line is cut at a space (or, with no space, anywhere), so memory
 # stays flat on one-line documents of any size; spaCy's own default refuses texts over 1,000,000 characters
@@ -216,19 +215,39 @@ def _tokenizer() -> RuleTokenizer:
     return RuleTokenizer(_tables())
 
 
-def _pieces(text: str) -> Iterator[tuple[int, int]]:
-    """Spans of ``text`` to tokenise separately: each line, long lines cut at a space near the size limit.
+def _pieces(fragments: Iterable[str]) -> Iterator[tuple[int, str]]:
+    """Spans of a text to tokenise separately, as ``(offset, piece)``: each line, long lines cut at a space near
+    the size limit. The text comes as consecutive ``fragments`` (one whole string is one fragment).
 
     A line break ends a sentence (titles, datelines, table rows and paragraphs each stand alone, as in CoNLL).
+    A piece is decided from at most :data:`MAX_PIECE_CHARS` + 1 characters of its line, so the buffer never holds
+    more than that plus one fragment: whatever the text's size, fragments of a stream are read as pieces are
+    taken (:func:`iter_sentences`).
     """
-    for line in LINE.finditer(text):
-        start, end = line.span()
-        while end - start > MAX_PIECE_CHARS:
-            cut = text.rfind(" ", start + 1, start + MAX_PIECE_CHARS)
-            cut = cut if cut > start else start + MAX_PIECE_CHARS
-            yield start, cut
-            start = cut
-        yield start, end
+    buffer, pos, base = "", 0, 0  # the text from offset ``base`` on is ``buffer``; ``buffer[:pos]`` is done
+    stream = iter(fragments)
+    ended = False
+    while True:
+        newline = buffer.find("\n", pos, pos + MAX_PIECE_CHARS + 1)
+        if newline >= 0:  # a whole line (or the rest of one) of at most MAX_PIECE_CHARS
+            if newline > pos:
+                yield base + pos, buffer[pos:newline]
+            pos = newline + 1
+        elif len(buffer) - pos > MAX_PIECE_CHARS:  # this line goes on beyond the limit: cut it at its last space
+            cut = buffer.rfind(" ", pos + 1, pos + MAX_PIECE_CHARS)
+            cut = cut if cut > pos else pos + MAX_PIECE_CHARS
+            yield base + pos, buffer[pos:cut]
+            pos = cut
+        elif not ended:  # the line may go on in the next fragment
+            fragment = next(stream, None)
+            if fragment is None:
+                ended = True
+            else:
+                buffer, base, pos = buffer[pos:] + fragment, base + pos, 0
+        else:
+            if pos < len(buffer):
+                yield base + pos, buffer[pos:]
+            return
 
 
 OPENING_QUOTES = frozenset('"\'“‘«')
@@ -295,18 +314,26 @@ def _split_final_period(tokens: list[Token]) -> list[Token]:
     return tokens
 
 
+def iter_sentences(fragments: Iterable[str]) -> Iterator[list[Token]]:
+    """The sentences of one text given as consecutive ``fragments``, each as its tokens ``(token, start, end)``
+    (offsets into the whole text), one at a time.
+
+    A stream: the text is read a fragment at a time as sentences are taken, and at most one piece (a line, or
+    :data:`MAX_PIECE_CHARS` of a longer one) plus one fragment is held, so a document of any size is split in
+    bounded memory. The sentences are those :func:`tokenized_sentences` gives for the joined text.
+    """
+    tokenizer = _tokenizer()
+    for begin, piece in _pieces(fragments):
+        yield from _sentences_of(tokenizer(piece), piece, begin)
+
+
 def iter_tokenized_sentences(texts: Iterable[str]) -> Iterator[list[list[Token]]]:
     """For each text, its sentences, each as its tokens ``(token, start, end)`` (offsets into that text).
 
     One pass of the tokenizer gives both tokens and sentences, one text at a time.
     """
-    tokenizer = _tokenizer()
     for text in texts:
-        sentences: list[list[Token]] = []
-        for begin, end in _pieces(text):
-            piece = text[begin:end]
-            sentences += _sentences_of(tokenizer(piece), piece, begin)
-        yield sentences
+        yield list(iter_sentences((text,)))
 
 
 def tokenized_sentences(text: str) -> list[list[Token]]:

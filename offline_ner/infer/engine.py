@@ -10,7 +10,9 @@ a token budget (``batching.py``), and each word takes the label of its first sub
 put the label on. Each sentence's word labels are the best-scoring valid IOB2 sequence (constrained Viterbi,
 ``offline_ner.data.viterbi``; ``decode="argmax"`` keeps each word's own best label). Decoding words to entities is
 vectorised over the whole chunk (``entities.py``). Offsets come
-from the word offsets into the original text, so ``text[start:end]`` is always the entity's surface.
+from the word offsets into the original text, so ``text[start:end]`` is always the entity's surface. A document
+longer than a chunk is a stream of its own: its sentences are read from the text tokenizer's stream and tagged a
+chunk at a time as its entities are read (:meth:`NerEngine.predict_stream`), so its memory is a chunk's.
 
 Needs only ``tokenizers``, ``onnxruntime``, ``numpy`` and spaCy's rule-based tokenizer: no torch, no transformers.
 
@@ -36,7 +38,8 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from offline_ner.contracts import Variant
-from offline_ner.data import iter_tokenized_sentences, tokenizer_mismatch
+from offline_ner.data import iter_sentences, iter_tokenized_sentences, tokenizer_mismatch
+from offline_ner.data.text import Token
 from offline_ner.data.viterbi import IOB2Constraints, decode_labels, log_softmax
 from offline_ner.errors import InferError
 from offline_ner.infer.batching import plan_batches
@@ -59,6 +62,7 @@ class Throughput:
     padded_tokens: int = 0
     seconds: float = 0.0
     tokenize_seconds: float = 0.0  # of ``seconds``: raw text split into sentences and words (not subwords)
+    max_chunk_chars: int = 0  # the most characters of text tagged at once: what bounds memory (a long text is cut)
 
     @property
     def tokens_per_s(self) -> float:
@@ -207,15 +211,43 @@ class NerEngine:
             InferError: the export records another text tokenizer than this installation's (the model would
                 see words cut differently from its training data), or none.
         """
+        for entities in self.predict_stream(texts):
+            yield list(entities)
+
+    def predict_stream(self, texts: Iterable[str]) -> Iterator[Iterator[Entity]]:
+        """Like :meth:`predict`, but each text's entities come as an iterator, so one document of any size is
+        tagged in memory bounded by a chunk, not by the document.
+
+        A text longer than ``config.chunk_chars`` is tagged on its own, a chunk of its sentences at a time, as its
+        iterator is read (:meth:`_stream_document`): neither its words nor all its entities are ever held at once.
+        Its entities are the ones :meth:`predict` gives. Read each iterator before asking for the next: what is
+        left unread of one is tagged and dropped then. (With ``split_sentences=False`` a document is one
+        sentence, decoded whole, so a long one is tagged in one piece, as before.)
+
+        Raises:
+            InferError: as :meth:`predict`.
+        """
         problem = tokenizer_mismatch(self.folder.text_tokenizer) if self.folder.origin == "offline-ner" else None
         if problem:
             raise InferError(f"{self.folder.path}: {problem}; re-export the model with this installation")
-        for chunk in _chunks(texts, self.config.chunk_chars, lambda text: len(text) + 1):
-            started = time.perf_counter()
-            results = self._predict_chunk(chunk)
-            self.stats.seconds += time.perf_counter() - started
-            self.stats.documents += len(chunk)
-            yield from results
+        limit = self.config.chunk_chars
+        chunk: list[str] = []
+        total = 0
+        for text in texts:
+            if len(text) > limit and self.config.split_sentences:
+                yield from self._predict_chunk(chunk)
+                chunk, total = [], 0
+                entities = self._stream_document(text)
+                yield entities
+                for _ in entities:  # the consumer moved on without reading it all
+                    pass
+                continue
+            chunk.append(text)
+            total += len(text) + 1
+            if total >= limit:  # as :func:`_chunks` cuts
+                yield from self._predict_chunk(chunk)
+                chunk, total = [], 0
+        yield from self._predict_chunk(chunk)
 
     def predict_tokens(self, sentences: Iterable[Sequence[str]]) -> Iterator[list[str]]:
         """IOB2 tags for pre-tokenised sentences (e.g. CoNLL input), one tag per given word; a generator, streaming
@@ -234,23 +266,64 @@ class NerEngine:
 
     # -- internals -------------------------------------------------------------------------------------------
 
-    def _predict_chunk(self, texts: list[str]) -> list[list[Entity]]:
+    def _predict_chunk(self, texts: list[str]) -> Iterator[Iterator[Entity]]:
+        """The entities of a chunk of texts (each ~1 MB or less in all), one iterator per text."""
+        if not texts:
+            return
+        started = time.perf_counter()
+        documents = list(iter_tokenized_sentences(texts))
+        if not self.config.split_sentences:
+            documents = [[[token for sentence in sentences for token in sentence]] if sentences else []
+                         for sentences in documents]
+        self.stats.tokenize_seconds += time.perf_counter() - started
+        results = self._entities(documents, texts)
+        self.stats.seconds += time.perf_counter() - started
+        self.stats.documents += len(texts)
+        self.stats.max_chunk_chars = max(self.stats.max_chunk_chars, sum(map(len, texts)))
+        for entities in results:
+            yield iter(entities)
+
+    def _stream_document(self, text: str) -> Iterator[Entity]:
+        """The entities of one long text, tagged a chunk of its sentences (``config.chunk_chars``) at a time.
+
+        Sentences come from the text tokenizer's stream (:func:`offline_ner.data.iter_sentences`), so only one
+        chunk's words, subwords and scores exist at a time; sentences are tagged independently, so the entities
+        are those of tagging the whole text at once. A text with no sentence end is cut into lines and pieces
+        of at most ``MAX_PIECE_CHARS`` characters, each a sentence windowed like any long sentence.
+        """
+        sentences = iter_sentences((text,))
+        self.stats.documents += 1
+        while True:
+            started = time.perf_counter()
+            chunk: list[list[Token]] = []
+            chars = 0
+            for sentence in sentences:
+                chunk.append(sentence)
+                chars += sentence[-1][2] - sentence[0][1] + 1
+                if chars >= self.config.chunk_chars:
+                    break
+            self.stats.tokenize_seconds += time.perf_counter() - started
+            if not chunk:
+                return
+            (entities,) = self._entities([chunk], [text])
+            self.stats.seconds += time.perf_counter() - started
+            self.stats.max_chunk_chars = max(self.stats.max_chunk_chars, chunk[-1][-1][2] - chunk[0][0][1])
+            yield from entities
+
+    def _entities(self, documents: list[list[list[Token]]], texts: Sequence[str]) -> list[list[Entity]]:
+        """Entities of texts from their sentences (``documents[k]``: the sentences, as tokens, of ``texts[k]``)."""
         word_lists: list[list[str]] = []
         starts: list[int] = []
         ends: list[int] = []
         doc_of_word: list[int] = []
         sentence_start: list[bool] = []
-        started = time.perf_counter()
-        for doc, sentences in enumerate(iter_tokenized_sentences(texts)):
-            if not self.config.split_sentences and sentences:
-                sentences = [[token for sentence in sentences for token in sentence]]
+        for doc, sentences in enumerate(documents):
             for tokens in sentences:
                 word_lists.append([token for token, _, _ in tokens])
                 starts.extend(start for _, start, _ in tokens)
                 ends.extend(stop for _, _, stop in tokens)
                 doc_of_word.extend([doc] * len(tokens))
                 sentence_start.extend([True] + [False] * (len(tokens) - 1))
-        self.stats.tokenize_seconds += time.perf_counter() - started
         results: list[list[Entity]] = [[] for _ in texts]
         if not word_lists:
             return results

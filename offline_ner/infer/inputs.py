@@ -105,16 +105,26 @@ def iter_token_sentences(path: str | os.PathLike[str]) -> Iterator[Record]:
     yield from iter_conll(path, labelled=_has_tags(path))
 
 
-def write_entities_jsonl(handle: IO[str], items: Iterable[tuple[Document, list[Entity]]]) -> int:
+def write_entities_jsonl(handle: IO[str], items: Iterable[tuple[Document, Iterable[Entity]]]) -> int:
     """One JSON line per document: ``{"id", "entities": [{"type", "start", "end", "text", "score"}]}``."""
-    return write_entity_lines(handle, ((doc.id, [entity.to_json() for entity in entities]) for doc, entities in items))
+    return write_entity_lines(handle, ((doc.id, map(Entity.to_json, entities)) for doc, entities in items))
 
 
-def write_entity_lines(handle: IO[str], rows: Iterable[tuple[str, list[dict[str, Any]]]]) -> int:
+def write_entity_lines(handle: IO[str], rows: Iterable[tuple[str, Iterable[dict[str, Any]]]]) -> int:
     """:func:`write_entities_jsonl`'s lines from ``(id, entities as JSON objects)`` rows, as the Ray and Spark
-    engines hand them back; returns the number of documents."""
+    engines hand them back; returns the number of documents.
+
+    A line is written an entity at a time (the bytes ``json.dumps({"id": ..., "entities": [...]})`` gives), so
+    the entities of a document of any size (:meth:`~offline_ner.infer.NerEngine.predict_stream`) are never all
+    held at once.
+    """
     count = 0
     for doc_id, entities in rows:
-        handle.write(json.dumps({"id": doc_id, "entities": entities}, ensure_ascii=False) + "\n")
+        handle.write(f'{{"id": {json.dumps(doc_id, ensure_ascii=False)}, "entities": [')
+        separator = ""
+        for entity in entities:
+            handle.write(separator + json.dumps(entity, ensure_ascii=False))
+            separator = ", "
+        handle.write("]}\n")
         count += 1
     return count

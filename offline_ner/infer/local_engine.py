@@ -140,7 +140,7 @@ def predict_files(
             tags = engine.predict_tokens(record.tokens for record in fed)
             write_sentences(handle, out_fmt, zip(kept, tags), version)
         else:
-            entities = engine.predict(doc.text for doc in fed)
+            entities = engine.predict_stream(doc.text for doc in fed)
             write_documents(handle, out_fmt, zip(kept, entities), version)
     manifest = run.finish() if run is not None else None
     return LocalRun(out_path, out_fmt, chosen, engine.stats, manifest)

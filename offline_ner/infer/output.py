@@ -29,7 +29,7 @@ from typing import IO, Any
 from offline_ner.data import CharSpan, Document, Record, SpanText, dumps_record, format_conll_with_gold
 from offline_ner.data.char_spans import spans_of_record
 from offline_ner.infer.entities import Entity
-from offline_ner.infer.inputs import write_entities_jsonl
+from offline_ner.infer.inputs import write_entities_jsonl, write_entity_lines
 
 # formats with one line (or, for conll, one blank-line-ended block) per input unit: the ones shards can join
 LINE_FORMATS = ("jsonl", "conll", "hf", "spacy-jsonl")
@@ -46,7 +46,7 @@ def hf_entity(entity: Entity) -> dict[str, Any]:
             "end": entity.end}
 
 
-def _span_text(doc: Document, entities: list[Entity]) -> SpanText:
+def _span_text(doc: Document, entities: Iterable[Entity]) -> SpanText:
     spans = tuple(CharSpan(e.start, e.end, e.type, e.score) for e in entities)
     return SpanText(doc.id, doc.text, spans)
 
@@ -69,15 +69,17 @@ def _write_span_texts(handle: IO[Any], fmt: str, items: Iterable[SpanText], mode
 
 
 def write_documents(
-    handle: IO[Any], fmt: str, items: Iterable[tuple[Document, list[Entity]]], model_version: str = "offline-ner"
+    handle: IO[Any], fmt: str, items: Iterable[tuple[Document, Iterable[Entity]]], model_version: str = "offline-ner"
 ) -> None:
-    """Write the entities of documents (raw text input) in ``fmt`` (not ``conll``: that needs token input)."""
+    """Write the entities of documents (raw text input) in ``fmt`` (not ``conll``: that needs token input).
+
+    The line formats ``jsonl`` and ``hf`` write a document's entities one at a time as they come (a document of
+    any size stays in bounded memory); the others gather each document's entities first.
+    """
     if fmt == "jsonl":
         write_entities_jsonl(handle, items)
     elif fmt == "hf":
-        for doc, entities in items:
-            handle.write(json.dumps({"id": doc.id, "entities": [hf_entity(e) for e in entities]}, ensure_ascii=False)
-                         + "\n")
+        write_entity_lines(handle, ((doc.id, map(hf_entity, entities)) for doc, entities in items))
     elif fmt == "conll":
         raise ValueError("conll output needs token (CoNLL) input")
     else:

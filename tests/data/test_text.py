@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +13,7 @@ from hypothesis import strategies as st
 
 from offline_ner.data import (
     Document,
+    iter_sentences,
     iter_text_folder,
     read_records,
     sentence_records,
@@ -17,6 +21,7 @@ from offline_ner.data import (
     tokenize,
     tokenized_sentences,
 )
+from offline_ner.data import text as text_module
 from offline_ner.data.text import MAX_PIECE_CHARS
 from offline_ner.errors import DataError
 
@@ -134,3 +139,78 @@ def test_a_line_longer_than_one_tokenizer_piece_keeps_every_character() -> None:
     assert_tokens_tile_the_text(text)
     last_two = [token for token, _, _ in tokenize(text)[-2:]]
     assert "".join(last_two) == "x" * (MAX_PIECE_CHARS + 7)  # a run with no space is cut, but nothing is lost
+
+
+# -- a document as a stream ----------------------------------------------------------------------------------------
+
+
+def reference_pieces(text: str, limit: int) -> Iterator[tuple[int, int]]:
+    """How the text tokenizer cut a whole string into pieces before it read streams (issue 27): every line, a
+    line longer than ``limit`` cut at its last space before the limit (anywhere when it has none)."""
+    for line in re.finditer(r"[^\n]+", text):
+        start, end = line.span()
+        while end - start > limit:
+            cut = text.rfind(" ", start + 1, start + limit)
+            cut = cut if cut > start else start + limit
+            yield start, cut
+            start = cut
+        yield start, end
+
+
+def fragments_of(text: str, cuts: list[int]) -> list[str]:
+    bounds = sorted({min(cut, len(text)) for cut in cuts})
+    return [text[a:b] for a, b in itertools.pairwise([0, *bounds, len(text)])]
+
+
+PIECE_TEXT = st.lists(st.sampled_from(["Dr.", "Paris", "met", "W.", ".", '"', "x" * 7, " ", "  ", "\n", "\n\n", "a"]),
+                      max_size=80).map("".join)
+
+
+@given(PIECE_TEXT, st.lists(st.integers(0, 400), max_size=8), st.integers(1, 40))
+@example("Paris met Dr. Smith.\nNo.", [3, 4, 21], 6)
+def test_a_streamed_text_is_cut_into_the_pieces_of_the_whole_string(text: str, cuts: list[int], limit: int) -> None:
+    # whatever the fragments, the pieces (and so the sentences) are those of the text read whole, as before
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(text_module, "MAX_PIECE_CHARS", limit)
+        expected = [(start, text[start:end]) for start, end in reference_pieces(text, limit)]
+        assert list(text_module._pieces(fragments_of(text, cuts))) == expected
+        assert list(iter_sentences(fragments_of(text, cuts))) == tokenized_sentences(text)
+
+
+@given(st.lists(st.sampled_from(["Angela Merkel met Dr. Smith", ".", " ", "\n", "in Paris", "x" * 30, "? "]),
+                max_size=60).map("".join), st.integers(1, 50), st.integers(5, 60))
+def test_the_sentence_reader_holds_at_most_one_piece_and_one_fragment(text: str, size: int, limit: int) -> None:
+    # the reader takes the next fragment only when what it holds cannot make a piece: at every sentence, what
+    # it has read beyond the sentence's start is at most a piece and a fragment
+    consumed = 0
+
+    def fragments() -> Iterator[str]:
+        nonlocal consumed
+        for start in range(0, len(text), size):
+            consumed = min(start + size, len(text))
+            yield text[start : start + size]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(text_module, "MAX_PIECE_CHARS", limit)
+        for sentence in iter_sentences(fragments()):
+            assert consumed - sentence[0][1] <= limit + size
+            assert all(text[start:end] == token for token, start, end in sentence)
+
+
+def test_a_document_without_end_is_split_into_sentences_as_it_is_read() -> None:
+    # an endless one-line document with no sentence end: sentences come out, cut at a space every piece, after
+    # reading no more than a piece and a fragment beyond them
+    fragment = "Angela Merkel visited Paris and met the mayor " * 20
+    read = 0
+
+    def endless() -> Iterator[str]:
+        nonlocal read
+        while True:
+            read += len(fragment)
+            yield fragment
+
+    sentences = list(itertools.islice(iter_sentences(endless()), 3))
+    assert [(sentence[0][1], sentence[-1][2]) for sentence in sentences[:2]] == [
+        (0, sentences[1][0][1] - 1), (sentences[1][0][1], sentences[2][0][1] - 1)]
+    assert all(sentence[-1][2] - sentence[0][1] <= MAX_PIECE_CHARS for sentence in sentences)
+    assert read - sentences[-1][0][1] <= MAX_PIECE_CHARS + len(fragment)
