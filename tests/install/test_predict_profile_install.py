@@ -20,7 +20,6 @@ from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 
 import pytest
-from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from offline_ner.bundle.wheelhouse import wheel_requirements
@@ -65,7 +64,7 @@ def test_the_predict_bundle_installs_an_inference_host_without_the_training_stac
     offline_ner("keys", "generate", "--out", "keys", "--name", "release", cwd=connected)
     wheel = own_wheel(tmp_path / "dist")
     mirror = tmp_path / "local-mirror"
-    repack_closure([*wheel_requirements(wheel), Requirement("onnxruntime")], mirror)
+    repack_closure(wheel_requirements(wheel), mirror, extras=("predict",))
     built = offline_ner("bundle", "runtime", "--python", py, "--glibc", platform.libc_ver()[1], "--profile", "predict",
                         "--no-index", "--find-links", str(mirror), "--project", str(wheel), "--sequence", "1",
                         "--key", "keys/release.key", "-o", "predict.bundle", cwd=connected)
