@@ -68,17 +68,16 @@ def repack_closure(requirements: list[Requirement], out_dir: Path, extras: Colle
     """Wheels for ``requirements`` and everything they need, as installed here: the requirements of ``extras``
     (e.g. offline-ner's ``predict`` and ``train``) are followed at the top level, no extra below it."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    top = {canonicalize_name(requirement.name) for requirement in requirements}
     seen: set[str] = set()
     todo = [requirement for requirement in requirements if _wanted(requirement, extras)]
     wheels = []
     while todo:
         requirement = todo.pop()
         key = canonicalize_name(requirement.name)
-        if key in seen or (key not in top and not _wanted(requirement, ())):
+        if key in seen:
             continue
         seen.add(key)
         dist = importlib.metadata.distribution(requirement.name)
         wheels.append(repack(dist, out_dir))
-        todo.extend(Requirement(text) for text in dist.requires or [])
+        todo.extend(needed for needed in map(Requirement, dist.requires or []) if _wanted(needed, ()))
     return wheels
