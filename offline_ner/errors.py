@@ -9,6 +9,7 @@ An error may carry a ``report`` (:class:`Report`): what the operation found befo
 
     OfflineNerError
     ├── ConfigError                 bad YAML, unknown or ill-typed key
+    │   └── MissingExtraError       an optional part (a pip extra: predict, gpu, train, connected) is not installed
     ├── DataError                   malformed CoNLL / JSONL / text input (file, line, what was expected)
     ├── ModelNotFoundError          a base model or model folder that is not on disk (never downloaded)
     ├── LabelFilesError             a model folder's label files (labels.json, config.json, export.json) disagree
@@ -150,6 +151,10 @@ class ConfigError(OfflineNerError):
     """A YAML config file or a config key is invalid."""
 
     exit_code = ExitCode.CONFIG
+
+
+class MissingExtraError(ConfigError):
+    """The installation lacks the pip extra that a command needs (``offline_ner._extras`` names which)."""
 
 
 class DataError(OfflineNerError):

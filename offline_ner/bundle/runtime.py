@@ -1,7 +1,7 @@
 """Runtime bundles: a wheelhouse, a hash-pinned lock, and ``install.sh`` for machines without offline-ner.
 
 The connected side fills a wheelhouse for one :class:`Target` (Python version, glibc floor, CPU architecture,
-cpu|cuda; ``offline_ner.bundle.wheelhouse`` runs pip) and records the target in ``target.json``; this module turns
+cpu|cuda, and the profile: what the host does; ``offline_ner.bundle.wheelhouse`` runs pip) and records the target in ``target.json``; this module turns
 it into payload files: ``wheels/<file>.whl``, ``requirements.lock`` (``name==version --hash=sha256:...`` for every
 wheel) and ``install.sh`` (shipped beside this module), which verifies the bundle with stock ``openssl`` and
 ``sha256sum``, checks the host against the target, and then runs ``pip install --no-index --require-hashes``.
@@ -30,6 +30,12 @@ from offline_ner.errors import BundleError
 
 TARGET_FILE = "target.json"  # written into the wheelhouse by 'bundle runtime'; its content goes into the manifest
 DEVICES = ("cpu", "cuda")
+# what a closed host does -> offline-ner's extras for it, besides the inference runtime the device picks
+# (RUNTIME_EXTRA); docs/dependencies.md says why each host gets what
+PROFILE_EXTRAS: dict[str, tuple[str, ...]] = {"predict": (), "train": ("train",), "all": ("train", "connected")}
+PROFILES = tuple(PROFILE_EXTRAS)
+# the extra with the ONNX Runtime wheel for each device: never both (both provide the onnxruntime module)
+RUNTIME_EXTRA = {"cpu": "predict", "cuda": "gpu"}
 # PEP 600 manylinux_2_X tags reach down to glibc 2.5; the legacy names alias three of them (PEP 513, 571, 599)
 OLDEST_GLIBC_MINOR = 5
 LEGACY_MANYLINUX = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
@@ -55,9 +61,12 @@ class Target:
     python: str  # "3.11": wheels are picked for this CPython, and install.sh requires exactly it
     glibc: str  # "2.28": the oldest glibc among the closed hosts
     arch: str = "x86_64"  # uname -m of the closed hosts
-    device: str = "cpu"  # cpu: torch's CPU build, no CUDA wheels; cuda: PyPI's CUDA torch plus the 'gpu' extra
+    device: str = "cpu"  # cpu: onnxruntime and torch's CPU build; cuda: onnxruntime-gpu, CUDA wheels, CUDA torch
+    profile: str = "all"  # what the host does (PROFILE_EXTRAS): predict installs no torch at all
 
     def __post_init__(self) -> None:
+        if self.profile not in PROFILES:
+            raise BundleError(f"the runtime profile must be one of {', '.join(PROFILES)}, not {self.profile!r}")
         _major_minor(self.python, "the target Python version")
         if _major_minor(self.glibc, "the target glibc version")[0] != 2:
             raise BundleError(f"the target glibc version must be 2.x, not {self.glibc!r}")
@@ -65,6 +74,15 @@ class Target:
             raise BundleError(f"the target device must be one of {', '.join(DEVICES)}, not {self.device!r}")
         if not re.fullmatch(r"[a-z0-9_]+", self.arch):
             raise BundleError(f"the target architecture must look like x86_64 or aarch64, not {self.arch!r}")
+
+    @property
+    def extras(self) -> tuple[str, ...]:
+        """offline-ner's extras this target installs: the profile's, plus the device's inference runtime."""
+        return (*PROFILE_EXTRAS[self.profile], RUNTIME_EXTRA[self.device])
+
+    @property
+    def needs_torch(self) -> bool:
+        return "train" in PROFILE_EXTRAS[self.profile]
 
     def platform_tags(self) -> list[str]:
         """Every platform tag a wheel may carry to run on the target, newest first.
@@ -106,7 +124,9 @@ class Target:
             )
         try:
             fields = json.loads(path.read_text(encoding="utf-8"))
-            return cls(**{key: fields[key] for key in ("python", "glibc", "arch", "device")})
+            # a wheelhouse from before profiles holds everything
+            return cls(**{key: fields[key] for key in ("python", "glibc", "arch", "device")},
+                       profile=fields.get("profile", "all"))
         except (ValueError, KeyError, TypeError) as err:
             raise BundleError(f"{path}: not a valid target ({err})") from err
 

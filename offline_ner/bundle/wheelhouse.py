@@ -1,13 +1,12 @@
 """Connected side: fill a wheelhouse for one :class:`~offline_ner.bundle.runtime.Target` with pip.
 
-Three pip runs, each an ordinary client call (the index, mirrors and find-links in pip's own configuration apply):
+Two pip runs, each an ordinary client call (the index, mirrors and find-links in pip's own configuration apply):
 
 1. ``pip wheel --no-deps`` builds offline-ner's own wheel from its source folder (a built wheel is copied);
-2. ``pip wheel --no-deps`` builds the dependencies that publish only an sdist (:data:`SDIST_ONLY`, pure Python),
-   pinned as offline-ner's metadata pins them;
-3. ``pip download --only-binary=:all:`` resolves everything else for the target: CPython version, the whole
-   manylinux tag list down from the glibc floor, and torch's CPU build from the PyTorch CPU index (``cpu``) or the
-   CUDA build from the default index plus the ``gpu`` extra's CUDA wheels (``cuda``).
+2. ``pip download --only-binary=:all:`` resolves everything else for the target: CPython version, the whole
+   manylinux tag list down from the glibc floor, the extras of the target's profile, onnxruntime (``cpu``) or
+   onnxruntime-gpu with its CUDA wheels (``cuda``), and, for profiles that train, torch's CPU build from the
+   PyTorch CPU index (``cpu``) or its CUDA build from the default index (``cuda``).
 
 Then ``target.json`` records the target, and ``collect_sources("runtime", ...)`` checks every wheel against it.
 
@@ -37,9 +36,6 @@ from offline_ner.errors import BundleError
 PROJECT = "offline-ner"
 # torch's CPU-only builds (version suffix +cpu) are published only on this index, not on PyPI
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
-# dependencies that publish no wheel: pip builds them here (pure Python, so one wheel fits every target)
-SDIST_ONLY = ("seqeval",)
-GPU_EXTRA = "gpu"  # pyproject's extra with the CUDA and cuDNN wheels
 
 
 def _pip(args: Sequence[str], log: Callable[[str], None]) -> None:
@@ -87,7 +83,7 @@ def build_wheelhouse(
     out: Path,
     *,
     project: Path,
-    torch_version: str,
+    torch_version: str | None,
     torch_index: str | None,
     find_links: Sequence[Path] = (),
     no_index: bool = False,
@@ -98,11 +94,12 @@ def build_wheelhouse(
 
     Args:
         project: offline-ner's source folder, or its built wheel.
-        torch_version: the public torch version (``2.13.0``); ``+cpu`` is added for a ``cpu`` target.
+        torch_version: the public torch version (``2.13.0``); ``+cpu`` is added for a ``cpu`` target. Only profiles
+            that train install torch; for them it is required.
         torch_index: an extra index for torch (:data:`TORCH_CPU_INDEX`), or None for pip's configured sources.
         find_links, no_index: passed to pip (a local wheel mirror instead of, or beside, the index).
-        extras: offline-ner extras to include besides ``gpu`` (which a ``cuda`` target always gets), e.g. ``ray``
-            and ``spark`` for a cluster inside the closed network.
+        extras: offline-ner extras to include besides the target's own (:attr:`Target.extras`: its profile's and
+            its device's runtime), e.g. ``ray`` and ``spark`` for a cluster inside the closed network.
 
     Returns:
         ``out``.
@@ -117,23 +114,24 @@ def build_wheelhouse(
     source_args = [*(f"--find-links={path}" for path in find_links), *(["--no-index"] if no_index else [])]
     own = _own_wheel(out, Path(project), source_args, log)
     # pip only warns about an extra the project lacks: a typo would ship a bundle without, say, the ray engine
-    unknown = sorted({canonicalize_name(extra) for extra in extras} - wheel_extras(own))
+    wanted = sorted({*extras, *target.extras})
+    unknown = sorted({canonicalize_name(extra) for extra in wanted} - wheel_extras(own))
     if unknown:
         raise BundleError(f"{own.name} has no extra {unknown[0]!r}; its extras: {', '.join(sorted(wheel_extras(own)))}")
-    pins: dict[str, Requirement] = {canonicalize_name(r.name): r for r in wheel_requirements(own)}
-    sdist_only = [str(pins[name]) for name in SDIST_ONLY if name in pins]
-    if sdist_only:
-        _pip(["wheel", "--no-deps", "--wheel-dir", str(out), *source_args, *sdist_only], log)
-    wanted = sorted({*extras, *([GPU_EXTRA] if target.device == "cuda" else [])})
     # "==2.13.0" alone also matches "2.13.0+cpu", which pip prefers wherever its sources offer both (PEP 440)
-    torch = f"torch=={torch_version}+cpu" if target.device == "cpu" else f"torch=={torch_version},!={torch_version}+cpu"
+    pinned = []  # the predict profile installs no torch at all
+    if target.needs_torch:
+        if not torch_version:
+            raise BundleError(f"the {target.profile} profile installs torch: give its version (e.g. 2.13.0)")
+        pinned = [f"torch=={torch_version}+cpu" if target.device == "cpu"
+                  else f"torch=={torch_version},!={torch_version}+cpu"]
     platforms = [arg for tag in target.platform_tags() for arg in ("--platform", tag)]
     _pip(
         [
             "download", "--only-binary=:all:", "--dest", str(out), f"--find-links={out}", *source_args,
-            *([f"--extra-index-url={torch_index}"] if torch_index else []),
+            *([f"--extra-index-url={torch_index}"] if torch_index and pinned else []),
             "--implementation", "cp", "--python-version", target.python, *platforms,
-            torch, f"{own}[{','.join(wanted)}]" if wanted else str(own),
+            *pinned, f"{own}[{','.join(wanted)}]",
         ],
         log,
     )

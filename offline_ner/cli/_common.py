@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 import click
 
+from offline_ner._extras import missing_extra
 from offline_ner.errors import ExitCode, OfflineNerError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -97,6 +98,10 @@ def handles_errors(command: F) -> F:
         except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
             raise
         except Exception as err:  # noqa: BLE001  (the one place that catches everything: INTERNAL, never a silent pass)
+            # an optional part of offline-ner this host did not install: say which extra brings it (exit 3)
+            missing = missing_extra(err.name or "") if isinstance(err, ModuleNotFoundError) else None
+            if missing is not None:
+                fail(missing, missing.exit_code, as_json)
             ctx = click.get_current_context(silent=True)
             if ctx is not None and (ctx.find_root().obj or {}).get("debug"):
                 traceback.print_exc()

@@ -15,7 +15,7 @@ import click
 
 from offline_ner.bundle.manifest import KINDS
 from offline_ner.bundle.model_signature import ModelSigning
-from offline_ner.bundle.runtime import DEVICES, Target
+from offline_ner.bundle.runtime import DEVICES, PROFILES, Target
 from offline_ner.bundle.wheelhouse import TORCH_CPU_INDEX
 from offline_ner.cli._common import BUNDLE_EXIT_CODES_EPILOG, emit, handles_errors, json_option
 from offline_ner.cli.keys import read_passphrase
@@ -169,9 +169,13 @@ def _this_host_torch() -> str | None:
               help="Oldest glibc of the closed hosts, e.g. 2.28 (ldd --version); only wheels that run there are taken.")
 @click.option("--arch", default=Target.arch, show_default=True, help="Target CPU (uname -m).")
 @click.option("--device", type=click.Choice(DEVICES), default=Target.device, show_default=True,
-              help="cpu: torch's CPU build, no CUDA wheels. cuda: PyPI's CUDA torch plus CUDA/cuDNN wheels.")
+              help="cpu: onnxruntime (and torch's CPU build), no CUDA wheels. cuda: onnxruntime-gpu with CUDA/cuDNN "
+              "wheels (and PyPI's CUDA torch).")
+@click.option("--profile", type=click.Choice(PROFILES), default=Target.profile, show_default=True,
+              help="What the host does: predict (ONNX inference only, no torch), train (+ training and export), "
+              "all (+ the connected side's LLM client).")
 @click.option("--torch-version", default=_this_host_torch, show_default="the one installed here",
-              help="Public torch version to ship, e.g. 2.13.0.")
+              help="Public torch version to ship, e.g. 2.13.0 (profiles train and all).")
 @click.option("--torch-index", default=TORCH_CPU_INDEX, show_default=True,
               help="Extra index for torch's +cpu build ('none': only pip's configured index and find-links, "
               "e.g. a mirror that holds it). Unused for --device cuda.")
@@ -183,7 +187,7 @@ def _this_host_torch() -> str | None:
 @click.option("--no-index", is_flag=True, help="Use only --find-links folders, no index (passed to pip).")
 @click.option("--wheelhouse", type=click.Path(file_okay=False, path_type=Path),
               help="Build the wheelhouse here and keep it (must be empty); default: a temporary folder.")
-@click.option("--stream", help="Stream name (default runtime-py<XY>-<device>).")
+@click.option("--stream", help="Stream name (default runtime-py<XY>-<profile>-<device>, with -<arch> unless x86_64).")
 @click.option("--sequence", required=True, type=int, help="Must exceed the stream's last imported sequence.")
 @click.option("--key", "key_paths", multiple=True, required=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Private key file (repeatable).")
@@ -191,19 +195,19 @@ def _this_host_torch() -> str | None:
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Bundle file.")
 @json_option
 @handles_errors
-def runtime(python_version: str, glibc: str, arch: str, device: str, torch_version: str | None, torch_index: str,
-            project: Path, extras: tuple[str, ...], find_links: tuple[Path, ...], no_index: bool,
+def runtime(python_version: str, glibc: str, arch: str, device: str, profile: str, torch_version: str | None,
+            torch_index: str, project: Path, extras: tuple[str, ...], find_links: tuple[Path, ...], no_index: bool,
             wheelhouse: Path | None, stream: str | None, sequence: int, key_paths: tuple[Path, ...],
             expires_in_days: float | None, out: Path, as_json: bool) -> None:
     """Connected side: download every wheel offline-ner needs on a target host and sign them as a runtime bundle.
 
-    The target (Python, glibc floor, CPU, cpu|cuda) goes into the signed manifest; install.sh on the closed host
-    checks it before pip runs. pip's own configuration (index, mirrors, find-links) applies here.
+    The target (Python, glibc floor, CPU, cpu|cuda, profile) goes into the signed manifest; install.sh on the
+    closed host checks it before pip runs. pip's own configuration (index, mirrors, find-links) applies here.
 
     \b
-    Example:
-      offline-ner bundle runtime --python 3.11 --glibc 2.28 --device cpu \\
-          --sequence 1 --key keys/release.key -o runtime-py311-cpu-1.bundle
+    Example (an inference-only host; --profile train or all adds training, export and the LLM client):
+      offline-ner bundle runtime --python 3.11 --glibc 2.28 --device cpu --profile predict \\
+          --sequence 1 --key keys/release.key -o runtime-py311-predict-cpu-1.bundle
     """
     import tempfile
     import time
@@ -213,13 +217,14 @@ def runtime(python_version: str, glibc: str, arch: str, device: str, torch_versi
     from offline_ner.bundle.wheelhouse import build_wheelhouse
     from offline_ner.errors import BundleError
 
-    if not torch_version:
-        raise click.UsageError("torch is not installed here: give --torch-version (e.g. 2.13.0)")
     try:
-        target = Target(python=python_version, glibc=glibc, arch=arch, device=device)
+        target = Target(python=python_version, glibc=glibc, arch=arch, device=device, profile=profile)
     except BundleError as err:  # a mistyped target is a usage error (2), not a malformed bundle
         raise click.UsageError(str(err)) from err
-    stream = stream or f"runtime-py{python_version.replace('.', '')}-{device}"
+    if target.needs_torch and not torch_version:
+        raise click.UsageError(f"torch is not installed here: give --torch-version (e.g. 2.13.0) for --profile {profile}")
+    arch_suffix = "" if arch == Target.arch else f"-{arch}"
+    stream = stream or f"runtime-py{python_version.replace('.', '')}-{profile}-{device}{arch_suffix}"
     keys = [load_private_key(path, read_passphrase(f"Passphrase for {path}")) for path in key_paths]
     created_at = default_created()
     expires = created_at + timedelta(days=expires_in_days) if expires_in_days is not None else None

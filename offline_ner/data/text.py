@@ -2,10 +2,9 @@
 
 Tokens come from spaCy's rule-based English tokenizer (English defaults, no model, no download, no network) and
 sentences from its sentencizer's rule, both adjusted to the conventions of CoNLL-2003, the data the models are
-trained on. The tokenizer's rule tables are read from spaCy once per installation and cached
-(``$XDG_CACHE_HOME/offline_ner/text-tokenizer/``); spaCy's algorithm then runs over them in plain Python
-(:mod:`offline_ner.data.rule_tokenizer`, tested token for token against spaCy), so a ``predict`` process does not
-pay spaCy's import (BENCHMARKS.md). Each adjustment below was kept because it brought tokens, sentences or raw-text
+trained on. The tokenizer's rule tables were read from spaCy once and ship with the package (``rule_tables.json``);
+spaCy's algorithm runs over them in plain Python (:mod:`offline_ner.data.rule_tokenizer`, tested token for token
+against spaCy), so no host needs spaCy to tokenise, and a ``predict`` process never pays its import (BENCHMARKS.md). Each adjustment below was kept because it brought tokens, sentences or raw-text
 F1 closer to CoNLL's (``scripts/bench_text.py``; the numbers are in BENCHMARKS.md). What comes out: abbreviations,
 initials and acronyms stay whole (``Dr.``, ``W.``, ``U.S.``), so do hyphenated words, scores and dates (``2-foot``,
 ``3-1``, ``1996-12-06``), decades and codes (``1980s``, ``6PR``); possessive ``'s`` and ``n't`` are split off, as
@@ -30,6 +29,7 @@ import contextlib
 import functools
 import hashlib
 import importlib.metadata
+import importlib.resources
 import json
 import os
 import re
@@ -40,8 +40,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from offline_ner._fs import atomic_writer, user_cache_dir
-from offline_ner.data import rule_tokenizer
 from offline_ner.data.records import Document, Record
 from offline_ner.data.rule_tokenizer import RuleTables, RuleTokenizer, SpacyToken
 from offline_ner.errors import DataError
@@ -54,6 +52,7 @@ MAX_SENTENCE_TOKENS = 128  # longer sentences become several records: keeps LLM 
 MAX_PIECE_CHARS = 100_000
 # what export.json records; bump "rules" whenever a rule in this module changes the tokens or sentences it gives
 TOKENIZER_NAME = "spacy-en-conll"
+RULE_TABLES = "rule_tables.json"  # in this package: the tables read from spaCy (scripts/update_rule_tables.py)
 TOKENIZER_RULES = 1
 # title abbreviations spaCy's English exceptions lack that stand before names and numbers in news and Wikipedia
 # text; without them "Lt. Col. Hoyt" splits into three sentences (the issue-18 failure "Dr" + ". Nner")
@@ -144,7 +143,7 @@ def _spacy_info(*args: Any, **kwargs: Any) -> Any:
 
 def _spacy_tokenizer() -> Any:
     """spaCy's rule-based English tokenizer, adjusted to CoNLL: where the rule tables come from (spaCy is imported
-    only here, and only when the tables are not cached, see :func:`_tables`).
+    only here, see :func:`spacy_rule_tables`).
 
     Built from the English defaults exactly as spaCy's own tokenizer factory builds it, with the adjustments
     passed in, rather than through ``spacy.blank("en")`` and changed afterwards: that resolves a pipeline config
@@ -176,37 +175,19 @@ def _spacy_tokenizer() -> Any:
     )
 
 
-def _tables_cache() -> Path | None:
-    """Where this installation's rule tables are kept: one file per spaCy version and version of the code that
-    reads and runs them (a changed rule here or a spaCy upgrade reads them afresh); None when unknown."""
-    try:
-        version = importlib.metadata.version("spacy")
-        code = b"".join(Path(module.__file__ or "").read_bytes() for module in (sys.modules[__name__], rule_tokenizer))
-    except (importlib.metadata.PackageNotFoundError, OSError):
-        return None
-    key = hashlib.sha256(version.encode() + b"\0" + code).hexdigest()[:16]
-    return user_cache_dir() / "text-tokenizer" / f"{TOKENIZER_NAME}-{key}.json"
+def spacy_rule_tables() -> RuleTables:
+    """The rule tables read afresh from the installed spaCy (needs ``offline-ner[train]``): what
+    ``scripts/update_rule_tables.py`` writes to :data:`RULE_TABLES`, and a test compares with it."""
+    return RuleTables.from_spacy(_spacy_tokenizer(), importlib.metadata.version("spacy"))
 
 
 def _tables() -> RuleTables:
-    """The tokenizer's rule tables: from the cache, else read from spaCy's tokenizer and cached for next time.
-
-    The cache is what keeps spaCy out of every ``predict`` process but the first: importing spaCy and building
-    its tokenizer takes 0.6-0.9 s, reading the cached tables a few milliseconds (BENCHMARKS.md). A cache that
-    cannot be read or written is rebuilt or skipped, never an error; the fingerprint of what the tables give
-    (:func:`text_tokenizer`) is what exports record and inference checks, cached or not.
-    """
-    path = _tables_cache()
-    if path is not None:
-        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-            return RuleTables.from_json(json.loads(path.read_text(encoding="utf-8")))
-    tables = RuleTables.from_spacy(_spacy_tokenizer(), importlib.metadata.version("spacy"))
-    if path is not None:
-        with contextlib.suppress(OSError):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_writer(path) as handle:
-                json.dump(tables.to_json(), handle, ensure_ascii=False)
-    return tables
+    """The tokenizer's rule tables as shipped with the package (:data:`RULE_TABLES`, read from spaCy once by a
+    maintainer), so no host imports spaCy to tokenise, and every host tokenises alike whichever spaCy it has, or
+    none. The fingerprint of what the tables give (:func:`text_tokenizer`) is what exports record and inference
+    checks."""
+    path = importlib.resources.files("offline_ner.data") / RULE_TABLES
+    return RuleTables.from_json(json.loads(path.read_text(encoding="utf-8")))
 
 
 @functools.lru_cache(maxsize=1)

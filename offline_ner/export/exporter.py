@@ -41,7 +41,9 @@ WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 TRACER_NOTE = "ONNX export: the tracer warned about shape-dependent Python code; each graph is validated below"
 ORT_PREPROCESS_WARNING = "pre-processing before quantization"
 ORT_PREPROCESS_NOTE = "int8: quantised without onnxruntime's optional pre-processing; validated against PyTorch below"
-VERSIONED_PACKAGES = ("onnxruntime-gpu", "onnx", "optimum-onnx", "torch", "transformers", "tokenizers", "spacy")
+# recorded in export.json where installed: one of the two ONNX Runtime builds is (extras predict / gpu)
+VERSIONED_PACKAGES = ("onnxruntime", "onnxruntime-gpu", "onnx", "optimum-onnx", "torch", "transformers", "tokenizers",
+                      "spacy")
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,13 @@ def _check_target(out_dir: Path, overwrite: bool) -> None:
             raise ExportError(f"{out_dir} exists and is not an export folder; choose an empty or new folder")
         if not overwrite:
             raise ExportError(f"{out_dir} exists; pass overwrite to replace it")
+
+
+def _installed_version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def _replace_folder(staging: Path, out_dir: Path, overwrite: bool) -> None:
@@ -178,7 +187,7 @@ def export_onnx(
         weights = {name: sha256_file(model_dir / name) for name in ("config.json", *WEIGHT_FILES)
                    if (model_dir / name).is_file()}
         atomic_write_text(staging / CARD_NAME, export_card(model_dir, [v.to_json() for v in variants], labels, weights))
-        versions = {name: importlib.metadata.version(name) for name in VERSIONED_PACKAGES}
+        versions = {name: version for name in VERSIONED_PACKAGES if (version := _installed_version(name))}
         manifest = build_manifest(
             staging, variants=variants, labels=labels,
             source_model={"path": str(model_dir.resolve()), "sha256": weights}, versions=versions,

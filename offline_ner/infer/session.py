@@ -24,9 +24,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnxruntime as ort
 
+from offline_ner._extras import missing_extra
 from offline_ner.errors import InferError
+
+try:
+    import onnxruntime as ort
+except ModuleNotFoundError as err:  # the bare package has no runtime: say which extra brings one
+    raise missing_extra("onnxruntime") or err from err
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"

@@ -41,12 +41,14 @@ def release_key(tmp_path: Path, env: dict[str, str]) -> Path:
 
 @pytest.fixture
 def mirror(tmp_path: Path) -> Path:
-    """A local wheel folder: a stand-in offline-ner, its dependency, its ray and spark extras' stand-ins, and
-    torch's CPU and CUDA builds."""
+    """A local wheel folder: a stand-in offline-ner, its dependency, its extras' stand-ins (onnxruntime, the GPU
+    runtime, training, the LLM client, ray, spark), and torch's CPU and CUDA builds."""
     folder = tmp_path / "mirror"
-    build_wheel(folder, "offline_ner", "0.1.0", requires=("tinydep",),
-                extras={"ray": ("tinyray>=2",), "spark": ("tinyspark",)})
-    build_wheel(folder, "tinydep", "2.0")
+    extras = {"predict": ("tinyort",), "gpu": ("tinyortgpu",), "train": ("tinytrain",), "connected": ("tinyllm",),
+              "ray": ("tinyray>=2",), "spark": ("tinyspark",)}
+    build_wheel(folder, "offline_ner", "0.1.0", requires=("tinydep",), extras=extras)
+    for name in ("tinydep", "tinyort", "tinyortgpu", "tinytrain", "tinyllm"):
+        build_wheel(folder, name, "2.0")
     build_wheel(folder, "tinyray", "2.60")
     build_wheel(folder, "tinyspark", "4.3")
     build_wheel(folder, "torch", "9.9+cpu")
@@ -67,12 +69,39 @@ def test_runtime_bundle_for_a_cpu_target_records_the_target_and_takes_torch_cpu(
     result = build_runtime(env, tmp_path, mirror, release_key, "--python", "3.11", "--glibc", "2.28")
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
-    assert document["stream"] == "runtime-py311-cpu" and document["target"]["glibc"] == "2.28"
+    assert document["stream"] == "runtime-py311-all-cpu" and document["target"]["glibc"] == "2.28"
     with verify_bundle(tmp_path / "runtime.bundle", TrustStore.load(Path(env["OFFLINE_NER_TRUST_STORE"]))) as v:
         provenance = v.manifest.provenance
-    assert provenance["projects"] == ["offline-ner==0.1.0", "tinydep==2.0", "torch==9.9+cpu"]
+    # everything (the default profile), with the CPU runtime and never the GPU one
+    assert provenance["projects"] == ["offline-ner==0.1.0", "tinydep==2.0", "tinyllm==2.0", "tinyort==2.0",
+                                      "tinytrain==2.0", "torch==9.9+cpu"]
     assert provenance["target"]["python"] == "3.11" and provenance["target"]["device"] == "cpu"
+    assert provenance["target"]["profile"] == "all"
     assert "manylinux2014_x86_64" in provenance["target"]["platform_tags"]
+
+
+def test_a_predict_runtime_bundle_carries_the_cpu_runtime_and_no_torch(
+    tmp_path: Path, env: dict[str, str], mirror: Path, release_key: Path
+) -> None:
+    result = build_runtime(env, tmp_path, mirror, release_key, "--python", "3.11", "--glibc", "2.28",
+                           "--profile", "predict")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["stream"] == "runtime-py311-predict-cpu"
+    with verify_bundle(tmp_path / "runtime.bundle", TrustStore.load(Path(env["OFFLINE_NER_TRUST_STORE"]))) as v:
+        provenance = v.manifest.provenance
+    assert provenance["projects"] == ["offline-ner==0.1.0", "tinydep==2.0", "tinyort==2.0"]
+    assert provenance["target"]["profile"] == "predict"
+
+
+def test_a_cuda_train_runtime_bundle_carries_the_gpu_runtime_instead_of_the_cpu_one(
+    tmp_path: Path, env: dict[str, str], mirror: Path, release_key: Path
+) -> None:
+    result = build_runtime(env, tmp_path, mirror, release_key, "--python", "3.11", "--glibc", "2.28",
+                           "--device", "cuda", "--profile", "train", "--arch", "aarch64")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["stream"] == "runtime-py311-train-cuda-aarch64"
+    assert sorted(p.name.split("-")[0] for p in (tmp_path / "wh").glob("*.whl")) == [
+        "offline_ner", "tinydep", "tinyortgpu", "tinytrain", "torch"]
 
 
 def test_runtime_bundle_for_a_cuda_target_never_takes_the_cpu_build_of_torch(
@@ -89,21 +118,22 @@ def test_runtime_bundle_with_the_ray_and_spark_extras_carries_their_wheels(
 ) -> None:
     # a cluster inside the closed network installs the [ray] / [spark] engines from the same signed bundle
     result = build_runtime(env, tmp_path, mirror, release_key, "--python", "3.11", "--glibc", "2.28",
-                           "--extra", "ray", "--extra", "spark")
+                           "--profile", "predict", "--extra", "ray", "--extra", "spark")
     assert result.exit_code == 0, result.output
     with verify_bundle(tmp_path / "runtime.bundle", TrustStore.load(Path(env["OFFLINE_NER_TRUST_STORE"]))) as v:
         provenance = v.manifest.provenance
-    assert provenance["projects"] == ["offline-ner==0.1.0", "tinydep==2.0", "tinyray==2.60", "tinyspark==4.3",
-                                      "torch==9.9+cpu"]
+    assert provenance["projects"] == ["offline-ner==0.1.0", "tinydep==2.0", "tinyort==2.0", "tinyray==2.60",
+                                      "tinyspark==4.3"]
 
 
 def test_a_runtime_bundle_carries_no_extra_it_was_not_asked_for(
     tmp_path: Path, env: dict[str, str], mirror: Path, release_key: Path
 ) -> None:
     result = build_runtime(env, tmp_path, mirror, release_key, "--python", "3.11", "--glibc", "2.28",
-                           "--extra", "ray")
+                           "--profile", "predict", "--extra", "ray")
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "wh").glob("tiny*")) == ["tinydep-2.0-py3-none-any.whl",
+                                                                     "tinyort-2.0-py3-none-any.whl",
                                                                      "tinyray-2.60-py3-none-any.whl"]
 
 

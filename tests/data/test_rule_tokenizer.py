@@ -1,5 +1,5 @@
 """The text tokenizer runs spaCy's algorithm in plain Python over spaCy's rule tables: it must give spaCy's tokens
-exactly, and its cached tables must keep spaCy out of every process after the first."""
+exactly, and the tables shipped with the package must be spaCy's and keep spaCy out of every process."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def spacy_tokenizer() -> object:
 
 @pytest.fixture(scope="module")
 def ours(spacy_tokenizer: object) -> RuleTokenizer:
-    """Built from the tables of the spaCy tokenizer above (the cache is another test's business)."""
+    """Built from the tables of the spaCy tokenizer above (the shipped tables are another test's business)."""
     return RuleTokenizer(RuleTables.from_spacy(spacy_tokenizer, "test"))
 
 
@@ -110,39 +110,24 @@ def run_fresh(code: str, cache: Path) -> str:
     return subprocess.run([sys.executable, "-c", code], check=True, env=env, capture_output=True, text=True).stdout
 
 
-def test_cached_tables_keep_spacy_out_of_later_processes(tmp_path: Path) -> None:
+def test_the_shipped_tables_are_the_installed_spacys() -> None:
+    shipped, fresh = text_module._tables().to_json(), text_module.spacy_rule_tables().to_json()
+    shipped.pop("spacy"), fresh.pop("spacy")  # another spaCy release with the same rules is no difference
+    assert shipped == fresh, "spaCy's rules changed: run scripts/update_rule_tables.py (and bump TOKENIZER_RULES)"
+
+
+def test_tokenising_never_imports_spacy_and_writes_no_cache(tmp_path: Path) -> None:
     code = (
         "import sys, json; from offline_ner.data import text_tokenizer, tokenize; tokenize('Dr. Smith.');"
         "print(json.dumps([text_tokenizer(), sorted(m for m in ('spacy', 'torch', 'weasel', 'requests', 'typer')"
         " if m in sys.modules)]))"
     )
-    first, first_loaded = json.loads(run_fresh(code, tmp_path))
-    assert first_loaded == ["spacy"]  # the first process reads the tables from spaCy, without torch or its CLI
-    assert len(list((tmp_path / "offline_ner" / "text-tokenizer").glob("*.json"))) == 1
-    second, second_loaded = json.loads(run_fresh(code, tmp_path))
-    assert second == first and second_loaded == []
+    first, loaded = json.loads(run_fresh(code, tmp_path))
+    assert loaded == [] and first["spacy"] == text_module._tables().spacy
+    assert not list(tmp_path.iterdir())
 
 
 def test_spacys_command_line_stays_importable_after_the_tables_are_read(tmp_path: Path) -> None:
     # spaCy's CLI (typer, weasel, requests) is a third of its import; it stays importable for anyone who wants it
-    run_fresh("from offline_ner.data import tokenize; tokenize('Dr. Smith.');"
+    run_fresh("from offline_ner.data import text; text.spacy_rule_tables();"
               "import spacy, spacy.cli; assert callable(spacy.cli.download) and callable(spacy.info)", tmp_path)
-
-
-@pytest.mark.parametrize("content", ["{not json", '{"spacy": "3.8.18"}', '{"spacy": 1, "specials": {"a": [2]}}'])
-def test_an_unreadable_cache_is_rebuilt_from_spacy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                   content: str) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    path = text_module._tables_cache()
-    assert path is not None and str(path).startswith(str(tmp_path))
-    path.parent.mkdir(parents=True)
-    path.write_text(content, encoding="utf-8")
-    tables = text_module._tables()
-    assert tables == text_module._tokenizer().tables
-    assert RuleTables.from_json(json.loads(path.read_text(encoding="utf-8"))) == tables
-
-
-def test_a_cache_that_cannot_be_written_is_no_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "offline_ner").write_text("a file where the cache folder would be", encoding="utf-8")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    assert text_module._tables() == text_module._tokenizer().tables

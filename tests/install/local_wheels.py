@@ -13,6 +13,7 @@ import hashlib
 import importlib.metadata
 import re
 import zipfile
+from collections.abc import Collection
 from pathlib import Path
 
 from packaging.requirements import Requirement
@@ -58,19 +59,25 @@ def repack(dist: importlib.metadata.Distribution, out_dir: Path) -> Path:
     return path
 
 
-def repack_closure(requirements: list[Requirement], out_dir: Path) -> list[Path]:
-    """Wheels for ``requirements`` and everything they need, as installed here (extras' markers unmet)."""
+def _wanted(requirement: Requirement, extras: Collection[str]) -> bool:
+    marker = requirement.marker
+    return marker is None or any(marker.evaluate({"extra": extra}) for extra in ("", *extras))
+
+
+def repack_closure(requirements: list[Requirement], out_dir: Path, extras: Collection[str] = ()) -> list[Path]:
+    """Wheels for ``requirements`` and everything they need, as installed here: the requirements of ``extras``
+    (e.g. offline-ner's ``predict`` and ``train``) are followed at the top level, no extra below it."""
     out_dir.mkdir(parents=True, exist_ok=True)
     seen: set[str] = set()
-    todo = list(requirements)
+    todo = [requirement for requirement in requirements if _wanted(requirement, extras)]
     wheels = []
     while todo:
         requirement = todo.pop()
         key = canonicalize_name(requirement.name)
-        if key in seen or (requirement.marker and not requirement.marker.evaluate({"extra": ""})):
+        if key in seen:
             continue
         seen.add(key)
         dist = importlib.metadata.distribution(requirement.name)
         wheels.append(repack(dist, out_dir))
-        todo.extend(Requirement(text) for text in dist.requires or [])
+        todo.extend(needed for needed in map(Requirement, dist.requires or []) if _wanted(needed, ()))
     return wheels

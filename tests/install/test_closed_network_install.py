@@ -102,12 +102,12 @@ def test_operator_installs_trains_exports_and_predicts_in_a_closed_network(tmp_p
     offline_ner("keys", "generate", "--out", "keys", "--name", "annotator", cwd=connected)
     wheel = own_wheel(tmp_path / "dist")
     mirror = tmp_path / "local-mirror"
-    repack_closure(wheel_requirements(wheel), mirror)
+    repack_closure(wheel_requirements(wheel), mirror, extras=("predict", "train", "connected"))  # profile all
     built = offline_ner("bundle", "runtime", "--python", py, "--glibc", platform.libc_ver()[1], "--device", "cpu",
                         "--torch-index", "none", "--no-index", "--find-links", str(mirror), "--project", str(wheel),
                         "--sequence", "1", "--key", "keys/release.key", "-o", f"runtime-py{py_tag}-cpu-1.bundle",
                         cwd=connected)
-    assert built["stream"] == f"runtime-py{py_tag}-cpu"
+    assert built["stream"] == f"runtime-py{py_tag}-all-cpu"
     shutil.rmtree(mirror)
     offline_ner("bundle", "create", "--kind", "model", "--stream", "minilm-l6-uncased", "--sequence", "1",
                 "--key", "keys/release.key", "minilm-l6-uncased", "-o", "minilm-l6-uncased-1.bundle", cwd=connected)
