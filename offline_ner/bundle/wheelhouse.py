@@ -1,9 +1,11 @@
 """Connected side: fill a wheelhouse for one :class:`~offline_ner.bundle.runtime.Target` with pip.
 
-Two pip runs, each an ordinary client call (the index, mirrors and find-links in pip's own configuration apply):
+Three pip runs, each an ordinary client call (the index, mirrors and find-links in pip's own configuration apply):
 
 1. ``pip wheel --no-deps`` builds offline-ner's own wheel from its source folder (a built wheel is copied);
-2. ``pip download --only-binary=:all:`` resolves everything else for the target: CPython version, the whole
+2. ``pip wheel --no-deps`` builds the dependencies that publish only an sdist (:data:`SDIST_ONLY`, pure Python),
+   pinned as offline-ner's metadata pins them;
+3. ``pip download --only-binary=:all:`` resolves everything else for the target: CPython version, the whole
    manylinux tag list down from the glibc floor, the extras of the target's profile, onnxruntime (``cpu``) or
    onnxruntime-gpu with its CUDA wheels (``cuda``), and, for profiles that train, torch's CPU build from the
    PyTorch CPU index (``cpu``) or its CUDA build from the default index (``cuda``).
@@ -36,6 +38,8 @@ from offline_ner.errors import BundleError
 PROJECT = "offline-ner"
 # torch's CPU-only builds (version suffix +cpu) are published only on this index, not on PyPI
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+# dependencies that publish no wheel: pip builds them here (pure Python, so one wheel fits every target)
+SDIST_ONLY = ("seqeval",)
 
 
 def _pip(args: Sequence[str], log: Callable[[str], None]) -> None:
@@ -118,6 +122,10 @@ def build_wheelhouse(
     unknown = sorted({canonicalize_name(extra) for extra in wanted} - wheel_extras(own))
     if unknown:
         raise BundleError(f"{own.name} has no extra {unknown[0]!r}; its extras: {', '.join(sorted(wheel_extras(own)))}")
+    pins: dict[str, Requirement] = {canonicalize_name(r.name): r for r in wheel_requirements(own)}
+    sdist_only = [str(pins[name]) for name in SDIST_ONLY if name in pins]
+    if sdist_only:
+        _pip(["wheel", "--no-deps", "--wheel-dir", str(out), *source_args, *sdist_only], log)
     # "==2.13.0" alone also matches "2.13.0+cpu", which pip prefers wherever its sources offer both (PEP 440)
     pinned = []  # the predict profile installs no torch at all
     if target.needs_torch:

@@ -1,5 +1,4 @@
-"""Entity-level evaluation as seqeval scores (:mod:`offline_ner.data.entity_scores`, checked against seqeval):
-precision, recall and F1, overall and per entity type.
+"""Entity-level evaluation with seqeval: precision, recall and F1, overall and per entity type.
 
 Two modes: ``default`` scores like conlleval (a dangling ``I-X`` still starts an entity), ``strict`` scores
 exact IOB2 (seqeval ``mode="strict", scheme=IOB2``: a span whose tags break IOB2 is not an entity). Words are
@@ -22,8 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
+from seqeval.scheme import IOB2
+
 from offline_ner.data import DEFAULT_DECODER, Record, iob2_violations, require_tags
-from offline_ner.data.entity_scores import entity_scores
 from offline_ner.train.config import EVAL_MODES, TrainConfig
 
 # unless told otherwise, evaluation scores as a training run's dev scoring does: its mode, batch and window size
@@ -78,15 +79,24 @@ def score_tags(
     """
     if mode not in EVAL_MODES:
         raise ValueError(f"mode must be one of {', '.join(EVAL_MODES)}, not {mode!r}")
-    scores = entity_scores(gold, predicted, strict=mode == "strict")
+    if len(gold) != len(predicted) or any(len(g) != len(p) for g, p in zip(gold, predicted)):
+        raise ValueError("gold and predicted tag sequences differ in length")
+    y_true, y_pred = [list(g) for g in gold], [list(p) for p in predicted]
+    kwargs: dict[str, Any] = {"mode": "strict", "scheme": IOB2} if mode == "strict" else {}
+    report = classification_report(y_true, y_pred, output_dict=True, zero_division=0, **kwargs)
+    per_type = {
+        name: {"p": s["precision"], "r": s["recall"], "f1": s["f1-score"], "support": int(s["support"])}
+        for name, s in report.items()
+        if not name.endswith(" avg")
+    }
     return EvalReport(
-        precision=scores.precision,
-        recall=scores.recall,
-        f1=scores.f1,
-        per_type=scores.per_type,
+        precision=float(precision_score(y_true, y_pred, zero_division=0, **kwargs)),
+        recall=float(recall_score(y_true, y_pred, zero_division=0, **kwargs)),
+        f1=float(f1_score(y_true, y_pred, zero_division=0, **kwargs)),
+        per_type=per_type,
         mode=mode,
         records=len(gold),
-        invalid_tags=sum(len(iob2_violations(tags)) for tags in predicted),
+        invalid_tags=sum(len(iob2_violations(tags)) for tags in y_pred),
     )
 
 

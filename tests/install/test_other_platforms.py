@@ -26,7 +26,7 @@ PLATFORMS = {
 }
 # what each profile must bring, and what none may
 EXPECTED = {"predict": {"onnxruntime", "numpy", "tokenizers", "cryptography"}, "connected": {"openai", "tiktoken"}}
-NEVER = {"torch", "transformers", "spacy", "matplotlib", "onnxruntime-gpu", "scikit-learn"}
+NEVER = {"torch", "transformers", "spacy", "matplotlib", "onnxruntime-gpu"}
 
 
 def resolve(requirement: str, tags: list[str], report: Path, *pip: str) -> subprocess.CompletedProcess[str]:

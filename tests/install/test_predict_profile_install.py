@@ -1,6 +1,6 @@
 """An inference host's install (issue 29): the ``predict`` runtime bundle, installed with ``install.sh`` in a network
 namespace with no interfaces, gives a venv that imports ``offline_ner.infer``, runs ``predict`` on raw text and
-``evaluate`` on an ONNX export, and holds none of torch, transformers, spaCy, matplotlib, scikit-learn or
+``evaluate`` on an ONNX export, and holds none of torch, transformers, spaCy, matplotlib or
 onnxruntime-gpu.
 
 As in ``test_closed_network_install``, the wheels come from this environment (``local_wheels``), so the same pip
@@ -33,8 +33,7 @@ pytestmark = [
     pytest.mark.skipif(any(shutil.which(tool) is None for tool in TOOLS), reason=f"needs {', '.join(TOOLS)}"),
     pytest.mark.skipif(not platform.libc_ver()[1], reason="needs a glibc host (runtime bundles target manylinux)"),
 ]
-NOT_ON_AN_INFERENCE_HOST = ("torch", "transformers", "spacy", "matplotlib", "scikit-learn", "onnxruntime-gpu",
-                            "optimum", "seqeval")
+NOT_ON_AN_INFERENCE_HOST = ("torch", "transformers", "spacy", "matplotlib", "onnxruntime-gpu", "optimum")
 
 CLOSED_SIDE = """
 set -eu
