@@ -23,7 +23,7 @@ from offline_ner.annotate.align import COUNT_KEYS, PROBLEM_KEYS, align_mentions
 from offline_ner.annotate.budget import usage_cost
 from offline_ner.annotate.cost import PriceTable
 from offline_ner.annotate.journal import Journal
-from offline_ner.annotate.parse import parse_reply
+from offline_ner.annotate.parse import CutOffReplyError, ParsedReply, parse_complete_reply
 from offline_ner.annotate.plan import PlannedRequest, RunPlan, request_parameters, verification_requests
 from offline_ner.annotate.qa import qa_report
 from offline_ner.annotate.verify import parse_verdicts
@@ -45,6 +45,33 @@ def _content(body: Mapping[str, Any]) -> str | None:
         return None
 
 
+def _finish_reason(body: Mapping[str, Any]) -> str | None:
+    try:
+        return body["choices"][0].get("finish_reason")
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return None
+
+
+def read_entities(body: Mapping[str, Any]) -> ParsedReply:
+    """The entities of one extraction reply body; a cut-off reply raises :class:`CutOffReplyError`.
+
+    Raises:
+        CutOffReplyError, LLMReplyError: see :func:`~offline_ner.annotate.parse.parse_complete_reply`.
+    """
+    return parse_complete_reply(_content(body), _finish_reason(body))
+
+
+def is_cut_off(body: Mapping[str, Any]) -> bool:
+    """Whether an extraction reply was cut off (the run re-asks it once with a larger ``max_tokens``)."""
+    try:
+        read_entities(body)
+    except CutOffReplyError:
+        return True
+    except LLMReplyError:
+        return False
+    return False
+
+
 @dataclass
 class _Totals:
     alignment: Counter[str] = field(default_factory=Counter)
@@ -63,6 +90,7 @@ def _sample_provenance(key: str, stored: Mapping[str, Any]) -> dict[str, Any]:
         "timestamp": _timestamp(body),
         "response_format": stored.get("response_format"),
         "request_key": key,
+        **({"reasked": stored["reasked"]} if "reasked" in stored else {}),
     }
 
 
@@ -83,7 +111,7 @@ def _label_record(
             totals.failed.append({"id": record.id, "reason": "no reply (request failed or not yet sent)"})
             return None, []
         try:
-            reply = parse_reply(_content(entry["body"]))
+            reply = read_entities(entry["body"])
         except LLMReplyError as err:
             totals.failed.append({"id": record.id, "reason": str(err)})
             return None, []
@@ -316,10 +344,12 @@ def _usage(
     usage: Counter[str] = Counter()
     cost = 0.0
     for entry in stored.values():
-        body = entry["body"]
-        usage["prompt_tokens"] += int((body.get("usage") or {}).get("prompt_tokens") or 0)
-        usage["completion_tokens"] += int((body.get("usage") or {}).get("completion_tokens") or 0)
-        cost += usage_cost(body, prices, model, batch=batch)
+        # a re-asked request was billed twice: the cut-off reply's usage is kept beside the final reply's
+        bodies = [entry["body"], *([entry["reasked"]["cut_off_reply"]] if "reasked" in entry else [])]
+        for body in bodies:
+            usage["prompt_tokens"] += int((body.get("usage") or {}).get("prompt_tokens") or 0)
+            usage["completion_tokens"] += int((body.get("usage") or {}).get("completion_tokens") or 0)
+            cost += usage_cost(body, prices, model, batch=batch)
     return {**dict(usage), "total_tokens": usage["prompt_tokens"] + usage["completion_tokens"]}, cost
 
 

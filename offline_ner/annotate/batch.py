@@ -31,6 +31,7 @@ from offline_ner.annotate.folder import write_annotation_folder
 from offline_ner.annotate.journal import Journal, canonical_json_text
 from offline_ner.annotate.plan import RunPlan
 from offline_ner.annotate.prompts import with_response_format
+from offline_ner.annotate.run import check_failed
 from offline_ner.contracts import AnnotationSummary
 from offline_ner.errors import AnnotateError, ConfigError, DataError, LLMAuthError, LLMTransportError
 
@@ -216,8 +217,12 @@ def _download(sdk: openai.OpenAI, file_id: str | None, batch_id: str) -> bytes:
 def write_batch_result(
     plan: RunPlan, journal: Journal, *, out: Path, prices: PriceTable, report: MergeReport, batch_id: str | None
 ) -> AnnotationSummary:
-    """Assemble from the journal (batch prices) and write the folder; the merge report goes into provenance."""
+    """Assemble from the journal (batch prices) and write the folder; the merge report goes into provenance.
+
+    Raises:
+        LLMReplyError: more records failed than ``cfg.max_failed`` allows (after writing the folder).
+    """
     result = assemble(plan, journal, prices, mode="batch", batch=True)
     provenance = {**result.provenance, "batch": {"id": batch_id, **report.as_dict()}}
     write_annotation_folder(out, result.records, provenance, result.qa)
-    return AnnotationSummary(out=str(out), provenance=provenance)
+    return check_failed(AnnotationSummary(out=str(out), provenance=provenance), plan.cfg.max_failed)

@@ -80,10 +80,12 @@ def plan_run(
 
     Raises:
         AnnotateError: a demonstration overlaps the input.
-        ConfigError: inconsistent sample settings.
+        ConfigError: inconsistent sample settings, or ``max_failed`` outside 0-1.
     """
     if cfg.samples < 1 or (cfg.agree_k is not None and not 1 <= cfg.agree_k <= cfg.samples):
         raise ConfigError(f"samples={cfg.samples}, agree_k={cfg.agree_k}: need 1 <= agree_k <= samples")
+    if not 0.0 <= cfg.max_failed <= 1.0:
+        raise ConfigError(f"max_failed={cfg.max_failed}: expected a share of the records between 0 and 1")
     if demos_by_record is None:
         demos_by_record = [tuple(demos)] * len(inputs.records)
     elif len(demos_by_record) != len(inputs.records):

@@ -28,7 +28,7 @@ from offline_ner.annotate.journal import Journal
 from offline_ner.annotate.plan import RunPlan
 from offline_ner.annotate.send import ExecutionStats, Progress, execute_requests, verify
 from offline_ner.contracts import AnnotationSummary, PartialAnnotation
-from offline_ner.errors import BudgetExceededError
+from offline_ner.errors import BudgetExceededError, LLMReplyError
 
 if TYPE_CHECKING:  # the SDK is imported only by code that sends requests
     from offline_ner.annotate.client import LLMClient
@@ -52,6 +52,8 @@ def annotate(
     Raises:
         BudgetExceededError: after writing the partial folder (its ``report``: a :class:`PartialAnnotation`).
         LLMAuthError, LLMQuotaError, LLMContextLengthError, LLMTransportError: nothing is written.
+        LLMReplyError: more records failed than ``cfg.max_failed`` allows, after writing the folder (its
+            ``report``: the :class:`AnnotationSummary`).
     """
     try:
         stats = send_all(plan, client, journal, prices=prices, budget_usd=budget_usd, progress=progress)
@@ -59,7 +61,26 @@ def annotate(
         err.report = PartialAnnotation(str(out), len(write_folder(plan, journal, prices, out).records))
         raise
     result = write_folder(plan, journal, prices, out)
-    return AnnotationSummary(out=str(out), provenance=result.provenance, this_run=stats.frozen())
+    summary = AnnotationSummary(out=str(out), provenance=result.provenance, this_run=stats.frozen())
+    return check_failed(summary, plan.cfg.max_failed)
+
+
+def check_failed(summary: AnnotationSummary, max_failed: float) -> AnnotationSummary:
+    """The summary, when no more than ``max_failed`` (a share of the input records) failed.
+
+    Raises:
+        LLMReplyError: too many failed records (its ``report``: the summary; the folder is already written).
+    """
+    failed, records_in = len(summary.failed), int(summary.provenance.get("records_in", 0))
+    if failed > max_failed * records_in:
+        first = summary.failed[0]
+        raise LLMReplyError(
+            f"{failed} of {records_in} records have no usable LLM reply ({failed / max(records_in, 1):.1%}; "
+            f"--max-failed allows {max_failed:.1%}); first: {first['id']}: {first['reason']}. {summary.out} is "
+            "written without them; each failure is listed in its provenance.json",
+            report=summary,
+        )
+    return summary
 
 
 def send_all(
