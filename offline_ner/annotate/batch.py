@@ -24,10 +24,9 @@ from typing import Any, Final, TypeVar
 
 import openai
 
-from offline_ner.annotate.assemble import assemble
+from offline_ner.annotate.assemble import assemble_into
 from offline_ner.annotate.client import LLMClient
 from offline_ner.annotate.cost import PriceTable
-from offline_ner.annotate.folder import write_annotation_folder
 from offline_ner.annotate.journal import Journal, canonical_json_text
 from offline_ner.annotate.plan import RunPlan
 from offline_ner.annotate.prompts import with_response_format
@@ -222,7 +221,6 @@ def write_batch_result(
     Raises:
         LLMReplyError: more records failed than ``cfg.max_failed`` allows (after writing the folder).
     """
-    result = assemble(plan, journal, prices, mode="batch", batch=True)
-    provenance = {**result.provenance, "batch": {"id": batch_id, **report.as_dict()}}
-    write_annotation_folder(out, result.records, provenance, result.qa)
+    extra = {"batch": {"id": batch_id, **report.as_dict()}}
+    provenance = assemble_into(out, plan, journal, prices, mode="batch", batch=True, extra=extra)
     return check_failed(AnnotationSummary(out=str(out), provenance=provenance), plan.cfg.max_failed)

@@ -9,7 +9,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,11 +25,33 @@ from offline_ner.data import Record
 from offline_ner.errors import ConfigError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlannedRequest:
+    """One request: its journal key, its body (or what rebuilds the body when sent), its prompt tokens.
+
+    A run plans every request up front but sends them over hours: keeping each body (the whole prompt) in memory
+    would make the plan grow by kilobytes a sentence, so extraction requests keep a :class:`_BodyOf` instead.
+    """
+
     key: str
-    body: dict[str, Any]
+    source: Mapping[str, Any] | Callable[[], dict[str, Any]]
     estimated_tokens: int
+
+    @property
+    def body(self) -> dict[str, Any]:
+        return self.source() if callable(self.source) else dict(self.source)
+
+
+class _BodyOf:
+    """The request body of one input record, rebuilt on demand by ``make(index)``."""
+
+    __slots__ = ("index", "make")
+
+    def __init__(self, make: Callable[[int], dict[str, Any]], index: int) -> None:
+        self.make, self.index = make, index
+
+    def __call__(self) -> dict[str, Any]:
+        return self.make(self.index)
 
 
 @dataclass(frozen=True)
@@ -96,20 +118,25 @@ def plan_run(
     keys_by_record = []
     params = request_parameters(cfg)
     schema = json_schema_format(template) if cfg.response_format == "json_schema" else None
-    for record, record_demos in zip(inputs.records, demos_by_record):
-        messages = build_messages(template, record, record_demos)
-        body = {"model": cfg.model, "messages": messages, **params}
+    demos_by_record = tuple(map(tuple, demos_by_record))
+
+    def body_of(record: Record, record_demos: Sequence[Record]) -> dict[str, Any]:
+        return {"model": cfg.model, "messages": build_messages(template, record, record_demos), **params}
+
+    def make(index: int) -> dict[str, Any]:
+        return body_of(inputs.records[index], demos_by_record[index])
+
+    for index, (record, record_demos) in enumerate(zip(inputs.records, demos_by_record)):
+        body = body_of(record, record_demos)
         keys = []
         for sample in range(cfg.samples):
             material = {**body, "response_format_preference": cfg.response_format}
             key = request_key(material, template_sha256=template.sha256, sample=sample)
             if key not in unique:
-                unique[key] = PlannedRequest(key, body, count_request_tokens(messages, schema))
-            keys.append(key)
+                unique[key] = PlannedRequest(key, _BodyOf(make, index), count_request_tokens(body["messages"], schema))
+            keys.append(unique[key].key)  # one string object per key, shared by the request and the record
         keys_by_record.append(tuple(keys))
-    return RunPlan(
-        cfg, template, tuple(map(tuple, demos_by_record)), inputs, tuple(unique.values()), tuple(keys_by_record)
-    )
+    return RunPlan(cfg, template, demos_by_record, inputs, tuple(unique.values()), tuple(keys_by_record))
 
 
 def verification_requests(plan: RunPlan, labelled: Sequence[Record]) -> dict[str, PlannedRequest]:

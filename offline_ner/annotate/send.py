@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +24,7 @@ from offline_ner.annotate.assemble import is_cut_off, label_all, stored_replies
 from offline_ner.annotate.budget import Budget, usage_cost
 from offline_ner.annotate.config import AnnotateConfig
 from offline_ner.annotate.cost import PriceTable
-from offline_ner.annotate.journal import Journal
+from offline_ner.annotate.journal import SQL_VARIABLES, Journal
 from offline_ner.annotate.plan import PlannedRequest, RunPlan, verification_requests
 from offline_ner.annotate.verify import RESPONSE_FORMAT as VERIFY_RESPONSE_FORMAT
 from offline_ner.contracts import RequestStats
@@ -37,6 +37,7 @@ Progress = Callable[[int], None]
 # a cut-off reply is asked again once with this many times the max_tokens: 2x keeps prompt + reply inside a 4k
 # context for a CoNLL prompt at the default 1024, where a larger factor would turn the re-ask into a context error
 REASK_MAX_TOKENS_FACTOR = 2
+QUEUED_PER_WORKER = 4  # submitted requests per worker thread: enough to keep every worker busy
 
 
 @dataclass
@@ -98,11 +99,6 @@ def execute_requests(
     ``reask_cut_off``: ask a cut-off extraction reply again with a larger ``max_tokens`` (see the module docstring).
     """
     stats = ExecutionStats()
-    done = journal.keys()
-    todo = [r for r in requests if r.key not in done]
-    stats.journal_hits = len(requests) - len(todo)
-    if progress is not None and stats.journal_hits:
-        progress(stats.journal_hits)
     stop = threading.Event()
     errors: list[BaseException] = []
     lock = threading.Lock()
@@ -158,8 +154,26 @@ def execute_requests(
             raise
 
     spent_before = budget.spent_usd
-    with ThreadPoolExecutor(max_workers=max(1, cfg.concurrency), thread_name_prefix="annotate") as pool:
-        for future in [pool.submit(send, request) for request in todo]:
+    workers = max(1, cfg.concurrency)
+    # at most QUEUED_PER_WORKER requests per worker wait in the pool: memory stays flat however many are planned
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="annotate") as pool:
+        pending: set[Future[None]] = set()
+        for start in range(0, len(requests), SQL_VARIABLES):  # one journal lookup per chunk, not per request
+            chunk = requests[start : start + SQL_VARIABLES]
+            done = journal.present([r.key for r in chunk])
+            hits = sum(r.key in done for r in chunk)
+            stats.journal_hits += hits
+            if progress is not None and hits:
+                progress(hits)
+            for request in chunk:
+                if request.key in done or stop.is_set():
+                    continue
+                pending.add(pool.submit(send, request))
+                if len(pending) >= workers * QUEUED_PER_WORKER:
+                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        future.result()
+        for future in pending:
             future.result()
     stats.spent_usd = budget.spent_usd - spent_before
     if errors:
