@@ -71,7 +71,7 @@ def timed_run(cfg: AnnotateConfig, input_path: Path, work: Path, name: str) -> f
     summary = annotate(plan, out=work / name, journal=journal, client=LLMClient(cfg), prices=load_prices(None))
     elapsed = time.perf_counter() - started
     journal.close()
-    assert summary["this_run"]["sent"] == len(plan.requests), summary["this_run"]
+    assert summary.this_run is not None and summary.this_run.sent == len(plan.requests), summary.this_run
     return elapsed
 
 

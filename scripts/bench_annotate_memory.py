@@ -89,7 +89,8 @@ def main() -> int:
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(args.repo.resolve()), "OPENAI_API_KEY": "bench", "TQDM_DISABLE": "1"}
     started = time.perf_counter()
-    proc = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    # cwd: `python -m` puts the working folder first on sys.path, ahead of PYTHONPATH
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, check=False, cwd=args.repo)
     wall = time.perf_counter() - started
     server.shutdown()
     peak_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr).group(1))

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 from collections import Counter
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
@@ -361,7 +362,7 @@ class _Assembly:
             if qa is not None and cfg.verify:
                 qa["before_verification"] = _qa(stages["before_verification"], gold)
         all_requests = len(plan.requests) + len(self.verify_keys)
-        keys = [r.key for r in plan.requests] + list(self.verify_keys)
+        keys = itertools.chain((r.key for r in plan.requests), self.verify_keys)
         n_replies, usage, cost = _usage(self.journal, keys, self.prices, cfg.model, self.batch)
         provenance: dict[str, Any] = {
             "kind": "annotations",
@@ -425,7 +426,7 @@ def assemble_into(
 
 
 def _usage(
-    journal: Journal, keys: Sequence[str], prices: PriceTable, model: str, batch: bool
+    journal: Journal, keys: Iterable[str], prices: PriceTable, model: str, batch: bool
 ) -> tuple[int, dict[str, int], float]:
     """How many of the (distinct) ``keys`` have a reply in the journal, the tokens the endpoint billed for them,
     and their cost."""

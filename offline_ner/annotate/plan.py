@@ -9,9 +9,10 @@ Example::
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 from offline_ner.annotate.config import AnnotateConfig
 from offline_ner.annotate.cost import count_request_tokens
@@ -54,6 +55,74 @@ class _BodyOf:
         return self.make(self.index)
 
 
+DIGEST_BYTES = 32  # a journal key is the hex of a sha256 digest
+
+
+class PlannedRequests(Sequence[PlannedRequest]):
+    """A run's unique requests as flat arrays (key digest, prompt tokens, record index): about 50 bytes a request
+    where objects took a kilobyte, so planning a million sentences stays small; each item is built on access."""
+
+    def __init__(self, make: Callable[[int], dict[str, Any]]) -> None:
+        self._make = make
+        self._digests = bytearray()
+        self._tokens = array("q")
+        self._records = array("q")
+
+    def add(self, key: str, estimated_tokens: int, record_index: int) -> int:
+        """Append a request; returns its position."""
+        self._digests += bytes.fromhex(key)
+        self._tokens.append(estimated_tokens)
+        self._records.append(record_index)
+        return len(self._tokens) - 1
+
+    def key(self, position: int) -> str:
+        return bytes(self._digests[position * DIGEST_BYTES : (position + 1) * DIGEST_BYTES]).hex()
+
+    def __len__(self) -> int:
+        return len(self._tokens)
+
+    @overload
+    def __getitem__(self, position: int) -> PlannedRequest: ...
+    @overload
+    def __getitem__(self, position: slice) -> Sequence[PlannedRequest]: ...
+    def __getitem__(self, position: int | slice) -> PlannedRequest | Sequence[PlannedRequest]:
+        if isinstance(position, slice):
+            return [self[i] for i in range(*position.indices(len(self)))]
+        if position < 0:
+            position += len(self)
+        if not 0 <= position < len(self):
+            raise IndexError(position)
+        return PlannedRequest(self.key(position), _BodyOf(self._make, self._records[position]), self._tokens[position])
+
+
+class KeysByRecord(Sequence[tuple[str, ...]]):
+    """Per input record the key of each sample, stored as positions in :class:`PlannedRequests`."""
+
+    def __init__(self, requests: PlannedRequests, samples: int) -> None:
+        self._requests, self._samples = requests, samples
+        self._positions = array("q")
+
+    def append(self, positions: Sequence[int]) -> None:
+        self._positions.extend(positions)
+
+    def __len__(self) -> int:
+        return len(self._positions) // self._samples
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[str, ...]: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[tuple[str, ...]]: ...
+    def __getitem__(self, index: int | slice) -> tuple[str, ...] | Sequence[tuple[str, ...]]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        start = index * self._samples
+        return tuple(self._requests.key(p) for p in self._positions[start : start + self._samples])
+
+
 @dataclass(frozen=True)
 class RunPlan:
     """Unique requests in first-use order, and per record the key of each sample."""
@@ -62,8 +131,8 @@ class RunPlan:
     template: PromptTemplate
     demos_by_record: tuple[tuple[Record, ...], ...]
     inputs: Inputs
-    requests: tuple[PlannedRequest, ...]
-    keys_by_record: tuple[tuple[str, ...], ...]
+    requests: Sequence[PlannedRequest]
+    keys_by_record: Sequence[tuple[str, ...]]
 
     def demonstrations(self) -> list[str] | dict[str, Any]:
         """What the run's provenance says about demonstrations: the ids when every input shares them."""
@@ -114,8 +183,6 @@ def plan_run(
         raise ValueError(f"{len(demos_by_record)} demonstration lists for {len(inputs.records)} records")
     unique_demos = {d.id: d for chosen in demos_by_record for d in chosen}
     check_demonstrations(list(unique_demos.values()), inputs.records)
-    unique: dict[str, PlannedRequest] = {}
-    keys_by_record = []
     params = request_parameters(cfg)
     schema = json_schema_format(template) if cfg.response_format == "json_schema" else None
     demos_by_record = tuple(map(tuple, demos_by_record))
@@ -126,17 +193,21 @@ def plan_run(
     def make(index: int) -> dict[str, Any]:
         return body_of(inputs.records[index], demos_by_record[index])
 
+    requests = PlannedRequests(make)
+    keys_by_record = KeysByRecord(requests, cfg.samples)
+    position_of: dict[bytes, int] = {}  # digest -> position in requests: identical requests are planned once
     for index, (record, record_demos) in enumerate(zip(inputs.records, demos_by_record)):
         body = body_of(record, record_demos)
-        keys = []
+        positions = []
         for sample in range(cfg.samples):
             material = {**body, "response_format_preference": cfg.response_format}
             key = request_key(material, template_sha256=template.sha256, sample=sample)
-            if key not in unique:
-                unique[key] = PlannedRequest(key, _BodyOf(make, index), count_request_tokens(body["messages"], schema))
-            keys.append(unique[key].key)  # one string object per key, shared by the request and the record
-        keys_by_record.append(tuple(keys))
-    return RunPlan(cfg, template, demos_by_record, inputs, tuple(unique.values()), tuple(keys_by_record))
+            digest = bytes.fromhex(key)
+            if digest not in position_of:
+                position_of[digest] = requests.add(key, count_request_tokens(body["messages"], schema), index)
+            positions.append(position_of[digest])
+        keys_by_record.append(positions)
+    return RunPlan(cfg, template, demos_by_record, inputs, requests, keys_by_record)
 
 
 def verification_requests(plan: RunPlan, labelled: Sequence[Record]) -> dict[str, PlannedRequest]:
