@@ -8,11 +8,14 @@ import threading
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from offline_ner.annotate import AnnotateConfig, Journal, assemble, load_inputs, load_prices, load_template, plan_run
 from offline_ner.annotate.assemble import assemble_into
 from offline_ner.annotate.folder import write_annotation_folder
 from offline_ner.annotate.inputs import CompactRecords
 from offline_ner.data import Document, Record, sentence_records
+from offline_ner.errors import DataError
 from tests.annotate.flows import annotate_file
 from tests.annotate.llm_server import LLMServer, Reply, completion, perfect_reply, tokens_of
 
@@ -59,3 +62,12 @@ def test_compact_records_rebuild_the_same_records_with_offsets_and_provenance() 
     compact = CompactRecords(records)
     assert list(compact) == records and compact[1] == records[1] and compact[-1] == records[-1]
     assert len(compact) == 3 and compact[1:] == records[1:]
+
+
+def test_two_inputs_that_give_the_same_record_ids_are_refused(conll_file: Path, tmp_path: Path) -> None:
+    twin = tmp_path / "other" / conll_file.name  # same file name: the same ids valid:0, valid:1, ...
+    twin.parent.mkdir()
+    twin.write_bytes(conll_file.read_bytes())
+    with pytest.raises(DataError, match="same record ids"):
+        load_inputs([conll_file, twin])
+    assert len(load_inputs([conll_file]).records) == 4
