@@ -106,7 +106,7 @@ EXIT_CODE_MEANINGS: Mapping[ExitCode, str] = {
     ExitCode.LLM_QUOTA: "LLM quota exhausted",
     ExitCode.LLM_CONTEXT_LENGTH: "request exceeds the model's context",
     ExitCode.LLM_TRANSPORT: "LLM endpoint kept failing after retries",
-    ExitCode.LLM_REPLY: "LLM reply unparsable by every parse mode",
+    ExitCode.LLM_REPLY: "more records than `--max-failed` allows have no usable LLM reply (folder kept)",
     ExitCode.BUDGET_EXCEEDED: "`--budget` reached (results so far kept)",
     ExitCode.SHARD: "shards do not cover the input exactly once (`predict-merge`)",
     ExitCode.LABEL_FILES: "a model folder's labels.json, config.json and export.json disagree",
@@ -254,7 +254,8 @@ class LLMTransportError(AnnotateError):
 
 
 class LLMReplyError(AnnotateError):
-    """A reply could not be parsed into entities by any parse mode."""
+    """A reply could not be parsed into entities by any parse mode, or was cut off; a run raises it when more
+    records failed than ``--max-failed`` allows."""
 
     exit_code = ExitCode.LLM_REPLY
 

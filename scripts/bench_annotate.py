@@ -25,8 +25,9 @@ from offline_ner.annotate import AnnotateConfig, Journal, annotate, load_inputs,
 from offline_ner.annotate.client import LLMClient
 
 
-def serve(latency_s: float) -> ThreadingHTTPServer:
-    """A minimal chat-completions endpoint: waits ``latency_s``, answers that token 0 is a person."""
+def serve(latency_s: float, port: int = 0) -> ThreadingHTTPServer:
+    """A minimal chat-completions endpoint on 127.0.0.1 (``port`` 0: any free port): waits ``latency_s``, answers
+    that token 0 is a person."""
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -57,7 +58,7 @@ def serve(latency_s: float) -> ThreadingHTTPServer:
             self.end_headers()
             self.wfile.write(body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
@@ -70,7 +71,7 @@ def timed_run(cfg: AnnotateConfig, input_path: Path, work: Path, name: str) -> f
     summary = annotate(plan, out=work / name, journal=journal, client=LLMClient(cfg), prices=load_prices(None))
     elapsed = time.perf_counter() - started
     journal.close()
-    assert summary["this_run"]["sent"] == len(plan.requests), summary["this_run"]
+    assert summary.this_run is not None and summary.this_run.sent == len(plan.requests), summary.this_run
     return elapsed
 
 

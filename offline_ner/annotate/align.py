@@ -49,13 +49,19 @@ COUNT_KEYS = (
 )
 # problems: counts that mean the reply and the tokens disagreed somewhere (used by the selection filter)
 PROBLEM_KEYS = ("ambiguous", "text_mismatch", "not_found", "unknown_type", "overlap_dropped", "invalid")
+# the usual long names of the CoNLL types, as LLMs write them ("Person", "Organisation"); compared upper-cased,
+# after the template's own type names, so a template whose types are long names keeps them
 TYPE_ALIASES = {
     "PERSON": "PER",
+    "PERSONS": "PER",
     "PEOPLE": "PER",
     "LOCATION": "LOC",
+    "LOCATIONS": "LOC",
     "GPE": "LOC",
     "ORGANIZATION": "ORG",
+    "ORGANIZATIONS": "ORG",
     "ORGANISATION": "ORG",
+    "ORGANISATIONS": "ORG",
     "MISCELLANEOUS": "MISC",
 }
 
@@ -116,7 +122,8 @@ def normalise_type(label: str, types: Sequence[str]) -> str | None:
     upper = label.strip().upper()
     if upper[:2] in ("B-", "I-"):
         upper = upper[2:]
-    upper = TYPE_ALIASES.get(upper, upper)
+    if upper not in types:
+        upper = TYPE_ALIASES.get(upper, upper)
     return upper if upper in types else None
 
 

@@ -2,28 +2,33 @@
 verification and selection, score against gold, and write the run's provenance.
 
 Because it never looks at anything but the journal and the plan, a run killed with ``kill -9`` and restarted
-writes byte-identical files.
+writes byte-identical files. :func:`assemble_into` streams: it reads one reply at a time from the journal and writes
+each record as soon as it is made, so a run's memory does not grow with its number of sentences (with gold, QA
+keeps each record's id and tags).
 
 Example::
 
-    result = assemble(plan, journal, prices)
-    write_annotation_folder(out, result.records, result.provenance, result.qa)
+    provenance = assemble_into(Path("ann/"), plan, journal, prices)      # records.jsonl, provenance.json, qa.json
+    result = assemble(plan, journal, prices)                             # the same, in memory
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 from collections import Counter
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple, Protocol
 
 from offline_ner.annotate.align import COUNT_KEYS, PROBLEM_KEYS, align_mentions
 from offline_ner.annotate.budget import usage_cost
 from offline_ner.annotate.cost import PriceTable
+from offline_ner.annotate.folder import write_records_file, write_run_files
 from offline_ner.annotate.journal import Journal
-from offline_ner.annotate.parse import parse_reply
+from offline_ner.annotate.parse import CutOffReplyError, ParsedReply, parse_complete_reply
 from offline_ner.annotate.plan import PlannedRequest, RunPlan, request_parameters, verification_requests
 from offline_ner.annotate.qa import qa_report
 from offline_ner.annotate.self_verification import parse_verdicts
@@ -45,6 +50,48 @@ def _content(body: Mapping[str, Any]) -> str | None:
         return None
 
 
+def _finish_reason(body: Mapping[str, Any]) -> str | None:
+    try:
+        return body["choices"][0].get("finish_reason")
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return None
+
+
+def read_entities(body: Mapping[str, Any]) -> ParsedReply:
+    """The entities of one extraction reply body; a cut-off reply raises :class:`CutOffReplyError`.
+
+    Raises:
+        CutOffReplyError, LLMReplyError: see :func:`~offline_ner.annotate.parse.parse_complete_reply`.
+    """
+    return parse_complete_reply(_content(body), _finish_reason(body))
+
+
+def is_cut_off(body: Mapping[str, Any]) -> bool:
+    """Whether an extraction reply was cut off (the run re-asks it once with a larger ``max_tokens``)."""
+    try:
+        read_entities(body)
+    except CutOffReplyError:
+        return True
+    except LLMReplyError:
+        return False
+    return False
+
+
+class Replies(Protocol):
+    """Stored replies by request key: a dict, or the journal read one row at a time."""
+
+    def get(self, key: str, /) -> Mapping[str, Any] | None: ...
+
+
+class HasTags(Protocol):
+    """What QA reads of a record."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def tags(self) -> tuple[str, ...] | None: ...
+
+
 @dataclass
 class _Totals:
     alignment: Counter[str] = field(default_factory=Counter)
@@ -63,6 +110,7 @@ def _sample_provenance(key: str, stored: Mapping[str, Any]) -> dict[str, Any]:
         "timestamp": _timestamp(body),
         "response_format": stored.get("response_format"),
         "request_key": key,
+        **({"reasked": stored["reasked"]} if "reasked" in stored else {}),
     }
 
 
@@ -71,7 +119,7 @@ def _label_record(
     keys: Sequence[str],
     demos: Sequence[Record],
     plan: RunPlan,
-    stored: Mapping[str, Mapping[str, Any]],
+    stored: Replies,
     totals: _Totals,
 ) -> tuple[Record | None, list[Span]]:
     """The record with LLM tags (None if it failed), and sample 0's spans before agreement."""
@@ -83,7 +131,7 @@ def _label_record(
             totals.failed.append({"id": record.id, "reason": "no reply (request failed or not yet sent)"})
             return None, []
         try:
-            reply = parse_reply(_content(entry["body"]))
+            reply = read_entities(entry["body"])
         except LLMReplyError as err:
             totals.failed.append({"id": record.id, "reason": str(err)})
             return None, []
@@ -134,7 +182,7 @@ class AnnotationResult:
     qa: dict[str, Any] | None
 
 
-def _qa(records: Sequence[Record], gold: Mapping[str, Sequence[str]]) -> dict[str, Any] | None:
+def _qa(records: Sequence[HasTags], gold: Mapping[str, Sequence[str]]) -> dict[str, Any] | None:
     """QA over every gold record: a record without LLM tags (failed, skipped) is scored as all ``O``, i.e. its
     gold entities count as misses; scoring only the labelled records would flatter the LLM."""
     if not gold:
@@ -148,7 +196,7 @@ def _qa(records: Sequence[Record], gold: Mapping[str, Sequence[str]]) -> dict[st
     return report
 
 
-def coverage(kept: Sequence[Record], gold: Mapping[str, Sequence[str]], failed: Collection[str]) -> dict[str, Any]:
+def coverage(kept: Sequence[HasTags], gold: Mapping[str, Sequence[str]], failed: Collection[str]) -> dict[str, Any]:
     """How many gold records the final labels cover; the others are ``failed`` (no usable reply or row) or
     ``skipped`` (dropped by a selection filter or an import's --on-error skip)."""
     labelled = {r.id for r in kept} & set(gold)
@@ -164,7 +212,7 @@ def coverage(kept: Sequence[Record], gold: Mapping[str, Sequence[str]], failed: 
 
 
 def qa_with_selection(
-    kept: Sequence[Record], before: Sequence[Record], gold: Mapping[str, Sequence[str]], failed: Collection[str] = ()
+    kept: Sequence[HasTags], before: Sequence[HasTags], gold: Mapping[str, Sequence[str]], failed: Collection[str] = ()
 ) -> dict[str, Any] | None:
     """QA of the final records vs all gold, the coverage, and QA of the records before selection when selection
     changed anything. Gold records missing from ``kept`` count as misses; ``failed`` names those that failed."""
@@ -198,7 +246,7 @@ def label_all(
 
 
 def _apply_verdicts(
-    record: Record, request: PlannedRequest | None, stored: Mapping[str, Mapping[str, Any]], counts: Counter[str]
+    record: Record, request: PlannedRequest | None, stored: Replies, counts: Counter[str]
 ) -> Record:
     """The record without the entities its verification reply rejected; missing verdicts keep entities."""
     if request is None:
@@ -232,95 +280,171 @@ def _apply_verdicts(
     return dataclasses.replace(record, tags=tags_from_spans(kept, len(record.tokens)), provenance=provenance)
 
 
+class _JournalReplies:
+    """The journal read as a mapping from request key to stored reply, one row at a time (nothing is cached)."""
+
+    def __init__(self, journal: Journal) -> None:
+        self._journal = journal
+
+    def get(self, key: str, /) -> dict[str, Any] | None:
+        return self._journal.get(key)
+
+
+class Tagged(NamedTuple):
+    """What QA needs of a record: its id and tags (a record's worth of memory is kept only when gold exists)."""
+
+    id: str
+    tags: tuple[str, ...] | None
+
+
+class _Assembly:
+    """One pass over the input records that yields each final record as soon as it is made, so the folder is
+    written in memory that does not grow with the run (QA keeps only ids and tags, and only when there is gold);
+    :meth:`finish` then gives the provenance and QA of what was yielded."""
+
+    def __init__(self, plan: RunPlan, journal: Journal, prices: PriceTable, *, mode: str, batch: bool) -> None:
+        self.plan, self.journal, self.prices, self.mode, self.batch = plan, journal, prices, mode, batch
+        self.totals = _Totals()
+        self.records_out = 0
+        self.verify_keys: dict[str, None] = {}  # in first-use order, as the cost is summed
+        self.verify_counts: Counter[str] = Counter({k: 0 for k in ("entities", "rejected", "unverified")})
+        self.dropped = self.proposed = self.kept_entities = 0
+        # ids and tags at each stage, for QA against gold only
+        self.stages: dict[str, list[Tagged]] | None = (
+            {"before_agreement": [], "before_verification": [], "kept": []} if plan.inputs.gold else None
+        )
+
+    def _note(self, stage: str, record: Record) -> None:
+        if self.stages is not None:
+            self.stages[stage].append(Tagged(record.id, record.tags))
+
+    def records(self) -> Iterator[Record]:
+        """The final records in input order (labelled, agreed, verified, selected)."""
+        plan, cfg, replies = self.plan, self.plan.cfg, _JournalReplies(self.journal)
+        for record, keys, demos in zip(plan.inputs.records, plan.keys_by_record, plan.demos_by_record):
+            labelled, first_spans = _label_record(record, keys, demos, plan, replies, self.totals)
+            if labelled is None:
+                continue
+            self._note("before_agreement", labelled.with_tags(tags_from_spans(first_spans, len(record.tokens))))
+            self._note("before_verification", labelled)
+            if cfg.verify:
+                request = verification_requests(plan, [labelled]).get(labelled.id)
+                if request is not None:
+                    self.verify_keys[request.key] = None
+                labelled = _apply_verdicts(labelled, request, replies, self.verify_counts)
+            if cfg.agree_k is not None and cfg.samples > 1:
+                self.proposed += labelled.provenance["agreement"]["proposed"]
+                self.kept_entities += labelled.provenance["agreement"]["kept"]
+            if cfg.drop_alignment_problems and _has_problems(labelled):
+                self.dropped += 1
+                continue
+            self._note("kept", labelled)
+            self.records_out += 1
+            yield labelled
+
+    def finish(self) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """The run's provenance and QA; call after :meth:`records` is exhausted."""
+        plan, cfg, totals = self.plan, self.plan.cfg, self.totals
+        selection: dict[str, Any] = {}
+        if cfg.verify:
+            replies = sum(self.journal.has(key) for key in self.verify_keys)
+            selection["verification"] = {"requests": len(self.verify_keys), "replies": replies, **self.verify_counts}
+        if cfg.drop_alignment_problems:
+            selection["drop_alignment_problems"] = {"dropped_records": self.dropped}
+        if cfg.agree_k is not None and cfg.samples > 1:
+            selection["agreement"] = {
+                "samples": cfg.samples, "k": cfg.agree_k, "proposed": self.proposed, "kept": self.kept_entities,
+            }  # fmt: skip
+        qa = None
+        if self.stages is not None:
+            gold, stages = plan.inputs.gold, self.stages
+            qa = qa_with_selection(stages["kept"], stages["before_agreement"], gold, [f["id"] for f in totals.failed])
+            if qa is not None and cfg.verify:
+                qa["before_verification"] = _qa(stages["before_verification"], gold)
+        all_requests = len(plan.requests) + len(self.verify_keys)
+        keys = itertools.chain((r.key for r in plan.requests), self.verify_keys)
+        n_replies, usage, cost = _usage(self.journal, keys, self.prices, cfg.model, self.batch)
+        provenance: dict[str, Any] = {
+            "kind": "annotations",
+            "mode": self.mode,
+            "complete": n_replies == all_requests,
+            "requested_model": cfg.model,
+            "models": sorted(totals.models),
+            "base_url": cfg.base_url or "https://api.openai.com/v1",
+            "template": plan.template.describe(),
+            "parameters": request_parameters(cfg),
+            "samples": cfg.samples,
+            "demonstrations": plan.demonstrations(),
+            "inputs": list(plan.inputs.digests),
+            "records_in": len(plan.inputs.records),
+            "records_out": self.records_out,
+            "requests": all_requests,
+            "replies": n_replies,
+            "failed": totals.failed,
+            "response_formats": dict(sorted(totals.response_formats.items())),
+            "parse_modes": dict(sorted(totals.parse_modes.items())),
+            "alignment": dict(sorted(totals.alignment.items())),
+            "selection": selection,
+            "usage": usage,
+            "cost_usd": round(cost, 6),
+            "prices": self.prices.describe(),
+            "qa": qa["final"]["overall"] if qa else None,
+            "coverage": qa["coverage"] if qa else None,
+        }
+        return provenance, qa
+
+
 def assemble(
     plan: RunPlan, journal: Journal, prices: PriceTable, *, mode: str = "run", batch: bool = False
 ) -> AnnotationResult:
-    """Parse, align and select from the journal's replies alone; the same journal always gives the same result."""
-    cfg = plan.cfg
-    stored = stored_replies(plan.requests, journal)
-    totals = _Totals()
-    labelled, before_agreement = label_all(plan, stored, totals)
-    selection: dict[str, Any] = {}
-    before_verification = labelled
-    if cfg.verify:
-        labelled, verify_stored, selection["verification"] = _apply_verification(plan, journal, labelled)
-        stored = {**stored, **verify_stored}
-    kept, selection_counts = _select(plan, labelled)
-    selection.update(selection_counts)
-    qa = qa_with_selection(kept, before_agreement, plan.inputs.gold, [f["id"] for f in totals.failed])
-    if qa is not None and cfg.verify:
-        qa["before_verification"] = _qa(before_verification, plan.inputs.gold)
-    all_requests = len(plan.requests) + selection.get("verification", {}).get("requests", 0)
-    usage, cost = _usage(stored, prices, cfg.model, batch)
-    provenance: dict[str, Any] = {
-        "kind": "annotations",
-        "mode": mode,
-        "complete": len(stored) == all_requests,
-        "requested_model": cfg.model,
-        "models": sorted(totals.models),
-        "base_url": cfg.base_url or "https://api.openai.com/v1",
-        "template": plan.template.describe(),
-        "parameters": request_parameters(cfg),
-        "samples": cfg.samples,
-        "demonstrations": plan.demonstrations(),
-        "inputs": list(plan.inputs.digests),
-        "records_in": len(plan.inputs.records),
-        "records_out": len(kept),
-        "requests": all_requests,
-        "replies": len(stored),
-        "failed": totals.failed,
-        "response_formats": dict(sorted(totals.response_formats.items())),
-        "parse_modes": dict(sorted(totals.parse_modes.items())),
-        "alignment": dict(sorted(totals.alignment.items())),
-        "selection": selection,
-        "usage": usage,
-        "cost_usd": round(cost, 6),
-        "prices": prices.describe(),
-        "qa": qa["final"]["overall"] if qa else None,
-        "coverage": qa["coverage"] if qa else None,
-    }
-    return AnnotationResult(tuple(kept), provenance, qa)
+    """Parse, align and select from the journal's replies alone; the same journal always gives the same result.
+    (:func:`assemble_into` writes the same result to a folder without holding the records.)"""
+    assembly = _Assembly(plan, journal, prices, mode=mode, batch=batch)
+    records = tuple(assembly.records())
+    provenance, qa = assembly.finish()
+    return AnnotationResult(records, provenance, qa)
 
 
-def _apply_verification(
-    plan: RunPlan, journal: Journal, labelled: list[Record]
-) -> tuple[list[Record], dict[str, dict[str, Any]], dict[str, int]]:
-    """The records without the entities their verification replies rejected, those replies, and the counts."""
-    requests = verification_requests(plan, labelled)
-    unique = list({r.key: r for r in requests.values()}.values())  # identical sentences share one request
-    verify_stored = stored_replies(unique, journal)
-    counts: Counter[str] = Counter({k: 0 for k in ("entities", "rejected", "unverified")})
-    verified = [_apply_verdicts(r, requests.get(r.id), verify_stored, counts) for r in labelled]
-    return verified, verify_stored, {"requests": len(unique), "replies": len(verify_stored), **counts}
-
-
-def _select(plan: RunPlan, labelled: list[Record]) -> tuple[list[Record], dict[str, Any]]:
-    """The records the selection filters keep, and what each filter did."""
-    cfg = plan.cfg
-    selection: dict[str, Any] = {}
-    kept = labelled
-    if cfg.drop_alignment_problems:
-        kept = [r for r in labelled if not _has_problems(r)]
-        selection["drop_alignment_problems"] = {"dropped_records": len(labelled) - len(kept)}
-    if cfg.agree_k is not None and cfg.samples > 1:
-        proposed = sum(r.provenance["agreement"]["proposed"] for r in labelled)
-        kept_entities = sum(r.provenance["agreement"]["kept"] for r in labelled)
-        selection["agreement"] = {"samples": cfg.samples, "k": cfg.agree_k, "proposed": proposed, "kept": kept_entities}
-    return kept, selection
+def assemble_into(
+    out: Path,
+    plan: RunPlan,
+    journal: Journal,
+    prices: PriceTable,
+    *,
+    mode: str = "run",
+    batch: bool = False,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """:func:`assemble`, writing each record to the folder as it is made; returns the provenance written (plus
+    ``extra``). Memory does not grow with the number of records (QA against gold keeps their ids and tags)."""
+    assembly = _Assembly(plan, journal, prices, mode=mode, batch=batch)
+    write_records_file(out, assembly.records())
+    provenance, qa = assembly.finish()
+    provenance.update(extra or {})
+    write_run_files(out, provenance, qa)
+    return provenance
 
 
 def _usage(
-    stored: Mapping[str, Mapping[str, Any]], prices: PriceTable, model: str, batch: bool
-) -> tuple[dict[str, int], float]:
-    """Tokens the endpoint billed for every journalled reply, and their cost."""
+    journal: Journal, keys: Iterable[str], prices: PriceTable, model: str, batch: bool
+) -> tuple[int, dict[str, int], float]:
+    """How many of the (distinct) ``keys`` have a reply in the journal, the tokens the endpoint billed for them,
+    and their cost."""
     usage: Counter[str] = Counter()
     cost = 0.0
-    for entry in stored.values():
-        body = entry["body"]
-        usage["prompt_tokens"] += int((body.get("usage") or {}).get("prompt_tokens") or 0)
-        usage["completion_tokens"] += int((body.get("usage") or {}).get("completion_tokens") or 0)
-        cost += usage_cost(body, prices, model, batch=batch)
-    return {**dict(usage), "total_tokens": usage["prompt_tokens"] + usage["completion_tokens"]}, cost
+    replies = 0
+    for key in keys:
+        entry = journal.get(key)
+        if entry is None:
+            continue
+        replies += 1
+        # a re-asked request was billed twice: the cut-off reply's usage is kept beside the final reply's
+        bodies = [entry["body"], *([entry["reasked"]["cut_off_reply"]] if "reasked" in entry else [])]
+        for body in bodies:
+            usage["prompt_tokens"] += int((body.get("usage") or {}).get("prompt_tokens") or 0)
+            usage["completion_tokens"] += int((body.get("usage") or {}).get("completion_tokens") or 0)
+            cost += usage_cost(body, prices, model, batch=batch)
+    return replies, {**dict(usage), "total_tokens": usage["prompt_tokens"] + usage["completion_tokens"]}, cost
 
 
 def _has_problems(record: Record) -> bool:

@@ -24,13 +24,13 @@ from typing import Any, Final, TypeVar
 
 import openai
 
-from offline_ner.annotate.assemble import assemble
+from offline_ner.annotate.assemble import assemble_into
 from offline_ner.annotate.client import LLMClient
 from offline_ner.annotate.cost import PriceTable
-from offline_ner.annotate.folder import write_annotation_folder
 from offline_ner.annotate.journal import Journal, canonical_json_text
 from offline_ner.annotate.plan import RunPlan
 from offline_ner.annotate.prompts import with_response_format
+from offline_ner.annotate.run import check_failed
 from offline_ner.contracts import AnnotationSummary
 from offline_ner.errors import AnnotateError, ConfigError, DataError, LLMAuthError, LLMTransportError
 
@@ -216,8 +216,11 @@ def _download(sdk: openai.OpenAI, file_id: str | None, batch_id: str) -> bytes:
 def write_batch_result(
     plan: RunPlan, journal: Journal, *, out: Path, prices: PriceTable, report: MergeReport, batch_id: str | None
 ) -> AnnotationSummary:
-    """Assemble from the journal (batch prices) and write the folder; the merge report goes into provenance."""
-    result = assemble(plan, journal, prices, mode="batch", batch=True)
-    provenance = {**result.provenance, "batch": {"id": batch_id, **report.as_dict()}}
-    write_annotation_folder(out, result.records, provenance, result.qa)
-    return AnnotationSummary(out=str(out), provenance=provenance)
+    """Assemble from the journal (batch prices) and write the folder; the merge report goes into provenance.
+
+    Raises:
+        LLMReplyError: more records failed than ``cfg.max_failed`` allows (after writing the folder).
+    """
+    extra = {"batch": {"id": batch_id, **report.as_dict()}}
+    provenance = assemble_into(out, plan, journal, prices, mode="batch", batch=True, extra=extra)
+    return check_failed(AnnotationSummary(out=str(out), provenance=provenance), plan.cfg.max_failed)

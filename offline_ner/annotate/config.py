@@ -63,5 +63,9 @@ class AnnotateConfig:
     verify: bool = False
     # drop records whose reply disagreed with the tokens (not found, overlaps, unknown types)
     drop_alignment_problems: bool = False
+    # share of records (0-1) that may end without a usable reply (unparsable, cut off, missing) before the run
+    # fails with exit 15; 0: any failed record fails the run, as a run that produced less than asked must (the
+    # folder is written either way, the failures listed in provenance.json)
+    max_failed: float = 0.0
     # planning only: expected output tokens per request for the cost estimate (the bound is max_tokens)
     expected_output_tokens: int = 120

@@ -15,7 +15,7 @@ Example::
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +32,23 @@ def _dump(value: Any) -> str:
 
 
 def write_annotation_folder(
-    out: Path, records: Sequence[Record], provenance: Mapping[str, Any], qa: Mapping[str, Any] | None
+    out: Path, records: Iterable[Record], provenance: Mapping[str, Any], qa: Mapping[str, Any] | None
 ) -> dict[str, Path]:
     """Write the folder; a stale ``qa.json`` from an earlier run without gold is removed. Returns the paths."""
+    return {"records": write_records_file(out, records), **write_run_files(out, provenance, qa)}
+
+
+def write_records_file(out: Path, records: Iterable[Record]) -> Path:
+    """``records.jsonl``, written as the records come (one at a time when ``records`` is a generator)."""
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"records": out / RECORDS_FILE, "provenance": out / PROVENANCE_FILE}
-    write_jsonl(records, paths["records"])
+    write_jsonl(records, out / RECORDS_FILE)
+    return out / RECORDS_FILE
+
+
+def write_run_files(out: Path, provenance: Mapping[str, Any], qa: Mapping[str, Any] | None) -> dict[str, Path]:
+    """``provenance.json`` and ``qa.json`` (a stale ``qa.json`` is removed when there is no QA)."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"provenance": out / PROVENANCE_FILE}
     atomic_write_text(paths["provenance"], _dump(provenance))
     qa_path = out / QA_FILE
     if qa is not None:

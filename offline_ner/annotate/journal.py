@@ -69,6 +69,20 @@ class Journal:
             row = self._db.execute("SELECT value FROM exchanges WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else None
 
+    def has(self, key: str) -> bool:
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM exchanges WHERE key = ?", (key,)).fetchone() is not None
+
+    def present(self, keys: Sequence[str]) -> set[str]:
+        """The ``keys`` that have an exchange, looked up ``SQL_VARIABLES`` at a time."""
+        found: set[str] = set()
+        with self._lock:
+            for start in range(0, len(keys), SQL_VARIABLES):
+                chunk = list(keys[start : start + SQL_VARIABLES])
+                marks = ",".join("?" * len(chunk))
+                found.update(row[0] for row in self._db.execute(f"SELECT key FROM exchanges WHERE key IN ({marks})", chunk))
+        return found
+
     def put(self, key: str, value: Mapping[str, Any]) -> None:
         """Store (or replace) one finished exchange; committed before returning."""
         with self._lock:

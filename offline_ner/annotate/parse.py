@@ -3,14 +3,22 @@
 The fallback chain, first success wins, and the mode that succeeded is recorded in provenance:
 
 1. ``json``: the whole reply is a JSON document (what strict ``json_schema`` and ``json_object`` modes give);
-2. ``extracted``: a JSON document inside prose or a Markdown code fence (endpoints that ignore
+2. ``python``: the whole reply is a Python literal (``{'Nadim Ladki': 'Person'}``: GPT-3.5 without a response
+   format), read with ``ast.literal_eval``, which evaluates literals only and never runs code;
+3. ``extracted``: a JSON document or Python literal inside prose or a Markdown code fence (endpoints that ignore
    ``response_format``);
-3. ``repaired``: a JSON document cut off mid-way (``max_tokens`` hit) is closed where it was cut, or else after
+4. ``repaired``: a JSON document cut off mid-way (``max_tokens`` hit) is closed where it was cut, or else after
    its last complete element.
 
-Accepted shapes: ``{"entities": [...]}``, a bare list of entities, ``{"PER": ["Anne Murray"], ...}`` (types as
+A reply is *cut off* when the endpoint says so (``finish_reason`` ``"length"``) or when its JSON breaks off
+before the first entity: :func:`parse_complete_reply` refuses both (:class:`CutOffReplyError`), because a cut-off
+reply read as "no entities" would teach the model that the sentence has none. The run re-asks such a request once
+with a larger ``max_tokens`` and otherwise lists the record as failed.
+
+Accepted shapes (JSON or Python literal): ``{"entities": [...]}``, a bare list of entities, ``{"PER": ["Anne Murray"], ...}`` (types as
 keys), ``{"Kobe Bryant": "PER", ...}`` (spans as keys, what gpt-3.5 returned in Self-Improve), one lone entity
-object, and ``{}`` (gpt-3.5's way of saying "no entities": zero entities, not a failure). An entity is an object
+object, and ``{}`` (gpt-3.5's way of saying "no entities": zero entities, not a failure). Type names are kept as
+written (``Person``); alignment maps them to the template's types (``align.TYPE_ALIASES``). An entity is an object
 with ``type`` (or ``label``), ``first``/``last`` token indices (inclusive) and/or ``text``. Items that are not
 usable entities are counted as ``invalid``, never silently dropped. Anything else raises LLMReplyError.
 
@@ -23,6 +31,7 @@ Example::
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from dataclasses import dataclass
@@ -33,7 +42,11 @@ from offline_ner.errors import LLMReplyError
 MAX_SCAN_STARTS = 64  # JSON starts tried inside prose: bounds the work on a long, hostile reply
 MAX_REPAIR_CUTS = 256  # cut points tried when closing truncated JSON
 ENTITY_KEYS = frozenset({"type", "label", "entity_type", "text", "entity", "span", "first", "last", "start"})
-FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
+FENCE = re.compile(r"```(?:json|JSON|python|py)?\s*\n?(.*?)```", re.DOTALL)
+MAX_LITERAL_CHARS = 32_000  # ~8k tokens; longer text is not read as a Python literal (bounds ast.parse's work)
+CUT_OFF_FINISH_REASON = "length"  # the OpenAI API's finish_reason when max_tokens ended the reply
+# what ast.literal_eval raises on text that is not one literal (3.11: null bytes are a ValueError, 3.12 a SyntaxError)
+LITERAL_ERRORS = (ValueError, TypeError, SyntaxError, MemoryError, RecursionError)
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,10 @@ class ParsedReply:
     entities: tuple[Mention, ...]
     mode: str
     invalid: int = 0
+
+
+class CutOffReplyError(LLMReplyError):
+    """The reply was cut off (``max_tokens`` reached, or JSON broken off before its first entity)."""
 
 
 def _as_index(value: Any) -> int | None:
@@ -158,21 +175,61 @@ def _repair_truncated(text: str) -> Any | None:
     return None
 
 
+_NOT_A_LITERAL = object()
+
+
+def _python_literal(text: str) -> Any:
+    """The value of ``text`` as one Python literal (never evaluated as code), or ``_NOT_A_LITERAL``."""
+    text = text.strip()
+    if not text or len(text) > MAX_LITERAL_CHARS or text[0] not in "{[":
+        return _NOT_A_LITERAL
+    try:
+        return ast.literal_eval(text)
+    except LITERAL_ERRORS:
+        return _NOT_A_LITERAL
+
+
+def _literal_end(text: str, start: int) -> int | None:
+    """The end of the bracketed Python literal opening at ``start`` (quotes ' and " respected), or None."""
+    depth, quote, escaped = 0, "", False
+    for index in range(start, min(len(text), start + MAX_LITERAL_CHARS)):
+        ch = text[index]
+        if quote:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == quote:
+                quote = ""
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "{[":
+            depth += 1
+        elif ch in "}]":
+            depth -= 1
+            if depth == 0:
+                return index + 1
+    return None
+
+
 def _embedded_documents(text: str) -> list[Any]:
-    """JSON values found in code fences, then at each ``{``/``[`` of the prose (bounded)."""
+    """JSON values or Python literals found in code fences, then at each ``{``/``[`` of the prose (bounded)."""
     found: list[Any] = []
     for block in FENCE.findall(text):
         try:
             found.append(json.loads(block))
         except (json.JSONDecodeError, RecursionError):
-            continue
+            if (value := _python_literal(block)) is not _NOT_A_LITERAL:
+                found.append(value)
     decoder = json.JSONDecoder()
     starts = [m.start() for m in re.finditer(r"[{\[]", text)][:MAX_SCAN_STARTS]
     for start in starts:
         try:
             found.append(decoder.raw_decode(text, start)[0])
         except (json.JSONDecodeError, RecursionError):
-            continue
+            end = _literal_end(text, start)
+            if end is not None and (value := _python_literal(text[start:end])) is not _NOT_A_LITERAL:
+                found.append(value)
     return found
 
 
@@ -190,6 +247,10 @@ def parse_reply(content: str | None) -> ParsedReply:
         whole = None
     if whole is not None:
         return ParsedReply(whole[0], "json", whole[1])
+    literal = _python_literal(content)
+    whole = None if literal is _NOT_A_LITERAL else _mentions(literal)
+    if whole is not None:
+        return ParsedReply(whole[0], "python", whole[1])
     for document in _embedded_documents(content):
         found = _mentions(document, whole=False)
         if found is not None:
@@ -198,3 +259,18 @@ def parse_reply(content: str | None) -> ParsedReply:
     if repaired is not None:
         return ParsedReply(repaired[0], "repaired", repaired[1])
     raise LLMReplyError(f"no entity JSON in the reply (starts {content[:80]!r}); check the prompt template")
+
+
+def parse_complete_reply(content: str | None, finish_reason: str | None = None) -> ParsedReply:
+    """:func:`parse_reply` for a reply that must be whole: a cut-off reply is never read as fewer entities.
+
+    Raises:
+        CutOffReplyError: ``finish_reason`` is ``"length"``, or the JSON breaks off before its first entity.
+        LLMReplyError: as :func:`parse_reply`.
+    """
+    if finish_reason == CUT_OFF_FINISH_REASON:
+        raise CutOffReplyError("the reply is cut off at max_tokens (finish_reason 'length')")
+    reply = parse_reply(content)
+    if reply.mode == "repaired" and not reply.entities:
+        raise CutOffReplyError("the reply is cut off: its JSON breaks off before its first entity")
+    return reply

@@ -6,7 +6,8 @@
    each reply to the journal at once, within one :mod:`~offline_ner.annotate.budget`; with ``cfg.verify`` it then
    sends one verification request per labelled sentence, derived from the journalled replies.
 3. :mod:`~offline_ner.annotate.assemble` reads the replies back from the journal only, parses and aligns them,
-   applies verification and selection filters, and returns records, provenance and QA.
+   applies verification and selection filters, and streams the records into the folder, then writes provenance
+   and QA.
 
 Example::
 
@@ -20,15 +21,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from offline_ner.annotate.assemble import AnnotationResult, assemble
+from offline_ner.annotate.assemble import assemble_into
 from offline_ner.annotate.budget import Budget
 from offline_ner.annotate.cost import PriceTable
-from offline_ner.annotate.folder import write_annotation_folder
 from offline_ner.annotate.journal import Journal
 from offline_ner.annotate.plan import RunPlan
 from offline_ner.annotate.send import ExecutionStats, Progress, execute_requests, verify
 from offline_ner.contracts import AnnotationSummary, PartialAnnotation
-from offline_ner.errors import BudgetExceededError
+from offline_ner.errors import BudgetExceededError, LLMReplyError
 
 if TYPE_CHECKING:  # the SDK is imported only by code that sends requests
     from offline_ner.annotate.client import LLMClient
@@ -52,14 +52,35 @@ def annotate(
     Raises:
         BudgetExceededError: after writing the partial folder (its ``report``: a :class:`PartialAnnotation`).
         LLMAuthError, LLMQuotaError, LLMContextLengthError, LLMTransportError: nothing is written.
+        LLMReplyError: more records failed than ``cfg.max_failed`` allows, after writing the folder (its
+            ``report``: the :class:`AnnotationSummary`).
     """
     try:
         stats = send_all(plan, client, journal, prices=prices, budget_usd=budget_usd, progress=progress)
     except BudgetExceededError as err:
-        err.report = PartialAnnotation(str(out), len(write_folder(plan, journal, prices, out).records))
+        err.report = PartialAnnotation(str(out), assemble_into(out, plan, journal, prices)["records_out"])
         raise
-    result = write_folder(plan, journal, prices, out)
-    return AnnotationSummary(out=str(out), provenance=result.provenance, this_run=stats.frozen())
+    provenance = assemble_into(out, plan, journal, prices)
+    summary = AnnotationSummary(out=str(out), provenance=provenance, this_run=stats.frozen())
+    return check_failed(summary, plan.cfg.max_failed)
+
+
+def check_failed(summary: AnnotationSummary, max_failed: float) -> AnnotationSummary:
+    """The summary, when no more than ``max_failed`` (a share of the input records) failed.
+
+    Raises:
+        LLMReplyError: too many failed records (its ``report``: the summary; the folder is already written).
+    """
+    failed, records_in = len(summary.failed), int(summary.provenance.get("records_in", 0))
+    if failed > max_failed * records_in:
+        first = summary.failed[0]
+        raise LLMReplyError(
+            f"{failed} of {records_in} records have no usable LLM reply ({failed / max(records_in, 1):.1%}; "
+            f"--max-failed allows {max_failed:.1%}); first: {first['id']}: {first['reason']}. {summary.out} is "
+            "written without them; each failure is listed in its provenance.json",
+            report=summary,
+        )
+    return summary
 
 
 def send_all(
@@ -79,10 +100,3 @@ def send_all(
     if plan.cfg.verify:
         stats = stats + verify(plan, client, journal, prices=prices, budget=budget, progress=progress)
     return stats
-
-
-def write_folder(plan: RunPlan, journal: Journal, prices: PriceTable, out: Path) -> AnnotationResult:
-    """Assemble from the journal and write the annotation folder."""
-    result = assemble(plan, journal, prices)
-    write_annotation_folder(out, result.records, result.provenance, result.qa)
-    return result

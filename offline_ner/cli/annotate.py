@@ -19,6 +19,7 @@ from offline_ner.annotate.importer import ON_ERROR_CHOICES, ImportSpec
 from offline_ner.cli._common import EXIT_CODES_EPILOG, emit, handles_errors, json_option
 from offline_ner.contracts import AnnotationSummary
 from offline_ner.data.text import MAX_SENTENCE_TOKENS
+from offline_ner.errors import ExitCode
 
 F = Callable[..., Any]
 _DEFAULTS = AnnotateConfig()  # the defaults help texts name (the options themselves default to the config's)
@@ -94,6 +95,13 @@ output_options = _stack(
         help="SQLite journal/cache (default: <out>.journal.sqlite beside the folder). Reuse it to resume.",
     ),
 )
+
+failure_option = click.option(
+    "--max-failed", type=click.FloatRange(0.0, 1.0),
+    help=f"Share of records (0-1) that may end without a usable reply (unparsable, cut off, missing) before the "
+    f"run fails ({int(ExitCode.LLM_REPLY)} in the exit codes below; default {_DEFAULTS.max_failed:g}: any failed record). "
+    "The folder is written either way, failures listed in provenance.json.",
+)  # fmt: skip
 
 # options that set an AnnotateConfig field of the same name (the others: inputs, output, bundle, prices)
 CONFIG_KEYS = frozenset(field.name for field in dataclasses.fields(AnnotateConfig))
@@ -221,6 +229,7 @@ def annotate() -> None:
 @request_options
 @transport_options
 @output_options
+@failure_option
 @click.option("--budget", "budget_usd", type=float, help="Stop cleanly before spending more than this many USD.")
 @click.option("--record", "record_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Append every (request, response) exchange to this JSONL file, for `annotate replay`.")  # fmt: skip
@@ -318,6 +327,7 @@ def batch() -> None:
 @input_arguments
 @request_options
 @output_options
+@failure_option
 @click.option("--poll-interval-s", type=float, default=30.0, show_default=True)
 @click.option("--wait-s", type=float, help="Stop polling after this long (rerun the command to resume).")
 @bundle_options
@@ -354,6 +364,7 @@ def batch_run(as_json: bool, poll_interval_s: float, wait_s: float | None, **opt
 @input_arguments
 @request_options
 @output_options
+@failure_option
 @click.option("--output", "output_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Downloaded batch output JSONL.")  # fmt: skip
 @click.option("--errors", "error_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),

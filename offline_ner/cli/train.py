@@ -72,6 +72,16 @@ def _require_sources(cfg: TrainConfig) -> None:
         )
 
 
+def _warn_shared_ids(gold: list[Any], distilled: list[Any]) -> None:
+    """Reviewed gold read back from Label Studio keeps the ids of the LLM records it was made from: training on
+    both shows the model each of those sentences twice, once with the LLM's tags and once with the corrections."""
+    shared = {r.id for r in gold} & {r.id for r in distilled}
+    if shared:
+        click.echo(f"warning: {len(shared)} record ids are in both --gold and --distilled (e.g. {min(shared)}): "
+                   "the same sentences with two sets of tags? Drop the reviewed ones from the distilled data",
+                   err=True)  # fmt: skip
+
+
 def _summary(metrics: TrainMetrics, model_dir: Path) -> str:
     if metrics.best_dev_f1 is None:  # trained without a dev set
         lines = [f"phase {i + 1} {p.name:<10} {p.steps} steps" for i, p in enumerate(metrics.phases)]
@@ -163,6 +173,7 @@ def train(config_path: Path | None, overrides: tuple[str, ...], out_dir: Path, q
     gold, distilled, dev = (_read_source(ref, store, provenance, role, cfg.label_set)
                             for role, ref in (("gold", cfg.gold), ("distilled", cfg.distilled), ("dev", cfg.dev)))
     _require_sources(cfg)
+    _warn_shared_ids(gold, distilled)
     # bundle:bert-base-cased/, or a packaged name served by its imported model bundle on a closed host
     base_model = resolve_base_model_source(cfg.base_model, store)
     provenance["base_model"] = describe_source(cfg.base_model, Path(base_model), store)

@@ -23,9 +23,9 @@ from offline_ner.annotate import (
 )
 from offline_ner.annotate.client import LLMClient
 from offline_ner.annotate.cost import count_tokens
-from offline_ner.contracts import RequestStats
+from offline_ner.contracts import AnnotationSummary, RequestStats
 from offline_ner.data import Record, iob2_violations, read_jsonl
-from offline_ner.errors import AnnotateError, BudgetExceededError, ConfigError, LLMAuthError
+from offline_ner.errors import AnnotateError, BudgetExceededError, ConfigError, LLMAuthError, LLMReplyError
 from tests.annotate.llm_server import LLMServer, Reply, completion, perfect_reply, tokens_of
 
 
@@ -141,9 +141,12 @@ def test_unparsable_reply_is_listed_as_failed_not_dropped_silently(
     llm_server: LLMServer, cfg: AnnotateConfig, conll_file: Path, tmp_path: Path
 ) -> None:
     llm_server.responder = lambda request, n: Reply(body=completion("I cannot help with that.", request, n))
-    summary = run(cfg, [conll_file], tmp_path / "ann")
-    assert summary.records_out == 0
+    with pytest.raises(LLMReplyError) as raised:
+        run(cfg, [conll_file], tmp_path / "ann")
+    summary = raised.value.report
+    assert isinstance(summary, AnnotationSummary) and summary.records_out == 0
     assert [f["id"] for f in summary.failed] == ["valid:0", "valid:1", "valid:2", "valid:3"]
+    assert json.loads((tmp_path / "ann" / "provenance.json").read_text())["failed"] == list(summary.failed)
 
 
 def test_k_of_n_agreement_keeps_only_entities_most_samples_agree_on(
@@ -247,7 +250,7 @@ def test_failed_record_counts_its_gold_entities_as_misses_and_lowers_coverage(
         return perfect_reply(request, n)
 
     llm_server.responder = refuses_peter
-    summary = run(cfg, [conll_file], tmp_path / "ann")
+    summary = run(dataclasses.replace(cfg, max_failed=0.25), [conll_file], tmp_path / "ann")
     qa = json.loads((tmp_path / "ann" / "qa.json").read_text())
     assert qa["final"]["overall"]["recall"] == pytest.approx(5 / 6, abs=1e-4)  # Peter Blackburn missed
     assert qa["final"]["entity_agreement"]["PER"]["missed"] == 1

@@ -48,7 +48,7 @@ def test_batch_error_file_entries_are_reported_and_their_records_listed_as_faile
         return perfect_reply(request, n)
 
     llm_server.responder = reject_peter
-    plan = make_plan(cfg, conll_file)
+    plan = make_plan(dataclasses.replace(cfg, max_failed=0.25), conll_file)
     summary = run_batch(
         plan, LLMClient(cfg), Journal(tmp_path / "j.sqlite"), out=tmp_path / "ann", prices=load_prices(None),
         poll_interval_s=0,

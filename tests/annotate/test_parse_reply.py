@@ -66,7 +66,7 @@ def test_parser_raises_nothing_but_reply_errors_on_any_text(content: str) -> Non
         reply = parse_reply(content)
     except LLMReplyError:
         return
-    assert reply.mode in ("json", "extracted", "repaired")
+    assert reply.mode in ("json", "python", "extracted", "repaired")
     assert all(isinstance(m.type, str) and m.type for m in reply.entities)
 
 
@@ -138,3 +138,52 @@ def test_span_to_type_mapping_gives_text_only_mentions() -> None:
 def test_a_lone_entity_object_is_one_entity_not_a_span_mapping() -> None:
     reply = parse_reply('{"text": "EU", "type": "ORG"}')
     assert reply.entities == (Mention(None, None, "EU", "ORG"),)
+
+
+# GPT-3.5 without a response format answers with Python literals (single quotes), often with long type names.
+
+
+@pytest.mark.parametrize(
+    ("content", "mode"),
+    [
+        ("{'Nadim Ladki': 'Person'}", "python"),
+        ("{'Person': ['Nadim Ladki'], 'Location': []}", "python"),
+        ("[{'text': 'Nadim Ladki', 'type': 'Person'}]", "python"),
+        ("The entities are {'Nadim Ladki': 'Person'}.", "extracted"),
+        ("```python\n{'Nadim Ladki': 'Person'}\n```", "extracted"),
+    ],
+)
+def test_python_literal_reply_is_read_without_evaluating_code(content: str, mode: str) -> None:
+    reply = parse_reply(content)
+    assert reply.mode == mode
+    assert reply.entities == (Mention(None, None, "Nadim Ladki", "Person"),)
+
+
+def test_code_in_a_reply_is_never_run() -> None:
+    with pytest.raises(LLMReplyError):
+        parse_reply("{'x': __import__('os').system('touch /tmp/pwned')}")
+
+
+def test_long_type_names_map_to_the_template_types_and_a_template_may_use_long_names() -> None:
+    from offline_ner.annotate.align import normalise_type
+
+    conll = ("PER", "LOC", "ORG", "MISC")
+    assert [normalise_type(t, conll) for t in ("Person", "Location", "Organization", "Organisation",
+                                               "Miscellaneous", "persons")] == ["PER", "LOC", "ORG", "ORG", "MISC", "PER"]  # fmt: skip
+    assert normalise_type("Person", ("PERSON", "PLACE")) == "PERSON"
+
+
+@pytest.mark.parametrize(
+    ("content", "finish_reason"),
+    [
+        ('{"entities": [', "length"),
+        ('{"entities": [', "stop"),
+        ('{"entities": [{"first": 0,', None),
+        (json.dumps({"entities": [ENTITY]}), "length"),  # whole JSON, but the endpoint says it stopped at the limit
+    ],
+)
+def test_cut_off_reply_is_refused_never_read_as_fewer_entities(content: str, finish_reason: str | None) -> None:
+    from offline_ner.annotate.parse import CutOffReplyError, parse_complete_reply
+
+    with pytest.raises(CutOffReplyError):
+        parse_complete_reply(content, finish_reason)

@@ -57,7 +57,9 @@ def test_reviewed_label_studio_export_is_bundled_as_gold(env: dict[str, str], tm
     export.write_text(json.dumps(tasks))
     records = _bundle_and_resolve(env, _trusted_key(env, tmp_path), export, "reviewed", tmp_path)
     gold = read_records(records)
-    assert gold == [llm[0].with_tags(["B-PER", "I-PER", "O", "B-LOC", "O"]), llm[1]]
+    reviewed = [llm[0].with_tags(["B-PER", "I-PER", "O", "B-LOC", "O"]), llm[1]]
+    review = {"annotator": "human", "review": {"tool": "label-studio", "annotation_id": 1, "completed_by": 1}}
+    assert gold == [r.with_tags(r.tags, provenance={**r.provenance, **review}) for r in reviewed]
 
 
 def test_spacy_docbin_is_bundled_as_gold(env: dict[str, str], tmp_path: Path) -> None:

@@ -126,7 +126,9 @@ def test_label_studio_export_reimports_to_identical_records(tmp_path: Path) -> N
     export = tmp_path / "project-1-at-2026.json"
     export.write_text(json.dumps(_as_export(tasks)), encoding="utf-8")
     assert detect_format(export) == "label-studio"
-    assert read_records(export) == records
+    reviewed = read_records(export)  # the same records, now marked as reviewed by a person
+    assert [r.with_tags(r.tags, provenance=o.provenance) for r, o in zip(reviewed, records)] == records
+    assert all(r.provenance["annotator"] == "human" for r in reviewed)
 
 
 def test_label_studio_corrections_change_the_tags(tmp_path: Path) -> None:

@@ -11,7 +11,10 @@ toName="text">`` over ``<Text name="text" value="$text"/>``)::
 
 A project export ("JSON") is a list of such tasks, each with ``annotations`` (``result`` as above, plus
 ``was_cancelled``). Reading takes each task's last annotation that was not cancelled; a task nobody annotated is
-an error (gold must be reviewed), unless ``use_predictions`` reads the pre-annotations instead.
+an error (gold must be reviewed), unless ``use_predictions`` reads the pre-annotations instead. A record read from
+an annotation says a person reviewed it: ``annotator`` ``"human"``, ``review`` (the annotation's ``id``, its
+``completed_by`` and ``updated_at`` where the export has them), and the LLM's ``annotator`` and ``model`` under
+``pre_annotation``.
 
 Tasks written from records carry the record (without tags) under ``data.offline_ner``, so a reviewed export comes
 back as the same records with the reviewed tags: same ids, tokens and offsets. Other tasks are split into
@@ -25,6 +28,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
@@ -98,15 +102,38 @@ def _spans(result: object, **where: Any) -> list[CharSpan]:
     return spans
 
 
-def _chosen_result(task: Mapping[str, Any], use_predictions: bool, **where: Any) -> object:
+def _chosen_result(
+    task: Mapping[str, Any], use_predictions: bool, **where: Any
+) -> tuple[object, Mapping[str, Any] | None]:
+    """The regions to read, and the submitted annotation they come from (None: the pre-annotations)."""
     annotations = [a for a in task.get("annotations") or [] if isinstance(a, Mapping) and not a.get("was_cancelled")]
     if annotations and not use_predictions:
-        return annotations[-1].get("result", [])
+        return annotations[-1].get("result", []), annotations[-1]
     predictions = task.get("predictions") or []
     if use_predictions and predictions and isinstance(predictions[-1], Mapping):
-        return predictions[-1].get("result", [])
+        return predictions[-1].get("result", []), None
     wanted = "predictions" if use_predictions else "submitted annotation"
     raise DataError(f"no {wanted}; review the task in Label Studio or export only annotated tasks", **where)
+
+
+def _reviewer(completed_by: object) -> object:
+    """Who submitted an annotation: the user id, or from an export that expands users, their id and email."""
+    if isinstance(completed_by, Mapping):
+        return {k: completed_by[k] for k in ("id", "email") if k in completed_by} or None
+    return completed_by if isinstance(completed_by, (int, str)) else None
+
+
+def _reviewed(record: Record, annotation: Mapping[str, Any]) -> Record:
+    """The record as a person left it: ``annotator`` ``"human"``, the Label Studio annotation and who submitted
+    it; what labelled it before the review (``annotator``, ``model``) moves under ``pre_annotation``."""
+    provenance = {k: v for k, v in record.provenance.items() if k not in ("annotator", "model")}
+    before = {k: record.provenance[k] for k in ("annotator", "model") if k in record.provenance}
+    review = {"tool": "label-studio", "annotation_id": annotation.get("id"),
+              "completed_by": _reviewer(annotation.get("completed_by")), "updated_at": annotation.get("updated_at")}
+    provenance.update(annotator="human", review={k: v for k, v in review.items() if v is not None})
+    if before:
+        provenance["pre_annotation"] = before
+    return dataclasses.replace(record, provenance=provenance)
 
 
 def _text_of(data: Mapping[str, Any], **where: Any) -> str:
@@ -128,7 +155,8 @@ def records_of_task(
     task_id = str(data.get("id", task.get("id", default_id)))
     where = {"path": f"{where.get('path', '')} task {task_id}".strip()}
     text = _text_of(data, **where)
-    spans = _spans(_chosen_result(task, use_predictions, **where), **where)
+    result, annotation = _chosen_result(task, use_predictions, **where)
+    spans = _spans(result, **where)
     for span in spans:
         if text[span.start : span.end] == "" or span.end > len(text):
             raise DataError(f"span [{span.start}, {span.end}) lies outside the task's text", **where)
@@ -138,8 +166,10 @@ def records_of_task(
         record_text, offsets = token_offsets(base)
         if record_text != text:
             raise DataError(f"data.text no longer matches data.{RECORD_KEY} (edited in Label Studio?)", **where)
-        return [base.with_tags(tags_from_char_spans(offsets, spans, **where))]
-    return _sentence_records(Document(task_id, text, source), spans, **where)
+        records = [base.with_tags(tags_from_char_spans(offsets, spans, **where))]
+    else:
+        records = _sentence_records(Document(task_id, text, source), spans, **where)
+    return records if annotation is None else [_reviewed(record, annotation) for record in records]
 
 
 def _sentence_records(document: Document, spans: list[CharSpan], **where: Any) -> list[Record]:
