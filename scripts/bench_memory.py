@@ -41,7 +41,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import offline_ner.offline  # noqa: F401  (before transformers)
+import offline_ner.hf_offline  # noqa: F401  (before transformers)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_BBC = ROOT.parent / "shared" / "data" / "bbc"

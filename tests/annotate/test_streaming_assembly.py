@@ -13,7 +13,7 @@ import pytest
 from offline_ner.annotate import AnnotateConfig, Journal, assemble, load_inputs, load_prices, load_template, plan_run
 from offline_ner.annotate.assemble import assemble_into
 from offline_ner.annotate.folder import write_annotation_folder
-from offline_ner.annotate.inputs import CompactRecords
+from offline_ner.annotate.input_files import CompactRecords
 from offline_ner.data import Document, Record, sentence_records
 from offline_ner.errors import DataError
 from tests.annotate.flows import annotate_file

@@ -28,7 +28,7 @@ from offline_ner.bundle.model_signature import (
     sign_payload,
     verified_digests,
 )
-from offline_ner.bundle.sources import PayloadFile
+from offline_ner.bundle.contents import PayloadFile
 from offline_ner.cli.main import cli
 from offline_ner.errors import BundleError, ExitCode, SignatureError
 
