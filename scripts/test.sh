@@ -7,6 +7,16 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 # shellcheck disable=SC1091
 . "${OFFLINE_NER_VENV:-.venv}/bin/activate"
+# the OpenSSF reference tool (model-signing), for the interop tests in tests/bundle/test_model_signing.py: it lives in
+# its own venv, since it imports pyOpenSSL, which needs a cryptography older than the package's (docs/model-signing.md)
+MS_VENV="${OFFLINE_NER_MODEL_SIGNING_VENV:-.venv-model-signing}"
+if [ ! -x "$MS_VENV/bin/model_signing" ]; then
+    echo "[test] installing the model_signing reference tool into $MS_VENV" >&2
+    rm -rf "$MS_VENV"
+    python3 -m venv "$MS_VENV"
+    "$MS_VENV/bin/python" -m pip install --quiet "model-signing==1.1.1" "pyOpenSSL>=25" "cryptography<51"
+fi
+export OFFLINE_NER_MODEL_SIGNING="${OFFLINE_NER_MODEL_SIGNING:-$PWD/$MS_VENV/bin/model_signing}"
 ruff check offline_ner tests scripts   # lint first: seconds, and a finding fails the run
 mypy                                   # types (config: pyproject.toml [tool.mypy]); an error fails the run
 set +e
