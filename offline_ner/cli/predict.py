@@ -120,7 +120,7 @@ _output_option = click.option("-o", "--output", "out_path", default=Path("-"), t
 @click.option("--device", type=click.Choice(DEVICES), default=_ENGINE_DEFAULTS.device, show_default=True)
 @click.option(
     "--precision", type=click.Choice(PRECISIONS), default=_ENGINE_DEFAULTS.precision, show_default=True,
-    help="auto: fp16 on CUDA; int8 on CPU when exported, else fp32.",
+    help="auto: fp16 on CUDA; int8 on CPU when exported (with per-row scales: batch-independent), else fp32.",
 )
 @click.option("--batch-tokens", type=click.IntRange(min=16), default=None, help="Token budget per batch.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads (default: physical cores).")
@@ -198,8 +198,8 @@ def predict(
         f"{chosen['threads']} threads",
         err=True,
     )
-    if shard is not None and chosen["precision"] == "int8":
-        _warn_int8("merged int8 shards")
+    if shard is not None and not engine.variant.batch_independent:
+        _warn_batch_dependent("merged shards")
     run = ShardRun(shard, out_path, "conll" if fmt == "conll" else "jsonl") if shard is not None else None
     version = f"offline-ner {onnx_dir.name} {chosen['precision']}"
     with atomic_writer(out_path, open_mode(fmt)) as handle:
@@ -220,11 +220,11 @@ def predict(
     emit(summary, as_json, f"wrote {out_path}", err=str(out_path) == "-")
 
 
-def _warn_int8(what: str) -> None:
+def _warn_batch_dependent(what: str) -> None:
     click.echo(
-        "warning: the int8 graph quantises activations per batch, so its tags and scores depend on which "
-        f"documents share a batch; {what} can differ from one run. Use --precision fp32 for "
-        "byte-identical output (README: Scaling out)",
+        "warning: this int8 graph quantises activations with one scale per batch (an export from before per-row "
+        f"scales, or optimum's), so its tags and scores depend on which documents share a batch; {what} can "
+        "differ from one run. Re-export with --int8, or use --precision fp32 (README: Scaling out)",
         err=True,
     )
 
@@ -234,12 +234,13 @@ def _predict_on_ray(
     shard: ShardSpec | None, address: str | None, actors: int | None, batch_docs: int | None, as_json: bool,
 ) -> None:
     """``--engine ray``: one library call (:func:`offline_ner.infer.ray.predict_files`), then its report."""
-    from offline_ner.infer.ray import cpu_precision, predict_files
+    from offline_ner.infer.ray import cpu_variant, predict_files
 
     if shard is not None:
         raise click.UsageError("--shard and --engine ray do not combine: Ray spreads the documents itself")
-    if config.device != "cuda" and cpu_precision(onnx_dir, config.precision) == "int8":
-        _warn_int8("the ray engine's output")
+    variant = cpu_variant(onnx_dir, config.precision) if config.device != "cuda" else None
+    if variant is not None and not variant.batch_independent:
+        _warn_batch_dependent("the ray engine's output")
     run = predict_files(inputs, onnx_dir, out_path, config, fmt=fmt, address=address, actors=actors,
                         batch_size=batch_docs)
     click.echo(

@@ -8,6 +8,10 @@ A folder from ``optimum-cli export onnx --task token-classification`` (``model.o
 fp32 (and ``model_quantized.onnx``, what ``optimum-cli onnxruntime quantize`` writes, as CPU int8). It records no
 text tokenizer, so raw text is split by this package's (its ``origin`` says so).
 
+``auto`` precision only picks graphs whose numbers do not depend on the batch (``Variant.batch_independent``): an
+int8 graph with one activation scale per batch tensor (exports before per-row scales, optimum's quantised graph)
+runs only when ``int8`` is asked for by name.
+
 Example::
 
     folder = read_model_folder(Path("runs/onnx"))
@@ -29,7 +33,7 @@ from offline_ner.errors import InferError, ModelNotFoundError
 # a stock optimum export's graphs, by the file names optimum writes
 OPTIMUM_GRAPHS = (Variant(FP32.name, "model.onnx", "fp32", "cpu"),
                   Variant(CPU_INT8.name, "model_quantized.onnx", "int8", "cpu"))
-# preference order per (device, precision); "auto" takes the first one the export holds
+# preference order per (device, precision); "auto" takes the first batch-independent one the export holds
 PREFERENCES = {
     ("cuda", "auto"): (GPU_FP16, GPU_FP32, FP32),
     ("cuda", "fp16"): (GPU_FP16,),
@@ -64,8 +68,9 @@ class ModelFolder:
             raise InferError(f"no {precision} graph can run on {device} (int8 graphs are for the CPU)")
         by_name = {variant.name: variant for variant in self.variants}
         for spec in wanted:
-            if spec.name in by_name:
-                return by_name[spec.name]
+            variant = by_name.get(spec.name)
+            if variant is not None and (precision != "auto" or variant.batch_independent):
+                return variant
         raise InferError(f"{self.path} has no {precision} graph for {device}; re-export with {wanted[0].flag}".strip())
 
 
