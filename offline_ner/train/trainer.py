@@ -56,6 +56,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from offline_ner._fs import atomic_write_text
 from offline_ner.contracts import EpochShare, PhaseResult, TrainMetrics
 from offline_ner.data import Record, label_list, repair_iob2
+from offline_ner.data.windows import OVERLAP_TOKENS, WINDOW_TOKENS
 from offline_ner.errors import TrainError
 from offline_ner.train import distributed
 from offline_ner.train._model import decode_words, load_classifier, load_tokenizer
@@ -689,7 +690,7 @@ def _prepare(cfg: TrainConfig, base: Path, labels: list[str], pools: _Pools) -> 
     # evaluating every epoch on a large dev set can cost as much as the training itself: a subset picks the
     # checkpoint, and the whole set scores the final model once
     selection = _dev_selection(pools.dev, cfg.dev_subset)
-    dev_f, dev_stats = build_features(selection, tokenizer, label2id, cfg.max_length)
+    dev_f, dev_stats = build_features(selection, tokenizer, label2id, WINDOW_TOKENS, OVERLAP_TOKENS)  # as scored
     dev_f.sort(key=lambda f: len(f.input_ids))  # eval batches in order: sorted, they pad little
     stats = {"gold": gold_stats, "distilled": distilled_stats, "dev": dev_stats}
     return _Prepared(tokenizer, labels, gold_f, distilled_f, dev_f, selection, stats)
@@ -747,8 +748,7 @@ def _publish_final(cfg: TrainConfig, last: PhaseResult, data: _Prepared, dev: Se
     if distributed.is_main():
         _publish(_phase_model(last, cfg.keep), model_dir)
         if dev and (len(data.dev_records) < len(dev) or cfg.keep == "last"):
-            dev_f1_all = evaluate_model(model_dir, dev, mode=cfg.eval_mode, batch_size=cfg.eval_batch_size,
-                                        max_length=cfg.max_length).f1
+            dev_f1_all = evaluate_model(model_dir, dev, mode=cfg.eval_mode, batch_size=cfg.eval_batch_size).f1
     return dev_f1_all
 
 
