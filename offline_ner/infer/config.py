@@ -30,7 +30,7 @@ class InferConfig:
 
     # auto: CUDA when a session really gets the CUDA provider, else CPU (the choice and reason are reported)
     device: str = "auto"
-    # auto: fp16 fused graph on CUDA; on CPU the per-row int8 graph when exported, else fp32 (batch-independent)
+    # auto: fp16 fused graph on CUDA, fp32 on CPU (int8, when exported, on request: model_dir.PREFERENCES says why)
     precision: str = "auto"
     # subword tokens per batch (rows x padded width); 4,096 gave the best CPU throughput in issue 5's bench
     max_batch_tokens: int = 4096

@@ -1,7 +1,7 @@
 """Same input, same entities: a document's entities and scores depend on the document and the model only, not on
 what shares its batch, the batch budget or the thread count, for every graph the CPU runs by default or on request
 (fp32, the per-row int8 graph, fp16). An int8 graph with one activation scale per batch tensor breaks it (the
-last test shows that this property test catches it), which is why ``auto`` never picks one.
+last test shows the mechanism), which is why ``predict`` warns when shards or Ray run one.
 
 A random tiny BERT tags arbitrary words as entities, so every example has entities whose scores can move.
 """
@@ -54,13 +54,12 @@ def test_a_document_gets_the_same_entities_and_scores_alone_and_in_any_batch(
     assert together[position] == alone
 
 
-def test_auto_precision_on_the_cpu_runs_the_per_row_int8_graph(tiny_onnx_dir: Path) -> None:
-    engine = NerEngine(tiny_onnx_dir, device="cpu")
-    assert engine.variant.file == "model_int8.onnx" and engine.variant.batch_independent
+def test_the_exported_int8_graph_is_the_per_row_one(tiny_onnx_dir: Path) -> None:
+    engine = NerEngine(tiny_onnx_dir, device="cpu", precision="int8")
+    assert engine.variant.activation_scales == "per-row" and engine.variant.batch_independent
 
 
-def test_a_per_tensor_int8_graph_runs_only_when_asked_for_by_name(per_tensor_onnx_dir: Path) -> None:
-    assert NerEngine(per_tensor_onnx_dir, device="cpu").variant.file == "model.onnx"
+def test_a_per_tensor_int8_graph_is_known_as_batch_dependent(per_tensor_onnx_dir: Path) -> None:
     assert not NerEngine(per_tensor_onnx_dir, device="cpu", precision="int8").variant.batch_independent
 
 
