@@ -9,8 +9,8 @@ fp32 (and ``model_quantized.onnx``, what ``optimum-cli onnxruntime quantize`` wr
 text tokenizer, so raw text is split by this package's (its ``origin`` says so).
 
 On the CPU ``auto`` is fp32: the int8 graph (per-row activation scales, batch-independent) kept F1 within 0.13
-points but reached only 1.38-1.45x fp32's speed in ``scripts/bench_infer.py`` against issue 27's 1.6x bar
-(BENCHMARKS.md), so it runs when ``int8`` is asked for by name.
+points but reached only 0.83-1.45x fp32's speed in ``scripts/bench_infer.py`` (AVX2 without VNNI) against issue
+27's 1.6x bar (BENCHMARKS.md), so it runs when ``int8`` is asked for by name.
 
 Example::
 
