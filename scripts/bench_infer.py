@@ -8,6 +8,13 @@ ratios of wall time. F1 (seqeval, entity level) maps each system's character spa
 
     python scripts/bench_infer.py                       # trains a quick MiniLM-L6 model under /tmp first
     python scripts/bench_infer.py --model runs/model    # a trained model folder (e.g. from `offline-ner train`)
+    python scripts/bench_infer.py --model runs/model --int8-candidates --engines-only   # issue 27's int8 choices
+
+``--int8-candidates`` adds the int8 graphs issue 27 weighed against the shipped one (per-row dynamic scales):
+per-tensor dynamic int8 batched as usual and one row per call (its only batch-independent use), and static QDQ
+int8 calibrated on the first ``--calibration-sentences`` CoNLL train sentences; each row also counts the test
+sentences whose entities change when the same engine runs one row per batch (``--batch-tokens 16``), i.e. how far
+its output depends on the batch. ``--engines-only`` skips the HF pipelines, the GEMM ceiling and the time split.
 
 The machine is shared, so only ratios within one run mean anything; the load average is printed with them, and
 ``--repeats N`` measures every system N times round robin (each keeps its best round), so that a noisy stretch of
@@ -218,6 +225,80 @@ def run_engine(engine: Any, texts: Sequence[str]) -> tuple[float, list[Entities]
     return time.perf_counter() - started, outputs
 
 
+CANDIDATE_GRAPHS = {"per-tensor": "model_int8_per_tensor.onnx", "static-qdq": "model_int8_static_qdq.onnx"}
+
+
+def write_candidates(onnx_dir: Path, work: Path, calibration: Sequence[str], reduce_range: bool) -> dict[str, Any]:
+    """The int8 graphs issue 27 compared with the shipped per-row one, quantised from the same ``model.onnx``:
+    per-tensor dynamic (the graph shipped before) and static QDQ calibrated on ``calibration`` (one sentence per
+    feed; its scales are fixed at export, so no batch can move them). Returns their paths and the calibration's
+    digest."""
+    import hashlib
+
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_dynamic,
+        quantize_static,
+    )
+    from tokenizers import Tokenizer
+
+    plain = onnx_dir / "model.onnx"
+    paths = {name: work / file for name, file in CANDIDATE_GRAPHS.items()}
+    quantize_dynamic(plain, paths["per-tensor"], weight_type=QuantType.QInt8, reduce_range=reduce_range,
+                     per_channel=True)
+    tokenizer = Tokenizer.from_file(str(onnx_dir / "tokenizer.json"))
+
+    class Feeds(CalibrationDataReader):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self.feeds = iter([
+                {"input_ids": np.array([e.ids], dtype=np.int64),
+                 "attention_mask": np.array([e.attention_mask], dtype=np.int64),
+                 "token_type_ids": np.zeros((1, len(e.ids)), dtype=np.int64)}
+                for e in tokenizer.encode_batch(list(calibration))
+            ])
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            return next(self.feeds, None)
+
+    started = time.perf_counter()
+    quantize_static(plain, paths["static-qdq"], Feeds(), quant_format=QuantFormat.QDQ, per_channel=True,
+                    reduce_range=reduce_range, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    digest = hashlib.sha256("\n".join(calibration).encode()).hexdigest()
+    print(f"static QDQ calibrated on {len(calibration)} sentences (sha256 {digest[:12]}) in "
+          f"{time.perf_counter() - started:.0f} s")
+    return {"paths": paths, "calibration_sentences": len(calibration), "calibration_sha256": digest}
+
+
+def changed_documents(a: list[Entities], b: list[Entities]) -> int:
+    """How many documents got different entities in two runs."""
+    return sum(x != y for x, y in zip(a, b))
+
+
+def engines_summary(rows: list[dict[str, Any]], args: argparse.Namespace, candidates: dict[str, Any],
+                    results: dict[str, Any]) -> dict[str, Any]:
+    """Each engine row at its best round, as F1 and throughput against the fp32 engine (``--engines-only``)."""
+    best: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:
+        key = (row["system"], row["setting"])
+        if key not in best or row["tokens_per_s"] > best[key]["tokens_per_s"]:
+            best[key] = row
+    fp32 = best["engine-fp32", "default"]
+    print(f"\n{args.threads} threads; load average {os.getloadavg()}; against fp32 "
+          f"{fp32['tokens_per_s']:.0f} tokens/s, F1 {fp32['f1']:.4f}:")
+    for (system, setting), row in best.items():
+        row["vs_fp32_speed"] = row["tokens_per_s"] / fp32["tokens_per_s"]
+        row["vs_fp32_f1_points"] = 100 * (row["f1"] - fp32["f1"])
+        changed = row.get("documents_changed_at_batch_tokens_16", "-")
+        print(f"  {system:<12} {setting:<30} {row['tokens_per_s']:8.0f} tokens/s {row['vs_fp32_speed']:5.2f}x  "
+              f"F1 {row['f1']:.4f} ({row['vs_fp32_f1_points']:+.2f} points)  documents changed alone: {changed}")
+    results.update(rows=rows, best=list(best.values()),
+                   int8_candidates={k: v for k, v in candidates.items() if k != "paths"})
+    (args.work / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    return results
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, help="trained HF model folder (default: train a quick one)")
@@ -233,6 +314,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--limit", type=int, default=None, help="first N test sentences only (smoke runs)")
     parser.add_argument("--repeats", type=int, default=1, help="rounds over all systems; each keeps its best")
     parser.add_argument("--sweep", action="store_true", help="also time engine settings (graph level, budget)")
+    parser.add_argument("--int8-candidates", action="store_true",
+                        help="also time the int8 graphs issue 27 compared (per-tensor, one row per call, static QDQ)")
+    parser.add_argument("--calibration-sentences", type=int, default=200,
+                        help="CoNLL train sentences that calibrate the static QDQ candidate")
+    parser.add_argument("--engines-only", action="store_true",
+                        help="only our engines: no HF pipelines, GEMM ceiling or time split")
     args = parser.parse_args(argv)
 
     import torch
@@ -259,10 +346,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     tokens = sum(len(ids) for ids in tokenizer(texts)["input_ids"])
     config = json.loads((model_dir / "config.json").read_text())
     per_token = flop_per_token(config)
-    gemm = gemm_ceiling(args.threads)
-    ceiling = gemm["best_gflops"] * 1e9 / per_token
-    print(f"{len(texts)} sentences, {tokens} subword tokens; {per_token / 1e6:.1f} MFLOP/token; GEMM torch "
-          f"{gemm['torch_gflops']:.0f}, ORT {gemm['ort_gflops']:.0f} GFLOP/s -> ceiling {ceiling:.0f} tokens/s")
+    print(f"{len(texts)} sentences, {tokens} subword tokens; {per_token / 1e6:.1f} MFLOP/token")
 
     rows: list[dict[str, Any]] = []
 
@@ -273,6 +357,57 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         print(f"  {system:<22} {setting:<24} {seconds:7.1f} s {row['tokens_per_s']:8.0f} tokens/s  F1 {row['f1']:.4f}",
               flush=True)
 
+    from offline_ner.infer.session import open_runner
+
+    def engine_run(precision: str, settings: dict[str, Any], graph: Path | None = None) -> Measured:
+        engine = NerEngine(onnx_dir, device="cpu", precision=precision, threads=args.threads, **settings)
+        if graph is not None:  # a candidate graph in the place of the export's int8 one
+            engine.runner = open_runner(graph, device="cpu", threads=args.threads)
+        seconds, outputs = run_engine(engine, texts)
+        extra = {"padding_efficiency": engine.stats.padding_efficiency, "engine": engine.describe()}
+        if args.int8_candidates and not settings:
+            alone = NerEngine(onnx_dir, device="cpu", precision=precision, threads=args.threads, max_batch_tokens=16)
+            if graph is not None:
+                alone.runner = open_runner(graph, device="cpu", threads=args.threads)
+            extra["documents_changed_at_batch_tokens_16"] = changed_documents(outputs, run_engine(alone, texts)[1])
+        return seconds, outputs, extra
+
+    engines: list[tuple[str, str, dict[str, Any], Path | None]] = [
+        ("fp32", "default", {}, None), ("int8", "default", {}, None)
+    ]
+    candidates: dict[str, Any] = {}
+    if args.int8_candidates:
+        reduce_range = bool(next(v for v in export.variants if v.precision == "int8").reduce_range)
+        calibration = [" ".join(r.tokens) for r in read_conll(args.data / "train.txt")[: args.calibration_sentences]]
+        candidates = write_candidates(onnx_dir, args.work, calibration, reduce_range)
+        engines += [
+            ("int8", "per-tensor", {}, candidates["paths"]["per-tensor"]),
+            ("int8", "per-tensor, one row per call", {"max_batch_size": 1}, candidates["paths"]["per-tensor"]),
+            ("int8", "static-qdq", {}, candidates["paths"]["static-qdq"]),
+        ]
+    if args.sweep:
+        engines += [(p, f"graph_optimization={level}", {"graph_optimization": level}, None)
+                    for p in ("fp32", "int8") for level in ("extended", "basic")]
+        engines += [(p, f"max_batch_tokens={budget}", {"max_batch_tokens": budget}, None)
+                    for p in ("fp32", "int8") for budget in (2048, 8192)]
+        engines += [(p, "spin_wait=True", {"spin_wait": True}, None) for p in ("fp32", "int8")]
+    systems: list[tuple[str, str, Callable[[], Measured]]] = [
+        (f"engine-{precision}", setting, functools.partial(engine_run, precision, settings, graph))
+        for precision, setting, settings, graph in engines
+    ]
+    if args.engines_only:
+        for round_ in range(1, args.repeats + 1):
+            print(f"round {round_}/{args.repeats}, load average {os.getloadavg()}")
+            for system, setting, measure in systems:
+                seconds, outputs, extra = measure()
+                record(system, setting, seconds, outputs, round=round_, **extra)
+        return engines_summary(rows, args, candidates, {"tokens": tokens, "sentences": len(texts),
+                                                        "model": str(model_dir)})
+
+    gemm = gemm_ceiling(args.threads)
+    ceiling = gemm["best_gflops"] * 1e9 / per_token
+    print(f"GEMM torch {gemm['torch_gflops']:.0f}, ORT {gemm['ort_gflops']:.0f} GFLOP/s -> "
+          f"ceiling {ceiling:.0f} tokens/s")
     torch_model = AutoModelForTokenClassification.from_pretrained(model_dir, local_files_only=True).eval()
     eager = pipeline("token-classification", model=torch_model, tokenizer=tokenizer,
                      aggregation_strategy="simple", device=-1)
@@ -294,25 +429,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     def ort_run(size: int) -> Measured:
         return (*run_pipeline(ort_pipe, texts, size), {})
 
-    def engine_run(precision: str, settings: dict[str, Any]) -> Measured:
-        engine = NerEngine(onnx_dir, device="cpu", precision=precision, threads=args.threads, **settings)
-        seconds, outputs = run_engine(engine, texts)
-        return seconds, outputs, {"padding_efficiency": engine.stats.padding_efficiency, "engine": engine.describe()}
-
-    systems: list[tuple[str, str, Callable[[], Measured]]] = [
+    systems = [
         *(("hf-pipeline-pytorch", f"batch {size}", functools.partial(torch_run, size))
           for size in map(int, args.torch_batch_sizes.split(","))),
         *(("hf-pipeline-optimum-ort", f"batch {size}", functools.partial(ort_run, size))
           for size in map(int, args.ort_batch_sizes.split(","))),
+        *systems,
     ]
-    engines = [("fp32", {}), ("int8", {})]
-    if args.sweep:
-        engines += [(p, {"graph_optimization": level}) for p in ("fp32", "int8") for level in ("extended", "basic")]
-        engines += [(p, {"max_batch_tokens": budget}) for p in ("fp32", "int8") for budget in (2048, 8192)]
-        engines += [(p, {"spin_wait": True}) for p in ("fp32", "int8")]
-    for precision, settings in engines:
-        setting = ", ".join(f"{k}={v}" for k, v in settings.items()) or "default"
-        systems.append((f"engine-{precision}", setting, functools.partial(engine_run, precision, settings)))
     # round robin: every system sees each stretch of the shared machine's load; each keeps its best round
     for round_ in range(1, args.repeats + 1):
         print(f"round {round_}/{args.repeats}, load average {os.getloadavg()}")
@@ -366,7 +489,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
           f"{summary['matmul_bound_vs_ort_pipeline']:.2f}x ORT pipeline; fp32 engine at "
           f"{100 * fp32['tokens_per_s'] / matmul_bound:.0f}% of it")
     results = {"tokens": tokens, "sentences": len(texts), "flop_per_token": per_token, "gemm": gemm,
-               "ceiling_tokens_per_s": ceiling, "rows": rows, "summary": summary, "model": str(model_dir)}
+               "ceiling_tokens_per_s": ceiling, "rows": rows, "summary": summary, "model": str(model_dir),
+               "int8_candidates": {k: v for k, v in candidates.items() if k != "paths"}}
     (args.work / "results.json").write_text(json.dumps(results, indent=2, default=str))
     return results
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from offline_ner.data import Record
     from offline_ner.train.evaluation import EvalReport
 from offline_ner.cli.options import decode_option
+from offline_ner.data.windows import OVERLAP_TOKENS, WINDOW_TOKENS
 from offline_ner.infer.config import DEVICES, PRECISIONS, InferConfig
 from offline_ner.train.config import EVAL_MODES, TrainConfig
 
@@ -38,8 +39,9 @@ _TRAINING = TrainConfig()
               help="strict: IOB2-exact entities (seqeval mode='strict').")
 @decode_option
 @click.option("--batch-size", type=click.IntRange(min=1), default=_TRAINING.eval_batch_size, show_default=True)
-@click.option("--max-length", type=click.IntRange(min=8), default=_TRAINING.max_length, show_default=True,
-              help="Window size in subwords; longer sentences are windowed, not truncated.")
+@click.option("--max-length", type=click.IntRange(min=OVERLAP_TOKENS + 3), default=WINDOW_TOKENS, show_default=True,
+              help="Window size in subwords ([CLS]/[SEP] included), the same for a trained folder and an export; "
+                   "longer sentences are cut into overlapping windows, not truncated.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the JSON report here.")
 @json_option
@@ -62,7 +64,7 @@ def evaluate(model_dir: Path, data_path: Path, input_format: str, precision: str
     records = read_records(data_path, input_format)  # before torch is imported: bad data fails in under 2 s
     engine: dict[str, object] = {}
     if _is_onnx_folder(model_dir):
-        report, engine = _evaluate_onnx(model_dir, records, mode, precision, device, decode)
+        report, engine = _evaluate_onnx(model_dir, records, mode, precision, device, decode, max_length)
     else:
         from offline_ner.train import evaluate_model
 
@@ -81,14 +83,15 @@ def _is_onnx_folder(path: Path) -> bool:
 
 
 def _evaluate_onnx(
-    onnx_dir: Path, records: list[Record], mode: str, precision: str, device: str, decode: str
+    onnx_dir: Path, records: list[Record], mode: str, precision: str, device: str, decode: str, max_length: int
 ) -> tuple[EvalReport, dict[str, object]]:
     """Score an export with the engine predict uses: words tagged at their first subword, windows over long ones."""
     from offline_ner.infer import NerEngine
     from offline_ner.train.evaluation import gold_tags, score_tags
 
     gold = gold_tags(records)
-    engine = NerEngine(onnx_dir, InferConfig(device=device, precision=precision, decode=decode))
+    engine = NerEngine(onnx_dir, InferConfig(device=device, precision=precision, decode=decode,
+                                             max_seq_tokens=max_length))
     chosen = engine.describe()
     click.echo(f"device {chosen['device']}, graph {chosen['model_file']} ({chosen['precision']})", err=True)
     predicted = list(engine.predict_tokens(record.tokens for record in records))

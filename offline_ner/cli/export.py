@@ -36,7 +36,8 @@ def _summary(checks: Sequence[Mapping[str, Any]]) -> str:
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(path_type=Path), help="Export folder.")
 @click.option(GPU_FP32.flag, is_flag=True, help=f"Also write {GPU_FP32.file}: attention/LayerNorm/GELU fused for CUDA.")
 @click.option(GPU_FP16.flag, is_flag=True, help=f"Also write {GPU_FP16.file}: the fused graph in half precision (GPU).")
-@click.option(CPU_INT8.flag, is_flag=True, help=f"Also write {CPU_INT8.file}: dynamic int8 quantisation for CPU.")
+@click.option(CPU_INT8.flag, is_flag=True,
+              help=f"Also write {CPU_INT8.file}: int8 for CPU, activations scaled per row (batch-independent).")
 @click.option(
     "--sentences", type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Validation text, one sentence per line (default: built-in sentences).",

@@ -90,7 +90,9 @@ def _stacked(*options: Callable[[F], F]) -> Callable[[F], F]:
 engine_options = _stacked(
     click.option("--device", type=click.Choice(DEVICES), default=_ENGINE_DEFAULTS.device, show_default=True),
     click.option("--precision", type=click.Choice(PRECISIONS), default=_ENGINE_DEFAULTS.precision,
-                 show_default=True, help="auto: fp16 on CUDA; int8 on CPU when exported, else fp32."),
+                 show_default=True,
+                 help="auto: fp16 on CUDA, fp32 on CPU; int8: the exported int8 graph (CPU; its speed depends on "
+                 "the CPU)."),
     click.option("--batch-tokens", type=click.IntRange(min=16), default=None, help="Token budget per batch."),
     click.option("--threads", type=click.IntRange(min=1), default=None,
                  help="CPU threads (default: physical cores)."),

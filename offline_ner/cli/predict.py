@@ -58,12 +58,12 @@ def predict(
     if given := [name for name, value in {"--address": address, "--actors": actors, "--batch-docs": batch_docs}.items()
                  if value is not None]:
         raise click.UsageError(f"{', '.join(given)} apply to --engine ray only")
-    from offline_ner.infer.local_engine import choice_line, int8_warning, predict_files
+    from offline_ner.infer.local_engine import batch_dependence_warning, choice_line, predict_files
 
     def announce(chosen: dict[str, Any]) -> None:
         click.echo(choice_line(chosen), err=True)
-        if shard is not None and chosen["precision"] == "int8":
-            click.echo(int8_warning("merged int8 shards"), err=True)
+        if shard is not None and not chosen["batch_independent"]:
+            click.echo(batch_dependence_warning("merged shards"), err=True)
 
     run = predict_files(paths + inputs, onnx_dir, out_path, config, fmt=input_format, output_format=output_format,
                         shard=shard, on_start=announce, progress=True)
@@ -76,15 +76,15 @@ def _predict_on_ray(
     shard: ShardSpec | None, address: str | None, actors: int | None, batch_docs: int | None, as_json: bool,
 ) -> None:
     """``--engine ray``: one library call (:func:`offline_ner.infer.ray_engine.predict_files`), then its report."""
-    from offline_ner.infer.local_engine import int8_warning
-    from offline_ner.infer.ray_engine import cpu_precision, predict_files
+    from offline_ner.infer.local_engine import batch_dependence_warning
+    from offline_ner.infer.ray_engine import cpu_variant, predict_files
 
     if output_format not in ("auto", "jsonl"):
         raise click.UsageError("--engine ray writes JSONL entities; convert them afterwards for other formats")
     if shard is not None:
         raise click.UsageError("--shard and --engine ray do not combine: Ray spreads the documents itself")
-    if config.device != "cuda" and cpu_precision(onnx_dir, config.precision) == "int8":
-        click.echo(int8_warning("the ray engine's output"), err=True)
+    if config.device != "cuda" and not getattr(cpu_variant(onnx_dir, config.precision), "batch_independent", True):
+        click.echo(batch_dependence_warning("the ray engine's output"), err=True)
     run = predict_files(inputs, onnx_dir, out_path, config, fmt=fmt, address=address, actors=actors,
                         batch_size=batch_docs)
     click.echo(run.line(), err=True)

@@ -55,6 +55,7 @@ FP32 = VariantSpec("fp32", "model.onnx", "fp32", "cpu", "")
 GPU_FP32 = VariantSpec("gpu-fp32", "model_gpu.onnx", "fp32", "cuda", "--optimize")
 GPU_FP16 = VariantSpec("gpu-fp16", "model_gpu_fp16.onnx", "fp16", "cuda", "--fp16")
 CPU_INT8 = VariantSpec("cpu-int8", "model_int8.onnx", "int8", "cpu", "--int8")
+PER_ROW = "per-row"  # an int8 graph's activation scales: one per row (token), computed from that row alone
 VARIANT_SPECS: Mapping[str, VariantSpec] = {spec.name: spec for spec in (FP32, GPU_FP32, GPU_FP16, CPU_INT8)}
 
 
@@ -69,6 +70,14 @@ class Variant:
     fused_nodes: Mapping[str, int] | None = None  # GPU graphs: fused operator counts
     reduce_range: bool | None = None  # int8 graphs: 7-bit weights for CPUs without VNNI
     validation: Mapping[str, Any] | None = None  # the graph's check against PyTorch (export/validate.py)
+    # int8 graphs: "per-row" (each token its own activation scale: batch-independent); None: one scale per batch
+    # tensor (exports before issue 27, optimum's model_quantized.onnx), which only an explicit --precision runs
+    activation_scales: str | None = None
+
+    @property
+    def batch_independent(self) -> bool:
+        """Whether a row's numbers depend only on the row, never on what shares its batch or on the padding."""
+        return self.precision != "int8" or self.activation_scales == PER_ROW
 
     @classmethod
     def of(cls, spec: VariantSpec, **measured: Any) -> Variant:
@@ -76,7 +85,7 @@ class Variant:
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "file": self.file, "precision": self.precision, "device": self.device}
-        for key in ("fused_nodes", "reduce_range", "validation"):
+        for key in ("fused_nodes", "reduce_range", "validation", "activation_scales"):
             value = getattr(self, key)
             if value is not None:
                 out[key] = dict(value) if isinstance(value, Mapping) else value
@@ -93,9 +102,10 @@ class Variant:
         fused, validation = data.get("fused_nodes"), data.get("validation")
         if not all(value is None or isinstance(value, dict) for value in (fused, validation)):
             raise MalformedManifest(f"variant {name!r}: 'fused_nodes' and 'validation' must be objects")
-        reduce_range = data.get("reduce_range")
+        reduce_range, scales = data.get("reduce_range"), data.get("activation_scales")
         return cls(
-            name, file, precision, device, fused, None if reduce_range is None else bool(reduce_range), validation
+            name, file, precision, device, fused, None if reduce_range is None else bool(reduce_range), validation,
+            None if scales is None else str(scales),
         )
 
 

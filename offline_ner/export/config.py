@@ -23,7 +23,7 @@ class ExportConfig:
     optimize: bool = False
     # write model_gpu_fp16.onnx: the fused graph in half precision (GPU only; halves memory traffic)
     fp16: bool = False
-    # write model_int8.onnx: dynamic int8 quantisation of the plain graph, for CPU inference
+    # write model_int8.onnx: int8 weights, activations quantised per row at run time, for CPU inference
     int8: bool = False
     # None: decide from this CPU; 7-bit weights avoid u8*s8 overflow in AVX2 kernels without VNNI
     int8_reduce_range: bool | None = None

@@ -23,7 +23,7 @@ from typing import Any
 
 from offline_ner._fs import atomic_write_text, fsync_dir, sha256_file
 from offline_ner._quiet_warnings import notes_for_log, notes_for_warnings
-from offline_ner.contracts import CPU_INT8, FP32, GPU_FP16, GPU_FP32, ExportManifest, Variant
+from offline_ner.contracts import CPU_INT8, FP32, GPU_FP16, GPU_FP32, PER_ROW, ExportManifest, Variant
 from offline_ner.data import is_valid_tag, text_tokenizer
 from offline_ner.data.model_card import CARD_NAME
 from offline_ner.data.model_labels import agreed_labels
@@ -97,7 +97,7 @@ def _write_graphs(staging: Path, model_config: Any, cfg: ExportConfig) -> tuple[
     if cfg.int8:
         reduce_range = _graphs.cpu_needs_reduce_range() if cfg.int8_reduce_range is None else cfg.int8_reduce_range
         _graphs.write_int8_graph(plain, staging / CPU_INT8.file, reduce_range=reduce_range)
-        variants.append(Variant.of(CPU_INT8, reduce_range=reduce_range))
+        variants.append(Variant.of(CPU_INT8, reduce_range=reduce_range, activation_scales=PER_ROW))
     return variants, problems
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from offline_ner.data.iob2 import DECODERS, DEFAULT_DECODER
+from offline_ner.data.windows import OVERLAP_TOKENS, WINDOW_TOKENS
 
 DEVICES = ("auto", "cuda", "cpu")
 PRECISIONS = ("auto", "fp32", "fp16", "int8")
@@ -29,16 +30,15 @@ class InferConfig:
 
     # auto: CUDA when a session really gets the CUDA provider, else CPU (the choice and reason are reported)
     device: str = "auto"
-    # auto: fp16 fused graph on CUDA; on CPU the int8 graph when exported, else fp32
+    # auto: fp16 fused graph on CUDA, fp32 on CPU (int8, when exported, on request: model_dir.PREFERENCES says why)
     precision: str = "auto"
     # subword tokens per batch (rows x padded width); 4,096 gave the best CPU throughput (scripts/bench_infer.py)
     max_batch_tokens: int = 4096
     # rows per batch cap, so a flood of 3-token sentences does not build one giant batch of tiny rows
     max_batch_size: int = 512
-    # model window including [CLS]/[SEP]; attention is quadratic, and 99.9% of news sentences fit in 128
-    max_seq_tokens: int = 256
-    # subword tokens shared by consecutive windows of a longer sentence: each word keeps >= 32 tokens of context
-    overlap_tokens: int = 64
+    # model window including [CLS]/[SEP], and the tokens consecutive windows share (offline_ner.data.windows)
+    max_seq_tokens: int = WINDOW_TOKENS
+    overlap_tokens: int = OVERLAP_TOKENS
     # split documents into sentences first (the model was trained on sentences); else only windows
     split_sentences: bool = True
     # intra-op threads; None = physical cores (hyper-threads share FMA units; more threads only contend)

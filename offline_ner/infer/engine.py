@@ -41,13 +41,13 @@ from offline_ner.contracts import Variant
 from offline_ner.data import iter_sentences, iter_tokenized_sentences, tokenizer_mismatch
 from offline_ner.data.text import Token
 from offline_ner.data.viterbi import IOB2Constraints, decode_labels, log_softmax
+from offline_ner.data.windows import plan_windows
 from offline_ner.errors import InferError
 from offline_ner.infer.batching import plan_batches
 from offline_ner.infer.config import InferConfig
 from offline_ner.infer.entities import Entity, LabelScheme, decode_spans, span_scores
 from offline_ner.infer.model_dir import ModelFolder, read_model_folder
 from offline_ner.infer.session import Runner, cuda_unavailable_reason, open_runner, physical_cores
-from offline_ner.infer.windows import plan_windows
 
 T = TypeVar("T")
 
@@ -172,6 +172,7 @@ class NerEngine:
             "providers": self.runner.providers,
             "model_file": self.variant.file,
             "precision": self.precision,
+            "batch_independent": self.variant.batch_independent,
             "threads": self.threads,
             "decode": self.config.decode,
             "reason": self.device_reason,

@@ -59,11 +59,12 @@ def choice_line(chosen: dict[str, Any]) -> str:
             f"{chosen['threads']} threads")
 
 
-def int8_warning(what: str) -> str:
-    """Why ``what`` (merged shards, the Ray engine's output) may differ from one run with the int8 graph."""
-    return ("warning: the int8 graph quantises activations per batch, so its tags and scores depend on which "
-            f"documents share a batch; {what} can differ from one run. Use --precision fp32 for "
-            "byte-identical output (docs/scaling-out.md)")
+def batch_dependence_warning(what: str) -> str:
+    """Why ``what`` (merged shards, the Ray engine's output) may differ from one run with an int8 graph that
+    quantises activations with one scale per batch (an export from before per-row scales, or optimum's)."""
+    return ("warning: this int8 graph quantises activations with one scale per batch (an export from before per-row "
+            f"scales, or optimum's), so its tags and scores depend on which documents share a batch; {what} can "
+            "differ from one run. Re-export with --int8, or use --precision fp32 (docs/scaling-out.md)")
 
 
 def _progress(items: Iterable[T]) -> Iterator[T]:

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from offline_ner._fs import atomic_writer
+from offline_ner.contracts import Variant
 from offline_ner.data import Document
 from offline_ner.data.text import read_text_file
 from offline_ner.errors import DataError, InferError, OfflineNerError
@@ -261,11 +262,11 @@ def predict_dataset(
     return tagged
 
 
-def cpu_precision(model_dir: str | os.PathLike[str], precision: str) -> str | None:
-    """The precision of the graph a CPU actor loads for ``precision`` (``int8`` output depends on batching), or
-    None when the export holds no CPU graph for it (the actors then report the error)."""
+def cpu_variant(model_dir: str | os.PathLike[str], precision: str) -> Variant | None:
+    """The graph a CPU actor loads for ``precision`` (is its output batch-independent?), or None when the export
+    holds no CPU graph for it (the actors then report the error)."""
     try:
-        return read_model_folder(Path(model_dir)).variant_for("cpu", precision).precision
+        return read_model_folder(Path(model_dir)).variant_for("cpu", precision)
     except InferError:
         return None
 

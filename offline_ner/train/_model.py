@@ -3,7 +3,7 @@
 Example::
 
     model, tokenizer = load_classifier(model_dir)
-    label_ids = predict_words(model, tokenizer, records, batch_size=64, max_length=128)   # valid IOB2 (Viterbi)
+    label_ids = predict_words(model, tokenizer, records, batch_size=64)   # valid IOB2 (Viterbi), engine's windows
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from offline_ner._quiet_warnings import notes_for_log
 from offline_ner.data import DEFAULT_DECODER, Record
 from offline_ner.data.model_labels import agreed_labels
 from offline_ner.data.viterbi import IOB2Constraints, decode_labels
+from offline_ner.data.windows import OVERLAP_TOKENS, WINDOW_TOKENS
 from offline_ner.errors import ModelNotFoundError
 from offline_ner.train.base_model import resolve_base_model
 from offline_ner.train.features import Feature, build_features, join_windows
@@ -89,12 +90,13 @@ def pad_batch(items: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor
 
 @torch.inference_mode()
 def predict_words(
-    model: Any, tokenizer: Any, records: Sequence[Record], batch_size: int, max_length: int,
-    decode: str = DEFAULT_DECODER,
+    model: Any, tokenizer: Any, records: Sequence[Record], batch_size: int, max_length: int = WINDOW_TOKENS,
+    decode: str = DEFAULT_DECODER, overlap_tokens: int = OVERLAP_TOKENS,
 ) -> list[list[int]]:
-    """Per record, the label id of every word (scored at its first subword; windows joined back), decoded per
-    record by ``decode`` (``viterbi``: valid IOB2 over the model's ``id2label``; ``argmax``: each word alone)."""
-    features, _ = build_features(records, tokenizer, None, max_length)
+    """Per record, the label id of every word (scored at its first subword; long records in the engine's
+    overlapping windows, joined back), decoded per record by ``decode`` (``viterbi``: valid IOB2 over the model's
+    ``id2label``; ``argmax``: each word alone)."""
+    features, _ = build_features(records, tokenizer, None, max_length, overlap_tokens)
     model.eval()
     device = next(model.parameters()).device
     features.sort(key=lambda f: len(f.input_ids))  # each batch pads little; join_windows takes any order

@@ -2,7 +2,8 @@
 
 Two modes: ``default`` scores like conlleval (a dangling ``I-X`` still starts an entity), ``strict`` scores
 exact IOB2 (seqeval ``mode="strict", scheme=IOB2``: a span whose tags break IOB2 is not an entity). Words are
-predicted at their first subword, in windows of ``max_length`` subwords, so no word goes unscored, and decoded
+predicted at their first subword, in the ONNX engine's overlapping windows (``offline_ner.data.windows``), so no
+word goes unscored and a trained folder scores as its export does, and decoded
 per record into valid IOB2 by default (constrained Viterbi; ``decode="argmax"`` keeps each word's own best label,
 and the report counts the ``I-`` tags that then break IOB2). Never uses ``evaluate.load`` (it fetches code from
 the Hub).
@@ -25,9 +26,10 @@ from seqeval.metrics import classification_report, f1_score, precision_score, re
 from seqeval.scheme import IOB2
 
 from offline_ner.data import DEFAULT_DECODER, Record, iob2_violations, require_tags
+from offline_ner.data.windows import OVERLAP_TOKENS, WINDOW_TOKENS
 from offline_ner.train.config import EVAL_MODES, TrainConfig
 
-# unless told otherwise, evaluation scores as a training run's dev scoring does: its mode, batch and window size
+# unless told otherwise, evaluation scores as a training run's dev scoring does: its mode and batch size
 _DEFAULTS = TrainConfig()
 
 
@@ -105,8 +107,9 @@ def evaluate_model(
     records: Sequence[Record],
     mode: str = _DEFAULTS.eval_mode,
     batch_size: int = _DEFAULTS.eval_batch_size,
-    max_length: int = _DEFAULTS.max_length,
+    max_length: int = WINDOW_TOKENS,
     decode: str = DEFAULT_DECODER,
+    overlap_tokens: int = OVERLAP_TOKENS,
 ) -> EvalReport:
     """Predict ``records`` with the token classifier in ``model_dir`` and score against their tags.
 
@@ -115,7 +118,9 @@ def evaluate_model(
         records: labelled records.
         mode: ``default`` or ``strict`` (IOB2-exact).
         batch_size: records per inference batch.
-        max_length: window size in subwords; longer records are windowed, never truncated.
+        max_length: window size in subwords (the engine's by default); longer records are windowed, never
+            truncated.
+        overlap_tokens: subwords consecutive windows share (the engine's by default); below ``max_length - 2``.
         decode: ``viterbi`` (valid IOB2) or ``argmax`` (each word's best label alone).
 
     Raises:
@@ -123,7 +128,8 @@ def evaluate_model(
         DataError: a record has no tags.
     """
     gold = gold_tags(records)
-    predicted = predict_tags(model_dir, records, batch_size=batch_size, max_length=max_length, decode=decode)
+    predicted = predict_tags(model_dir, records, batch_size=batch_size, max_length=max_length, decode=decode,
+                             overlap_tokens=overlap_tokens)
     return score_tags(gold, predicted, mode=mode)
 
 
@@ -139,8 +145,9 @@ def gold_tags(records: Sequence[Record]) -> list[list[str]]:
 
 def predict_tags(
     model_dir: str | os.PathLike[str], records: Sequence[Record], batch_size: int = _DEFAULTS.eval_batch_size,
-    max_length: int = _DEFAULTS.max_length,
+    max_length: int = WINDOW_TOKENS,
     decode: str = DEFAULT_DECODER,
+    overlap_tokens: int = OVERLAP_TOKENS,
 ) -> list[tuple[str, ...]]:
     """Per record, the PyTorch model's IOB2 tag for every word (first subword; long records windowed), decoded
     by ``decode`` (default: the best-scoring valid IOB2 tags).
@@ -155,7 +162,8 @@ def predict_tags(
 
     model, tokenizer = load_classifier(Path(model_dir))
     id2label = {int(i): label for i, label in model.config.id2label.items()}
-    word_ids = predict_words(model, tokenizer, records, batch_size=batch_size, max_length=max_length, decode=decode)
+    word_ids = predict_words(model, tokenizer, records, batch_size=batch_size, max_length=max_length, decode=decode,
+                             overlap_tokens=overlap_tokens)
     return [tuple(id2label[i] for i in ids) for ids in word_ids]
 
 

@@ -1,9 +1,10 @@
 """Records -> model inputs: subword tokenization, first-subword labels, and windows that lose no word.
 
 Each word's first subword carries its label id and every other position gets -100 (ignored by the loss), as in
-HF's run_ner; so do the words a record lists under ``provenance["no_loss_words"]`` (partial annotation). Unlike ``truncation=True``, a sentence longer than ``max_length`` subwords is cut into consecutive
-windows at word boundaries, so every word is trained on and predicted exactly once; a single word longer than a
-whole window keeps its first subwords (it is still labelled and predicted; counted as ``truncated_words``). A word
+HF's run_ner; so do the words a record lists under ``provenance["no_loss_words"]`` (partial annotation). Unlike ``truncation=True``, a sentence longer than ``max_length`` subwords is cut into windows at word
+boundaries (``offline_ner.data.windows``, the engine's planner): consecutive ones for training, overlapping ones
+for scoring (``overlap_tokens``), each word labelled and predicted by exactly one window; a single word longer than
+a whole window keeps its first subwords (it is still labelled and predicted; counted as ``truncated_words``). A word
 the tokenizer maps to no subword (e.g. a lone control character) becomes the unknown token, so it is not lost
 either. :func:`join_windows` puts per-window word predictions back together in record order.
 
@@ -12,6 +13,7 @@ Needs a fast tokenizer (``word_ids``); imports no torch.
 Example::
 
     features, stats = build_features(records, tokenizer, label2id, max_length=128)
+    scoring, _ = build_features(records, tokenizer, None, WINDOW_TOKENS, OVERLAP_TOKENS)   # as the engine cuts
     stats.windowed_records, stats.dropped_words    # -> (3, 0)
 """
 
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from offline_ner.data import Record
+from offline_ner.data.windows import Window, plan_windows
 
 IGNORE_INDEX = -100  # torch CrossEntropyLoss's ignore_index
 # provenance key: token indices of a record whose labels get no loss (partial annotation, e.g. words where an LLM
@@ -31,13 +34,13 @@ NO_LOSS_KEY = "no_loss_words"
 
 @dataclass(frozen=True)
 class Feature:
-    """One model input: a window of one record's words."""
+    """One model input: a window of one record's words, of which it labels and predicts those it owns."""
 
     record_index: int
-    word_start: int  # index in the record of the window's first word
+    word_start: int  # index in the record of the first word the window owns
     input_ids: tuple[int, ...]
-    labels: tuple[int, ...]  # label id at each word's first subword, -100 elsewhere (all -100 if unlabelled)
-    word_positions: tuple[int, ...]  # the position of each word's first subword, in word order
+    labels: tuple[int, ...]  # label id at each owned word's first subword, -100 elsewhere (all -100 if unlabelled)
+    word_positions: tuple[int, ...]  # the position of each owned word's first subword, in word order
 
     def as_item(self, is_distilled: bool = False) -> dict[str, Any]:
         """The dict the data collator pads (``is_distilled`` lets the trainer count the realised share)."""
@@ -65,27 +68,15 @@ class FeatureStats:
         return dict(self.__dict__)
 
 
-def _windows(sub_counts: Sequence[int], budget: int) -> list[tuple[int, int]]:
-    """Greedy word ranges ``[start, end)`` whose subword counts (each capped at ``budget``) fit in ``budget``."""
-    windows = []
-    start, used = 0, 0
-    for i, count in enumerate(sub_counts):
-        count = min(count, budget)
-        if used + count > budget and i > start:
-            windows.append((start, i))
-            start, used = i, 0
-        used += count
-    windows.append((start, len(sub_counts)))
-    return windows
-
-
 def build_features(
     records: Sequence[Record],
     tokenizer: Any,
     label2id: Mapping[str, int] | None,
     max_length: int,
+    overlap_tokens: int = 0,
 ) -> tuple[list[Feature], FeatureStats]:
-    """Tokenize ``records`` into windows of at most ``max_length`` subwords (special tokens included).
+    """Tokenize ``records`` into windows of at most ``max_length`` subwords (special tokens included), consecutive
+    ones sharing about ``overlap_tokens`` subwords of context (0: training's back-to-back windows).
 
     Args:
         records: the records; their tags are used only when ``label2id`` is given.
@@ -118,10 +109,10 @@ def build_features(
                 stats["unk_words"] += 1
         stats["words"] += len(subwords)
         stats["truncated_words"] += sum(len(p) > budget for p in subwords)
-        windows = _windows([len(p) for p in subwords], budget)
+        windows = plan_windows([min(len(p), budget) for p in subwords], budget, overlap_tokens)
         stats["windowed_records"] += len(windows) > 1
-        for start, end in windows:
-            features.append(_window_feature(index, record, subwords, start, end, budget, tokenizer, label2id))
+        for window in windows:
+            features.append(_window_feature(index, record, subwords, window, budget, tokenizer, label2id))
     return features, FeatureStats(features=len(features), **stats)
 
 
@@ -129,17 +120,18 @@ def _window_feature(
     index: int,
     record: Record,
     subwords: Sequence[Sequence[int]],
-    start: int,
-    end: int,
+    window: Window,
     budget: int,
     tokenizer: Any,
     label2id: Mapping[str, int] | None,
 ) -> Feature:
     content: list[int] = []
-    first: list[int] = []  # content offset of each word's first subword
-    for pieces in subwords[start:end]:
-        first.append(len(content))
-        content.extend(pieces[:budget])
+    first: list[int] = []  # content offset of each owned word's first subword
+    for word in range(window.start, window.end):
+        if window.own_start <= word < window.own_end:
+            first.append(len(content))
+        content.extend(subwords[word][:budget])
+    start, end = window.own_start, window.own_end
     input_ids = tokenizer.build_inputs_with_special_tokens(content)
     # where the content starts after the leading special tokens ([CLS] for BERT): find a sentinel id
     prefix = tokenizer.build_inputs_with_special_tokens([-1]).index(-1)

@@ -20,6 +20,7 @@ from offline_ner.data import Record, label_list, repair_iob2
 from offline_ner.errors import TrainError
 from offline_ner.train._model import load_tokenizer
 from offline_ner.train.config import TrainConfig
+from offline_ner.data.windows import OVERLAP_TOKENS, WINDOW_TOKENS
 from offline_ner.train.features import Feature, FeatureStats, build_features
 from offline_ner.train.regimens import Phase
 
@@ -81,7 +82,7 @@ def prepare_features(cfg: TrainConfig, base: Path, labels: list[str], pools: Poo
     # evaluating every epoch on a large dev set can cost as much as the training itself: a subset picks the
     # checkpoint, and the whole set scores the final model once
     selection = _dev_selection(pools.dev, cfg.dev_subset)
-    dev_f, dev_stats = build_features(selection, tokenizer, label2id, cfg.max_length)
+    dev_f, dev_stats = build_features(selection, tokenizer, label2id, WINDOW_TOKENS, OVERLAP_TOKENS)  # as scored
     dev_f.sort(key=lambda f: len(f.input_ids))  # eval batches in order: sorted, they pad little
     stats = {"gold": gold_stats, "distilled": distilled_stats, "dev": dev_stats}
     return Prepared(tokenizer, labels, gold_f, distilled_f, dev_f, selection, stats)

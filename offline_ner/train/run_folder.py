@@ -101,7 +101,7 @@ def publish_final(cfg: TrainConfig, last: PhaseResult, data: Prepared, dev: Sequ
         _publish(phase_model(last, cfg.keep), model_dir)
         if dev and (len(data.dev_records) < len(dev) or cfg.keep == "last"):
             dev_f1_all = evaluate_model(model_dir, dev, mode=cfg.eval_mode, batch_size=cfg.eval_batch_size,
-                                        max_length=cfg.max_length).f1
+                                        ).f1
     return dev_f1_all
 
 

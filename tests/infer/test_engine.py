@@ -146,7 +146,7 @@ def test_cpu_is_chosen_and_reported_without_cuda(tiny_onnx_dir: Path) -> None:
     chosen = auto.describe()
     assert chosen["device"] == "cpu" and chosen["providers"] == ["CPUExecutionProvider"]
     assert "not using CUDA: " in chosen["reason"]
-    assert chosen["model_file"] == "model_int8.onnx", "auto precision on CPU takes the exported int8 graph"
+    assert chosen["model_file"] == "model.onnx", "auto precision on CPU is fp32; int8 runs on request"
 
 
 @pytest.mark.skipif(HAS_CUDA, reason="this machine has CUDA")

@@ -71,6 +71,22 @@ def test_ray_engine_output_is_identical_to_one_process_on_jsonl(cluster: None, t
     assert spread.read_bytes() == single.read_bytes()
 
 
+@pytest.mark.parametrize("precision", [(), ("--precision", "int8")])
+def test_ray_engine_output_is_identical_to_one_process_in_the_default_precision_and_int8(
+    cluster: None, tiny_onnx_dir: Path, tmp_path: Path, precision: tuple[str, ...]
+) -> None:
+    # the default (fp32 on the CPU) and the per-row int8 graph: no actor's batches change a document's numbers
+    source = write_docs(tmp_path / "docs.jsonl", 300)
+    code, output = run("predict", "--model", str(tiny_onnx_dir), "-o", str(tmp_path / "single.jsonl"), "--device",
+                       "cpu", "--input", str(source), *precision)
+    assert code == 0, output
+    code, output = run("predict", "--model", str(tiny_onnx_dir), "-o", str(tmp_path / "ray.jsonl"), "--device",
+                       "cpu", "--input", str(source), "--engine", "ray", "--actors", "2", "--threads", "1",
+                       "--batch-docs", "32", *precision)
+    assert code == 0 and "warning" not in output, output
+    assert (tmp_path / "ray.jsonl").read_bytes() == (tmp_path / "single.jsonl").read_bytes()
+
+
 def test_text_lines_and_folders_keep_the_single_process_ids_and_order(cluster: None, tiny_onnx_dir: Path,
                                                                        tmp_path: Path) -> None:
     (tmp_path / "lines.txt").write_bytes("Paris is big.\n\nBerlin too.\nZ\xfcrich caf\xe9.\n".encode("cp1252"))

@@ -163,7 +163,29 @@ def test_rerun_of_a_crashed_shard_replaces_only_itself(sharded: dict, tiny_onnx_
     assert (tmp_path / "m.jsonl").read_bytes() == sharded["single"].read_bytes()
 
 
-def test_int8_shards_warn_that_batches_change_their_numbers(sharded: dict, tiny_onnx_dir: Path, tmp_path: Path) -> None:
-    code, output = run("predict", "--model", str(tiny_onnx_dir), "--input", str(sharded["source"]), "-o",
+@pytest.mark.parametrize(("precision", "graph"),
+                         [((), "model.onnx (fp32)"), (("--precision", "int8"), "model_int8.onnx (int8)")])
+def test_merged_shards_equal_one_run_byte_for_byte_in_the_default_precision_and_int8(
+    tiny_onnx_dir: Path, tmp_path: Path, precision: tuple[str, ...], graph: str
+) -> None:
+    # shards run with another batch budget than the single run, and still merge to it byte for byte
+    source = write_docs(tmp_path / "docs.jsonl", 40)
+    code, output = run("predict", "--model", str(tiny_onnx_dir), "--input", str(source), "-o",
+                       str(tmp_path / "single.jsonl"), "--device", "cpu", *precision)
+    assert code == 0 and graph in output, output
+    parts = [tmp_path / f"part-{k}.jsonl" for k in range(1, N + 1)]
+    for k, part in enumerate(parts, start=1):
+        code, output = run("predict", "--model", str(tiny_onnx_dir), "--input", str(source), "-o", str(part),
+                           "--device", "cpu", "--shard", f"{k}/{N}", "--batch-tokens", "64", *precision)
+        assert code == 0 and "warning" not in output, output
+    code, output = merge(source, tmp_path / "merged.jsonl", *parts)
+    assert code == 0, output
+    assert (tmp_path / "merged.jsonl").read_bytes() == (tmp_path / "single.jsonl").read_bytes()
+
+
+def test_shards_of_a_per_tensor_int8_graph_warn_that_batches_change_their_numbers(
+    sharded: dict, per_tensor_onnx_dir: Path, tmp_path: Path
+) -> None:
+    code, output = run("predict", "--model", str(per_tensor_onnx_dir), "--input", str(sharded["source"]), "-o",
                        str(tmp_path / "p.jsonl"), "--device", "cpu", "--precision", "int8", "--shard", "1/2")
-    assert code == 0 and "warning: the int8 graph quantises activations per batch" in output
+    assert code == 0 and "warning: this int8 graph quantises activations with one scale per batch" in output

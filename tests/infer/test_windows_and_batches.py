@@ -6,8 +6,8 @@ import numpy as np
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from offline_ner.data.windows import plan_windows
 from offline_ner.infer.batching import padding_efficiency, plan_batches
-from offline_ner.infer.windows import plan_windows
 
 word_tokens = st.lists(st.integers(min_value=0, max_value=8), max_size=300)
 

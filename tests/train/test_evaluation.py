@@ -37,7 +37,7 @@ def test_report_json_and_table_carry_every_type() -> None:
 
 def test_model_is_evaluated_on_every_word_of_a_long_record(tiny_bert_dir: Path, no_network: None) -> None:
     long = Record(id="l", tokens=("Paris",) * 300, tags=("B-LOC",) * 300)
-    report = evaluate_model(tiny_bert_dir, [long], mode="strict", max_length=32)
+    report = evaluate_model(tiny_bert_dir, [long], mode="strict", max_length=32, overlap_tokens=8)
     assert isinstance(report, EvalReport)
     assert report.support == 300  # all words scored, none lost to truncation
 
@@ -54,9 +54,9 @@ def test_evaluation_decodes_valid_iob2_by_default(tiny_bert_dir: Path, no_networ
     conll = tmp_path / "gold.conll"
     conll.write_text("".join(f"Word{i} B-PER\nParis I-PER\nBerlin O\nRome B-LOC\n\n" for i in range(12)))
     records = read_conll(conll) + [Record(id="l", tokens=("Paris", "Rome") * 40, tags=("B-LOC", "O") * 40)]
-    argmax = evaluate_model(tiny_bert_dir, records, max_length=24, decode="argmax")
-    viterbi = evaluate_model(tiny_bert_dir, records, max_length=24)
-    strict = evaluate_model(tiny_bert_dir, records, max_length=24, mode="strict")
+    argmax = evaluate_model(tiny_bert_dir, records, max_length=24, decode="argmax", overlap_tokens=4)
+    viterbi = evaluate_model(tiny_bert_dir, records, max_length=24, overlap_tokens=4)
+    strict = evaluate_model(tiny_bert_dir, records, max_length=24, mode="strict", overlap_tokens=4)
     assert argmax.invalid_tags > 0 and viterbi.invalid_tags == 0
     assert (viterbi.precision, viterbi.recall) == (strict.precision, strict.recall)
 

@@ -73,11 +73,14 @@ def test_word_with_no_subword_becomes_the_unknown_token(tokenizer) -> None:  # t
     words=st.lists(st.lists(st.text("abcdéXYZ0-", min_size=1, max_size=30), min_size=1, max_size=60),
                    min_size=1, max_size=4),
     max_length=st.integers(8, 40),
+    overlap_share=st.sampled_from([0.0, 0.25, 0.6]),
 )
-def test_windows_then_join_give_back_every_word_in_order(words: list[list[str]], max_length: int) -> None:
+def test_windows_then_join_give_back_every_word_in_order(words: list[list[str]], max_length: int,
+                                                         overlap_share: float) -> None:
+    # overlap 0: training's back-to-back windows; above 0: scoring's overlapping ones, each word owned by one
     tokenizer = minilm_tokenizer()
     records = [Record(id=str(i), tokens=tuple(w), tags=("O",) * len(w)) for i, w in enumerate(words)]
-    features, stats = build_features(records, tokenizer, None, max_length)
+    features, stats = build_features(records, tokenizer, None, max_length, int(overlap_share * (max_length - 2)))
     assert all(len(f.input_ids) <= max_length for f in features)
     # predict each word's own index: joining must return 0..n-1 for each record
     predicted = []

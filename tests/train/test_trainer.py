@@ -130,7 +130,7 @@ def test_dev_subset_picks_checkpoints_on_a_spread_of_dev_and_scores_the_final_mo
     result = run(tiny_config(tiny_bert_dir, regimen="gold", max_steps=3, dev_subset=3), toy_data, tmp_path)
     metrics = result.metrics
     assert metrics.dev_selection_records == 3 and metrics.data["dev"]["records"] == 3
-    assert metrics.dev_f1_all == evaluate_model(result.model_dir, toy_data["dev"], max_length=24).f1
+    assert metrics.dev_f1_all == evaluate_model(result.model_dir, toy_data["dev"]).f1  # as dev scoring windows
 
 
 def test_rerun_with_another_config_in_the_same_folder_is_refused(simple_mix: TrainResult, tiny_bert_dir: Path,

@@ -4,6 +4,10 @@ Pure (numpy only). A word is tagged by exactly one window, the one in which it s
 (the overlap is cut at its midpoint), so after merging every word has one tag: an entity that crosses a window
 boundary is decoded once from the merged tags, never lost at a cut and never reported twice.
 
+The window and overlap that scoring uses are defined here, once: the ONNX engine (``predict``, ``evaluate`` of an
+export) and PyTorch scoring (``evaluate`` of a trained folder, dev scoring while training) both read them, so the
+same model gives the same tags either way. Training itself cuts its own (shorter, non-overlapping) windows.
+
 Example::
 
     plan_windows([1, 3, 2, 2, 1], max_tokens=5, overlap_tokens=2)
@@ -16,6 +20,11 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
+
+# subword tokens per scoring window, [CLS]/[SEP] included: attention is quadratic, and 99.9% of news sentences fit
+WINDOW_TOKENS = 256
+# subword tokens shared by consecutive windows of a longer sentence: each word keeps >= 32 tokens of context
+OVERLAP_TOKENS = 64
 
 
 class Window(NamedTuple):
