@@ -18,7 +18,6 @@ Example::
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import hashlib
 import os

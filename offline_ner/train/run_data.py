@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from offline_ner.data import Record, label_list, repair_iob2
+from offline_ner.data.windows import OVERLAP_TOKENS, WINDOW_TOKENS
 from offline_ner.errors import TrainError
 from offline_ner.train._model import load_tokenizer
 from offline_ner.train.config import TrainConfig
-from offline_ner.data.windows import OVERLAP_TOKENS, WINDOW_TOKENS
 from offline_ner.train.features import Feature, FeatureStats, build_features
 from offline_ner.train.regimens import Phase
 

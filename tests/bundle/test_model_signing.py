@@ -19,6 +19,7 @@ from click.testing import CliRunner, Result
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from offline_ner.bundle.contents import PayloadFile
 from offline_ner.bundle.create import _entry
 from offline_ner.bundle.model_signature import (
     folder_digests,
@@ -28,7 +29,6 @@ from offline_ner.bundle.model_signature import (
     sign_payload,
     verified_digests,
 )
-from offline_ner.bundle.contents import PayloadFile
 from offline_ner.cli.main import cli
 from offline_ner.errors import BundleError, ExitCode, SignatureError
 
