@@ -122,8 +122,10 @@ def build_wheelhouse(
     unknown = sorted({canonicalize_name(extra) for extra in wanted} - wheel_extras(own))
     if unknown:
         raise BundleError(f"{own.name} has no extra {unknown[0]!r}; its extras: {', '.join(sorted(wheel_extras(own)))}")
-    pins: dict[str, Requirement] = {canonicalize_name(r.name): r for r in wheel_requirements(own)}
-    sdist_only = [str(pins[name]) for name in SDIST_ONLY if name in pins]
+    # the pins this target installs (its extras' too), without their markers: pip ignores `; extra == "predict"`
+    pins = {canonicalize_name(r.name): f"{r.name}{r.specifier}" for r in wheel_requirements(own)
+            if r.marker is None or any(r.marker.evaluate({"extra": extra}) for extra in wanted)}
+    sdist_only = [pins[name] for name in SDIST_ONLY if name in pins]
     if sdist_only:
         _pip(["wheel", "--no-deps", "--wheel-dir", str(out), *source_args, *sdist_only], log)
     # "==2.13.0" alone also matches "2.13.0+cpu", which pip prefers wherever its sources offer both (PEP 440)
