@@ -19,7 +19,7 @@ from offline_ner.bundle.runtime import DEVICES, PROFILES, Target
 from offline_ner.bundle.wheelhouse import TORCH_CPU_INDEX
 from offline_ner.cli._common import BUNDLE_EXIT_CODES_EPILOG, emit, handles_errors, json_option
 from offline_ner.cli.keys import read_passphrase
-from offline_ner.cli.options import store_option, trust_store_option
+from offline_ner.cli.options import signing_keys_option, store_option, trust_store_option
 from offline_ner.contracts import VerificationReport
 
 BUNDLE_EPILOG = BUNDLE_EXIT_CODES_EPILOG
@@ -73,14 +73,7 @@ def _model_signing(kind: str, sign_key: Path | None, upstream_key: Path | None) 
 @click.option("--kind", required=True, type=click.Choice(KINDS))
 @click.option("--stream", required=True, help="Stream name, e.g. conll-llm or bert-base-cased.")
 @click.option("--sequence", required=True, type=int, help="Must exceed the stream's last imported sequence.")
-@click.option(
-    "--key",
-    "key_paths",
-    multiple=True,
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Private key file (repeatable).",
-)
+@signing_keys_option()
 @click.option(
     "--model-signing-key",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -189,8 +182,7 @@ def _this_host_torch() -> str | None:
               help="Build the wheelhouse here and keep it (must be empty); default: a temporary folder.")
 @click.option("--stream", help="Stream name (default runtime-py<XY>-<profile>-<device>, with -<arch> unless x86_64).")
 @click.option("--sequence", required=True, type=int, help="Must exceed the stream's last imported sequence.")
-@click.option("--key", "key_paths", multiple=True, required=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Private key file (repeatable).")
+@signing_keys_option()
 @click.option("--expires-in-days", type=float, help="Refuse the bundle after this many days.")
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Bundle file.")
 @json_option

@@ -51,6 +51,12 @@ store_option = click.option(
     help="Content store folder (env OFFLINE_NER_STORE).",
 )
 
+def signing_keys_option(help_text: str = "Private key file (repeatable).") -> Callable[[F], F]:
+    """``--key`` (repeatable, required): the private keys that sign a bundle or a record."""
+    return click.option("--key", "key_paths", multiple=True, required=True,
+                        type=click.Path(exists=True, dir_okay=False, path_type=Path), help=help_text)
+
+
 trust_store_option = click.option(
     "--trust-store",
     type=click.Path(dir_okay=False, path_type=Path),

@@ -16,7 +16,7 @@ import click
 from offline_ner.bundle.manifest import KINDS, format_time
 from offline_ner.cli._common import EXIT_CODES_EPILOG, emit, handles_errors, json_option
 from offline_ner.cli.keys import read_passphrase
-from offline_ner.cli.options import store_option, trust_store_option
+from offline_ner.cli.options import signing_keys_option, store_option, trust_store_option
 
 
 def _describe(store: Any) -> dict[str, Any]:
@@ -171,14 +171,7 @@ def revoke(keyid: str, when: datetime | None, trust_store: Path, as_json: bool) 
     help="Public key (PEM) that takes over ROLE (repeatable); its file stem is its name.",
 )
 @click.option("--threshold", type=click.IntRange(min=1), default=1, show_default=True, help="ROLE's new threshold.")
-@click.option(
-    "--key",
-    "key_paths",
-    multiple=True,
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Private key of a current holder of ROLE that signs the record (repeatable: up to its threshold).",
-)
+@signing_keys_option("Private key of a current holder of ROLE that signs the record (repeatable: up to its threshold).")
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Record file.")
 @json_option
 @handles_errors
