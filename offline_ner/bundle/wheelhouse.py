@@ -123,7 +123,7 @@ def build_wheelhouse(
     if unknown:
         raise BundleError(f"{own.name} has no extra {unknown[0]!r}; its extras: {', '.join(sorted(wheel_extras(own)))}")
     # the pins this target installs (its extras' too), without their markers: pip ignores `; extra == "predict"`
-    pins = {canonicalize_name(r.name): f"{r.name}{r.specifier}" for r in wheel_requirements(own)
+    pins: dict[str, str] = {canonicalize_name(r.name): f"{r.name}{r.specifier}" for r in wheel_requirements(own)
             if r.marker is None or any(r.marker.evaluate({"extra": extra}) for extra in wanted)}
     sdist_only = [pins[name] for name in SDIST_ONLY if name in pins]
     if sdist_only:
