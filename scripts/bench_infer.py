@@ -8,9 +8,9 @@ ratios of wall time. F1 (seqeval, entity level) maps each system's character spa
 
     python scripts/bench_infer.py                       # trains a quick MiniLM-L6 model under /tmp first
     python scripts/bench_infer.py --model runs/model    # a trained model folder (e.g. from `offline-ner train`)
-    python scripts/bench_infer.py --model runs/model --int8-candidates --engines-only   # issue 27's int8 choices
+    python scripts/bench_infer.py --model runs/model --int8-candidates --engines-only   # the int8 candidates
 
-``--int8-candidates`` adds the int8 graphs issue 27 weighed against the shipped one (per-row dynamic scales):
+``--int8-candidates`` adds the int8 graphs weighed against the shipped one (per-row dynamic scales):
 per-tensor dynamic int8 batched as usual and one row per call (its only batch-independent use), and static QDQ
 int8 calibrated on the first ``--calibration-sentences`` CoNLL train sentences; each row also counts the test
 sentences whose entities change when the same engine runs one row per batch (``--batch-tokens 16``), i.e. how far
@@ -229,7 +229,7 @@ CANDIDATE_GRAPHS = {"per-tensor": "model_int8_per_tensor.onnx", "static-qdq": "m
 
 
 def write_candidates(onnx_dir: Path, work: Path, calibration: Sequence[str], reduce_range: bool) -> dict[str, Any]:
-    """The int8 graphs issue 27 compared with the shipped per-row one, quantised from the same ``model.onnx``:
+    """The int8 graphs compared with the shipped per-row one, quantised from the same ``model.onnx``:
     per-tensor dynamic (the graph shipped before) and static QDQ calibrated on ``calibration`` (one sentence per
     feed; its scales are fixed at export, so no batch can move them). Returns their paths and the calibration's
     digest."""
@@ -315,7 +315,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--repeats", type=int, default=1, help="rounds over all systems; each keeps its best")
     parser.add_argument("--sweep", action="store_true", help="also time engine settings (graph level, budget)")
     parser.add_argument("--int8-candidates", action="store_true",
-                        help="also time the int8 graphs issue 27 compared (per-tensor, one row per call, static QDQ)")
+                        help="also time the int8 graphs weighed against it (per-tensor, one row per call, static QDQ)")
     parser.add_argument("--calibration-sentences", type=int, default=200,
                         help="CoNLL train sentences that calibrate the static QDQ candidate")
     parser.add_argument("--engines-only", action="store_true",

@@ -16,4 +16,4 @@ scripts/setup.sh
 # shellcheck disable=SC1091
 . "${OFFLINE_NER_VENV:-.venv}/bin/activate"
 echo "[demo] setup took $(( $(date +%s) - started )) s" >&2
-exec python -m offline_ner.demo.run "$@"
+exec python -m offline_ner.demo.walkthrough "$@"

@@ -1,6 +1,6 @@
 """Re-read the raw-text tokenizer's rule tables from the installed spaCy into offline_ner/data/rule_tables.json.
 
-Why: the tables ship with the package so that no host imports spaCy to tokenise (issue 29); a maintainer runs this
+Why: the tables ship with the package so that no host imports spaCy to tokenise; a maintainer runs this
 after a spaCy upgrade or a change to the rules in ``offline_ner.data.text`` (tests/data/test_rule_tokenizer.py
 fails until then). Needs ``offline-ner[train]`` (spaCy). If the tokens change, bump ``TOKENIZER_RULES``: exports
 record the fingerprint, and inference refuses an export whose tokenizer differs.

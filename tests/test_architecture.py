@@ -20,7 +20,7 @@ import offline_ner
 
 PACKAGE = Path(__file__).resolve().parents[1] / "offline_ner"
 STAGES = ("data", "annotate", "bundle", "train", "export", "infer")
-SHARED = {"errors", "_fs", "_quiet_warnings", "config", "hf_offline", "data", "contracts"}
+SHARED = {"errors", "_fs", "_extras", "_quiet_warnings", "config", "hf_offline", "data", "contracts"}
 # orchestration layers may combine stages
 ORCHESTRATORS = {"cli", "experiment", "demo"}
 ENTRY = {"__init__", "__main__"}
@@ -40,6 +40,7 @@ ALLOWED_HEAVY: dict[str, set[str]] = {
     "errors": set(),
     "contracts": set(),  # pure data: the formats stages hand each other
     "_fs": set(),
+    "_extras": set(),  # names the extra to install when an optional import fails; imports none itself
     "_quiet_warnings": set(),
     "config": set(),
     "hf_offline": set(),

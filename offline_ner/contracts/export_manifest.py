@@ -71,7 +71,7 @@ class Variant:
     reduce_range: bool | None = None  # int8 graphs: 7-bit weights for CPUs without VNNI
     validation: Mapping[str, Any] | None = None  # the graph's check against PyTorch (export/validate.py)
     # int8 graphs: "per-row" (each token its own activation scale: batch-independent); None: one scale per batch
-    # tensor (exports before issue 27, optimum's model_quantized.onnx), which only an explicit --precision runs
+    # tensor (exports before per-row scales, optimum's model_quantized.onnx), which only an explicit --precision runs
     activation_scales: str | None = None
 
     @property

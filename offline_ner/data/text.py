@@ -55,7 +55,7 @@ TOKENIZER_NAME = "spacy-en-conll"
 RULE_TABLES = "rule_tables.json"  # in this package: the tables read from spaCy (scripts/update_rule_tables.py)
 TOKENIZER_RULES = 1
 # title abbreviations spaCy's English exceptions lack that stand before names and numbers in news and Wikipedia
-# text; without them "Lt. Col. Hoyt" splits into three sentences (the issue-18 failure "Dr" + ". Nner")
+# text; without them "Lt. Col. Hoyt" splits into three sentences (the failure "Dr" + ". Nner" seen on BBC text)
 EXTRA_ABBREVIATIONS = ("No.", "Nos.", "Lt.", "Col.", "Capt.", "Sgt.", "Maj.", "Cpl.", "Sr.", "Ft.", "Ave.")
 # a company's abbreviated legal form before a capitalised word ends a sentence: in CoNLL-2003 (all splits) it did
 # 20 times out of 20 ("Newmont Mining Corp. Santa Fe ..."); not before another one ("Samsung Co. Ltd.")

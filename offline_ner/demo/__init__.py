@@ -1,6 +1,6 @@
 """The fresh-machine demo: the whole product, end to end, on a small corpus we wrote ourselves.
 
-``scripts/demo.sh`` (after ``scripts/setup.sh``) runs :mod:`offline_ner.demo.run`, which drives the real
+``scripts/demo.sh`` (after ``scripts/setup.sh``) runs :mod:`offline_ner.demo.walkthrough`, which drives the real
 ``offline-ner`` commands in subprocesses: keys → LLM annotation (replayed recordings of a real small model, or
 a live endpoint) → signed bundle → trust, verify, import → Simple Mix training → ONNX export → batch predict → F1
 and throughput. This package holds the corpus (``corpus/``, see its README) and the recorded LLM exchanges
@@ -8,7 +8,7 @@ and throughput. This package holds the corpus (``corpus/``, see its README) and 
 
 Example::
 
-    python -m offline_ner.demo.run --work-dir demo-out
+    python -m offline_ner.demo.walkthrough --work-dir demo-out
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ the user's own ``~/.config/offline-ner`` is never touched.
 
 Example::
 
-    python -m offline_ner.demo.run --work-dir demo-out
-    OFFLINE_NER_LLM_BASE_URL=http://127.0.0.1:8080/v1 OFFLINE_NER_LLM_MODEL=local python -m offline_ner.demo.run
+    python -m offline_ner.demo.walkthrough --work-dir demo-out
+    OFFLINE_NER_LLM_BASE_URL=http://127.0.0.1:8080/v1 OFFLINE_NER_LLM_MODEL=local python -m offline_ner.demo.walkthrough
 """
 
 from __future__ import annotations
@@ -194,7 +194,7 @@ def _summary(demo: Demo, started: float) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m offline_ner.demo.run", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m offline_ner.demo.walkthrough", description=__doc__.split("\n")[0])
     parser.add_argument("--work-dir", type=Path, default=Path("demo-out"), help="Output folder (wiped first).")
     parser.add_argument("--record", type=Path, default=None,
                         help="Maintainers: append the LLM exchanges to this file (needs OFFLINE_NER_LLM_BASE_URL).")

@@ -38,7 +38,7 @@ PREFERENCES = {
     ("cuda", "auto"): (GPU_FP16, GPU_FP32, FP32),
     ("cuda", "fp16"): (GPU_FP16,),
     ("cuda", "fp32"): (GPU_FP32, FP32),
-    ("cpu", "auto"): (FP32,),  # int8 is opt-in: below the 1.6x speed bar of issue 27 (BENCHMARKS.md)
+    ("cpu", "auto"): (FP32,),  # int8 is opt-in: below the 1.6x speed bar (docs/adr/0002)
     ("cpu", "fp32"): (FP32,),
     ("cpu", "int8"): (CPU_INT8,),
     ("cpu", "fp16"): (GPU_FP16,),  # runs (validation does it) but slowly: CPUs lack fast fp16 kernels

@@ -12,7 +12,7 @@ from offline_ner.demo import demo_dir
 
 def test_demo_runs_end_to_end_on_replayed_llm_replies(tmp_path: Path) -> None:
     assert (demo_dir() / "recordings.jsonl").is_file()  # shipped: the demo must run with no LLM at hand
-    result = subprocess.run([sys.executable, "-m", "offline_ner.demo.run", "--work-dir", str(tmp_path / "demo")],
+    result = subprocess.run([sys.executable, "-m", "offline_ner.demo.walkthrough", "--work-dir", str(tmp_path / "demo")],
                             check=False, capture_output=True, text=True, timeout=1800,
                             env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "OFFLINE_NER_LLM_BASE_URL": ""})
     assert result.returncode == 0, result.stderr[-3000:]
