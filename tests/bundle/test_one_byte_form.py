@@ -92,7 +92,8 @@ def test_python_verifier_and_install_sh_refuse_another_byte_form_alike(
     member = _padded_member(runtime) if member == "<padded>" else member
     bundle = _rewrite(runtime, tmp_path / name, member, **arguments)  # type: ignore[arg-type]
     trust = TrustStore()
-    trust.set_role("release", threshold=1, kinds=["runtime"], paths=["wheels/*", "requirements.lock", "install.sh"])
+    trust.set_role("release", threshold=1, kinds=["runtime"], paths=["wheels/*", "requirements.lock", "install.sh",
+                                                                        "sbom.cdx.json"])
     trust.add_key(fixed_key(1).public_key(), roles=["release"])
     with pytest.raises(BundleError) as info:
         verify_bundle(bundle, trust, now=NOW, staging_root=tmp_path / "staging")

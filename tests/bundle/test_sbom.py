@@ -131,7 +131,8 @@ def test_bundle_inspect_shows_each_component_with_its_licence(
 def test_bundle_runtime_writes_an_sbom_of_exactly_the_wheels_pip_took(tmp_path: Path, env: dict[str, str]) -> None:
     env = {**env, "PIP_CONFIG_FILE": os.devnull}  # only the local folder below, never this machine's index
     mirror = tmp_path / "mirror"
-    build_wheel(mirror, "offline_ner", "0.1.0", requires=("tinydep",), headers=("License-Expression: Apache-2.0",))
+    build_wheel(mirror, "offline_ner", "0.1.0", requires=("tinydep",), headers=("License-Expression: Apache-2.0",),
+                extras={"predict": (), "train": (), "connected": ()})  # the default profile's extras, adding nothing
     build_wheel(mirror, "tinydep", "2.0", headers=("License: MIT",))
     build_wheel(mirror, "unrelated", "1.0")  # in the mirror, not needed: must be in neither the lock nor the SBOM
     build_wheel(mirror, "torch", "9.9+cpu")
