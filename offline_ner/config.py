@@ -204,7 +204,7 @@ def from_mapping(
         raise ConfigError(f"{where}: {section}: expected a mapping, found {type(mapping).__name__}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(mapping) - set(fields))
+    unknown = sorted(str(key) for key in set(mapping) - set(fields))  # YAML keys can be numbers: `.inf: 10`
     if unknown:
         raise ConfigError(
             f"{blame(prefix + unknown[0])}: {section}: unknown key(s) {', '.join(unknown)}; "

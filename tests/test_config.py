@@ -51,6 +51,14 @@ def test_unknown_key_is_named_with_the_known_keys(tmp_path: Path) -> None:
     assert info.value.exit_code == ExitCode.CONFIG
 
 
+
+def test_a_key_that_yaml_reads_as_a_number_is_an_unknown_key_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("inner:\n  .inf: 10\n", encoding="utf-8")  # YAML reads `.inf` as the float infinity
+    with pytest.raises(ConfigError, match="inner: unknown key\\(s\\) inf; known keys: k") as info:
+        load_config(path, Outer)
+    assert info.value.exit_code == ExitCode.CONFIG
+
 @pytest.mark.parametrize(("text", "message"), [("epochs: two\n", "epochs: expected int"),
                                                 ("inner:\n  k: fast\n", "inner.k: expected float"),
                                                 ("epochs: [\n", ":2: invalid YAML"),
