@@ -64,12 +64,23 @@ def _wanted(requirement: Requirement, extras: Collection[str]) -> bool:
     return marker is None or any(marker.evaluate({"extra": extra}) for extra in ("", *extras))
 
 
-def repack_closure(requirements: list[Requirement], out_dir: Path, extras: Collection[str] = ()) -> list[Path]:
+def repack_closure(requirements: list[Requirement], out_dir: Path, extras: Collection[str] = (),
+                   project: str = "offline-ner") -> list[Path]:
     """Wheels for ``requirements`` and everything they need, as installed here: the requirements of ``extras``
-    (e.g. offline-ner's ``predict`` and ``train``) are followed at the top level, no extra below it."""
+    (e.g. offline-ner's ``predict`` and ``train``) are followed at the top level, no extra below it; an extra that
+    names ``project``'s own other extras (``connected`` -> ``offline-ner[sbom]``) brings theirs too."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    own = canonicalize_name(project)
+    chosen = set(extras)
+    while True:
+        named = {extra for requirement in requirements if canonicalize_name(requirement.name) == own
+                 and _wanted(requirement, chosen) for extra in requirement.extras}
+        if named <= chosen:
+            break
+        chosen |= named
     seen: set[str] = set()
-    todo = [requirement for requirement in requirements if _wanted(requirement, extras)]
+    todo = [requirement for requirement in requirements
+            if canonicalize_name(requirement.name) != own and _wanted(requirement, chosen)]
     wheels = []
     while todo:
         requirement = todo.pop()

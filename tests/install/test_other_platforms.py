@@ -16,6 +16,7 @@ import pytest
 from packaging.utils import canonicalize_name
 
 from offline_ner.bundle.runtime import Target
+from offline_ner.bundle.wheelhouse import SDIST_ONLY, wheel_requirements
 from tests.install.test_closed_network_install import own_wheel
 
 pytestmark = pytest.mark.slow
@@ -41,7 +42,13 @@ def resolve(requirement: str, tags: list[str], report: Path, *pip: str) -> subpr
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return own_wheel(tmp_path_factory.mktemp("dist"))
+    """offline-ner's wheel, beside wheels of the pure-Python dependencies that publish only an sdist (seqeval), built
+    here as `bundle runtime` builds them: one wheel fits every platform."""
+    built = own_wheel(tmp_path_factory.mktemp("dist"))
+    pins = [f"{r.name}{r.specifier}" for r in wheel_requirements(built) if canonicalize_name(r.name) in SDIST_ONLY]
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(built.parent),
+                    *sorted(set(pins))], check=True, capture_output=True, text=True, timeout=600)
+    return built
 
 
 @pytest.mark.parametrize("platform", sorted(PLATFORMS))
@@ -51,7 +58,8 @@ def test_profile_resolves_to_wheels_for_the_platform(wheel: Path, tmp_path: Path
     probe = resolve("numpy", tags, tmp_path / "probe.json", "--no-deps")
     if probe.returncode != 0:
         pytest.skip(f"no reachable package index serves {platform} wheels: {probe.stderr.strip()[-300:]}")
-    result = resolve(f"offline-ner[{profile}] @ {wheel.as_uri()}", tags, tmp_path / "report.json")
+    result = resolve(f"offline-ner[{profile}] @ {wheel.as_uri()}", tags, tmp_path / "report.json",
+                     f"--find-links={wheel.parent}")
     assert result.returncode == 0, result.stderr[-4000:]
     installs = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))["install"]
     names = {canonicalize_name(item["metadata"]["name"]) for item in installs}
