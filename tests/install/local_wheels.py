@@ -67,8 +67,9 @@ def _wanted(requirement: Requirement, extras: Collection[str]) -> bool:
 def repack_closure(requirements: list[Requirement], out_dir: Path, extras: Collection[str] = (),
                    project: str = "offline-ner") -> list[Path]:
     """Wheels for ``requirements`` and everything they need, as installed here: the requirements of ``extras``
-    (e.g. offline-ner's ``predict`` and ``train``) are followed at the top level, no extra below it; an extra that
-    names ``project``'s own other extras (``connected`` -> ``offline-ner[sbom]``) brings theirs too."""
+    (e.g. offline-ner's ``predict`` and ``train``) are followed at the top level, an extra that names ``project``'s
+    own other extras (``connected`` -> ``offline-ner[sbom]``) brings theirs too, and below the top level only the
+    extras a requirement names are followed (``cyclonedx-python-lib[json-validation]``)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     own = canonicalize_name(project)
     chosen = set(extras)
@@ -78,17 +79,19 @@ def repack_closure(requirements: list[Requirement], out_dir: Path, extras: Colle
         if named <= chosen:
             break
         chosen |= named
-    seen: set[str] = set()
     todo = [requirement for requirement in requirements
             if canonicalize_name(requirement.name) != own and _wanted(requirement, chosen)]
-    wheels = []
+    followed: set[tuple[str, frozenset[str]]] = set()
+    wheels: dict[str, Path] = {}
     while todo:
         requirement = todo.pop()
         key = canonicalize_name(requirement.name)
-        if key in seen:
+        if (key, frozenset(requirement.extras)) in followed:
             continue
-        seen.add(key)
+        followed.add((key, frozenset(requirement.extras)))
         dist = importlib.metadata.distribution(requirement.name)
-        wheels.append(repack(dist, out_dir))
-        todo.extend(needed for needed in map(Requirement, dist.requires or []) if _wanted(needed, ()))
-    return wheels
+        if key not in wheels:
+            wheels[key] = repack(dist, out_dir)
+        todo.extend(needed for needed in map(Requirement, dist.requires or [])
+                    if _wanted(needed, requirement.extras))
+    return list(wheels.values())
