@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import uuid
 import zipfile
+from email import policy
 from email.message import Message
 from email.parser import BytesParser
 from pathlib import Path
@@ -72,7 +73,8 @@ def read_wheel_metadata(wheel: Path) -> Message:
                 raise BundleError(f"{wheel.name} holds {len(names)} *.dist-info/METADATA files; a wheel has one")
             if archive.getinfo(names[0]).file_size > MAX_METADATA_BYTES:
                 raise BundleError(f"{wheel.name}: METADATA is larger than {MAX_METADATA_BYTES} bytes")
-            return BytesParser().parsebytes(archive.read(names[0]), headersonly=True)
+            # policy.default: every header reads as text (compat32 gives a Header object for non-ASCII values)
+            return BytesParser(policy=policy.default).parsebytes(archive.read(names[0]), headersonly=True)
     except (OSError, zipfile.BadZipFile) as err:
         raise BundleError(f"{wheel}: not a readable wheel ({err})") from err
 

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from packageurl import PackageURL
 
 from offline_ner.bundle import TrustStore, create_bundle, verify_bundle
-from offline_ner.bundle.sbom import SBOM_FILE, validate_sbom
+from offline_ner.bundle.sbom import SBOM_FILE, declared_licenses, read_wheel_metadata, validate_sbom
 from offline_ner.cli.main import cli
 from offline_ner.errors import BundleError
 from tests.bundle.simulator import CREATED, NOW
@@ -162,3 +162,9 @@ def test_without_the_cyclonedx_library_a_runtime_bundle_names_the_extra_to_insta
     with pytest.raises(BundleError, match=r"pip install 'offline-ner\[sbom\]'"):
         _bundle(wheelhouse, alice, tmp_path / "runtime.bundle")
     assert not (tmp_path / "runtime.bundle").exists()
+
+
+def test_a_licence_with_non_ascii_text_is_read_as_text(tmp_path: Path) -> None:
+    # email's compat32 policy hands such a header back as a Header object, which has no str methods
+    wheel = build_wheel(tmp_path, "tinypkg", "1.0", headers=("License: Lizenz für alle",))
+    assert declared_licenses(read_wheel_metadata(wheel)) == ["Lizenz für alle"]
