@@ -51,6 +51,7 @@ store_option = click.option(
     help="Content store folder (env OFFLINE_NER_STORE).",
 )
 
+
 def signing_keys_option(help_text: str = "Private key file (repeatable).") -> Callable[[F], F]:
     """``--key`` (repeatable, required): the private keys that sign a bundle or a record."""
     return click.option("--key", "key_paths", multiple=True, required=True,

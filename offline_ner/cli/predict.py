@@ -77,13 +77,13 @@ def _predict_on_ray(
 ) -> None:
     """``--engine ray``: one library call (:func:`offline_ner.infer.ray_engine.predict_files`), then its report."""
     from offline_ner.infer.local_engine import batch_dependence_warning
-    from offline_ner.infer.ray_engine import cpu_variant, predict_files
+    from offline_ner.infer.ray_engine import batch_dependent_on_cpu, predict_files
 
     if output_format not in ("auto", "jsonl"):
         raise click.UsageError("--engine ray writes JSONL entities; convert them afterwards for other formats")
     if shard is not None:
         raise click.UsageError("--shard and --engine ray do not combine: Ray spreads the documents itself")
-    if config.device != "cuda" and not getattr(cpu_variant(onnx_dir, config.precision), "batch_independent", True):
+    if config.device != "cuda" and batch_dependent_on_cpu(onnx_dir, config.precision):
         click.echo(batch_dependence_warning("the ray engine's output"), err=True)
     run = predict_files(inputs, onnx_dir, out_path, config, fmt=fmt, address=address, actors=actors,
                         batch_size=batch_docs)

@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from offline_ner._fs import atomic_writer
-from offline_ner.contracts import Variant
 from offline_ner.data import Document
 from offline_ner.data.text import read_text_file
 from offline_ner.errors import DataError, InferError, OfflineNerError
@@ -262,13 +261,14 @@ def predict_dataset(
     return tagged
 
 
-def cpu_variant(model_dir: str | os.PathLike[str], precision: str) -> Variant | None:
-    """The graph a CPU actor loads for ``precision`` (is its output batch-independent?), or None when the export
-    holds no CPU graph for it (the actors then report the error)."""
+def batch_dependent_on_cpu(model_dir: str | os.PathLike[str], precision: str) -> bool:
+    """Whether the graph a CPU actor loads for ``precision`` shares one activation scale per batch (an int8 export
+    from before per-row scales, or optimum's), so its output depends on which documents share a batch. False when
+    the export holds no CPU graph for it (the actors then report the error)."""
     try:
-        return read_model_folder(Path(model_dir)).variant_for("cpu", precision)
+        return not read_model_folder(Path(model_dir)).variant_for("cpu", precision).batch_independent
     except InferError:
-        return None
+        return False
 
 
 def _our_error(err: BaseException) -> OfflineNerError | None:
