@@ -19,7 +19,7 @@ import pytest
 import offline_ner
 
 PACKAGE = Path(__file__).resolve().parents[1] / "offline_ner"
-STAGES = ("data", "annotate", "bundle", "train", "export", "infer")
+STAGES = ("data", "annotate", "bundle", "review", "train", "export", "infer")
 SHARED = {"errors", "_fs", "_extras", "_quiet_warnings", "config", "hf_offline", "data", "contracts"}
 # orchestration layers may combine stages
 ORCHESTRATORS = {"cli", "experiment", "demo"}
@@ -31,6 +31,7 @@ ALLOWED_HEAVY: dict[str, set[str]] = {
     "data": set(),
     "annotate": {"openai"},
     "bundle": set(),
+    "review": set(),  # ranks from a model's probabilities, which the train stage computes
     "train": {"torch", "transformers"},
     "export": {"torch", "transformers", "optimum", "onnx", "onnxruntime"},
     "infer": {"onnxruntime"},  # an inference host installs neither torch nor transformers

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from offline_ner.config import apply_overrides, from_mapping, load_yaml, overridden_keys
 from offline_ner.errors import ConfigError
+from offline_ner.review.choices import DEFAULT_SIGNAL, RANDOM, RANKINGS
 
 ALL = "all"  # a gold size meaning "every gold sentence in the pool"
 
@@ -44,11 +45,12 @@ class SourceConfig:
 
 # selection kinds (see offline_ner.experiment.selection for what each does to the distilled records)
 SelectionKind = Literal["agreement", "cv_agreement", "token_mask", "confident_learning", "relabel", "retype",
-                        "k_of_n"]
+                        "k_of_n", "review"]
 # kinds judged by k-fold gold-only teachers (out-of-fold where a distilled sentence is also a gold one)
 FOLD_KINDS = frozenset({"cv_agreement", "token_mask", "confident_learning", "relabel", "retype"})
-# kinds that need a teacher arm: the fold kinds train their teachers with its recipe, agreement uses its model
-TEACHER_KINDS = FOLD_KINDS | {"agreement"}
+# kinds that need a teacher arm: the fold kinds train their teachers with its recipe, agreement uses its model, and
+# review ranks with its model's probabilities (except the random ranking, which needs none)
+TEACHER_KINDS = FOLD_KINDS | {"agreement", "review"}
 # the SelectionConfig fields each kind reads (only these go into a cell's fingerprint)
 SELECTION_FIELDS: dict[SelectionKind, tuple[str, ...]] = {
     "agreement": ("kind", "teacher", "min_agreement"),
@@ -58,6 +60,7 @@ SELECTION_FIELDS: dict[SelectionKind, tuple[str, ...]] = {
     "relabel": ("kind", "teacher", "folds", "min_confidence"),
     "retype": ("kind", "teacher", "folds", "min_confidence"),
     "k_of_n": ("kind", "k"),
+    "review": ("kind", "teacher", "ranking", "reviewed", "reviewer"),
 }
 
 
@@ -69,7 +72,8 @@ class SelectionConfig:
     # cv_agreement: the same judged by k-fold teachers; token_mask: no loss on tokens the LLM and the fold
     # teachers tag differently; confident_learning: cleanlab's find_label_issues on the fold teachers'
     # probabilities; relabel: the fold teachers' tag where they are confident; retype: the LLM's spans, typed by
-    # the fold teachers where they are confident; k_of_n: vote over the LLM samples
+    # the fold teachers where they are confident; k_of_n: vote over the LLM samples; review: the top ``reviewed``
+    # sentences of a ranking get the reviewer source's labels (issue 31: what review buys per sentence)
     kind: SelectionKind = "agreement"
     # the arm whose model (agreement) or recipe (the fold kinds) makes the teacher, at the same seed and gold size;
     # for the fold kinds it must train on gold only. Unused by k_of_n
@@ -85,6 +89,12 @@ class SelectionConfig:
     action: Literal["drop", "mask"] = "mask"
     # k_of_n: keep the entities at least k of the record's LLM samples agree on (provenance.sample_tags)
     k: int = 2
+    # review: how the sentences to review are picked (offline_ner.review.choices.RANKINGS: a teacher signal, or
+    # random), how many are reviewed, and the distilled source whose labels a reviewer would give (simulated review:
+    # the same sentences with gold labels)
+    ranking: str = DEFAULT_SIGNAL
+    reviewed: int = 1000
+    reviewer: str = "gold_labels"
 
 
 @dataclass(frozen=True)
@@ -194,7 +204,9 @@ def _check(cfg: ExperimentConfig, where: str) -> None:
 
 def _check_selection(cfg: ExperimentConfig, arm: ArmConfig, selection: SelectionConfig, where: str) -> None:
     key = f"{where}: arm {arm.name!r}: selection"
-    if selection.kind in TEACHER_KINDS:
+    if selection.kind == "review":
+        _check_review(cfg, selection, key)
+    if needs_teacher(selection):
         teacher = next((a for a in cfg.arms if a.name == selection.teacher), None)
         if teacher is None or teacher.selection is not None:
             raise ConfigError(
@@ -209,6 +221,23 @@ def _check_selection(cfg: ExperimentConfig, arm: ArmConfig, selection: Selection
             raise ConfigError(f"{key}.{name}: must be between 0 and 1, not {value}")
     if selection.k < 1:
         raise ConfigError(f"{key}.k: must be >= 1, not {selection.k}")
+
+
+def needs_teacher(selection: SelectionConfig | None) -> bool:
+    """Whether a selection is judged by a teacher arm (all kinds but k_of_n and a randomly ordered review)."""
+    if selection is None or selection.kind not in TEACHER_KINDS:
+        return False
+    return not (selection.kind == "review" and selection.ranking == RANDOM)
+
+
+def _check_review(cfg: ExperimentConfig, selection: SelectionConfig, key: str) -> None:
+    if selection.ranking not in RANKINGS:
+        raise ConfigError(f"{key}.ranking: expected one of {', '.join(RANKINGS)}, not {selection.ranking!r}")
+    if selection.reviewed < 1:
+        raise ConfigError(f"{key}.reviewed: at least 1 sentence is reviewed, not {selection.reviewed}")
+    if selection.reviewer not in cfg.distilled:
+        raise ConfigError(f"{key}.reviewer: {selection.reviewer!r} is not a distilled source of this experiment; "
+                          f"known: {', '.join(cfg.distilled)}")
 
 
 def load_experiment(path: str | os.PathLike[str], *, overrides: Iterable[str] = ()) -> ExperimentConfig:

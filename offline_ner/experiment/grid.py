@@ -26,10 +26,10 @@ from offline_ner.errors import ConfigError
 from offline_ner.experiment.config import (
     FOLD_KINDS,
     SELECTION_FIELDS,
-    TEACHER_KINDS,
     ArmConfig,
     ExperimentConfig,
     SelectionConfig,
+    needs_teacher,
 )
 from offline_ner.train.config import TrainConfig
 from offline_ner.train.regimens import regimen_phases
@@ -101,11 +101,6 @@ def expand_grid(cfg: ExperimentConfig) -> list[Cell]:
     return [Cell(**{**c.__dict__, "fingerprint": fingerprint({"cell": c.fingerprint,
                                                                 "teacher": teacher_cell(c, cells).fingerprint})})
             if needs_teacher(c.selection) else c for c in cells]
-
-
-def needs_teacher(selection: SelectionConfig | None) -> bool:
-    """Whether a selection is judged by a teacher arm (all kinds but k_of_n)."""
-    return selection is not None and selection.kind in TEACHER_KINDS
 
 
 def cell_train_config(cell: Cell) -> TrainConfig:

@@ -12,6 +12,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -27,7 +28,7 @@ from offline_ner._fs import atomic_write_text
 from offline_ner.data import Record
 from offline_ner.data.lines import excerpt
 from offline_ner.errors import DataError, TrainError
-from offline_ner.experiment.config import FOLD_KINDS, ExperimentConfig
+from offline_ner.experiment.config import FOLD_KINDS, ExperimentConfig, needs_teacher
 from offline_ner.experiment.grid import Cell, cell_train_config, expand_grid, fingerprint, teacher_cell
 from offline_ner.experiment.pools import BundleResolver, ExperimentData, read_source
 from offline_ner.experiment.report import (
@@ -42,7 +43,8 @@ from offline_ner.experiment.report import (
 from offline_ner.experiment.results import ResultStore
 from offline_ner.experiment.selection import apply_selection, selection_report
 from offline_ner.experiment.significance import comparison_table, sentence_counts
-from offline_ner.experiment.teachers import fold_teacher_view
+from offline_ner.experiment.teachers import fold_teacher_view, model_teacher_view
+from offline_ner.review import RANDOM, apply_review, random_order, rank_records
 from offline_ner.train.features import NO_LOSS_KEY
 
 Log = Callable[[str], None]
@@ -154,19 +156,54 @@ def _select(cell: Cell, cells: Sequence[Cell], data: ExperimentData, finished: d
     selection = cell.selection
     if selection is None:
         return distilled
+    if selection.kind == "review":
+        return _review(cell, cells, data, finished, distilled, out_dir)
     teacher_tags, view = None, None
     if selection.kind == "agreement":
-        teacher = finished.get(teacher_cell(cell, cells).fingerprint)
-        teacher_dir = out_dir / teacher["model_dir"] if teacher and teacher.get("model_dir") else None
-        if teacher_dir is None or not teacher_dir.is_dir():
-            raise TrainError(f"{cell.cell_id}: the teacher model of arm {selection.teacher!r} is missing; "
-                             "rerun with its results row removed (or keep_models: true)")
-        teacher_tags = predict_tags(teacher_dir, distilled)  # the gold-only model, same seed/size
+        teacher_tags = predict_tags(_teacher_model(cell, cells, finished, out_dir), distilled)  # gold-only, same seed
     elif selection.kind in FOLD_KINDS:
         view = fold_teacher_view(teacher_cell(cell, cells), gold, distilled, data.dev, selection.folds,
                                  out_dir / "teachers", progress=progress, log=log)
     try:
         return apply_selection(selection, distilled, teacher_tags=teacher_tags, view=view)
+    except ValueError as err:
+        raise DataError(f"{cell.cell_id}: {err}") from err
+
+
+def _teacher_model(cell: Cell, cells: Sequence[Cell], finished: dict[str, dict[str, Any]], out_dir: Path) -> Path:
+    """The model folder of ``cell``'s teacher run (kept by the runner for the arms that read it)."""
+    if cell.selection is None:
+        raise ValueError(f"cell {cell.cell_id} has no selection")
+    teacher = finished.get(teacher_cell(cell, cells).fingerprint)
+    teacher_dir = out_dir / teacher["model_dir"] if teacher and teacher.get("model_dir") else None
+    if teacher_dir is None or not teacher_dir.is_dir():
+        raise TrainError(f"{cell.cell_id}: the teacher model of arm {cell.selection.teacher!r} is missing; "
+                         "rerun with its results row removed (or keep_models: true)")
+    return teacher_dir
+
+
+def _review(cell: Cell, cells: Sequence[Cell], data: ExperimentData, finished: dict[str, dict[str, Any]],
+            distilled: list[Record], out_dir: Path) -> list[Record]:
+    """Simulated review: the top of the cell's ranking gets the reviewer source's labels (the same sentences).
+
+    The ranking is kept as ``<out_dir>/review/<cell id>.jsonl`` (id, score, reason; reviewed ones first), so the
+    label quality of any depth can be measured after the run.
+    """
+    selection = cell.selection
+    if selection is None:
+        raise ValueError(f"cell {cell.cell_id} has no selection")
+    if selection.ranking == RANDOM:
+        ranking = random_order(distilled, cell.seed)
+    else:
+        train_cfg = cell_train_config(cell)
+        view = model_teacher_view(teacher_cell(cell, cells), _teacher_model(cell, cells, finished, out_dir),
+                                  distilled, out_dir / "teachers", train_cfg.eval_batch_size, train_cfg.max_length)
+        ranking = rank_records(distilled, view, selection.ranking)
+    atomic_write_text(out_dir / "review" / f"{cell.cell_id}.jsonl",
+                      "".join(json.dumps(dataclasses.asdict(s), ensure_ascii=False) + "\n" for s in ranking))
+    reviewed = {r.id: r for r in data.distilled[selection.reviewer]}
+    try:
+        return apply_review(distilled, reviewed, ranking[: selection.reviewed], reviewer=selection.reviewer)
     except ValueError as err:
         raise DataError(f"{cell.cell_id}: {err}") from err
 
@@ -265,6 +302,11 @@ def _utf8_text(path: Path) -> str:
                         line=raw[: err.start].count(b"\n") + 1) from err
 
 
+def _reads_teacher_model(cell: Cell) -> bool:
+    """Whether ``cell`` loads its teacher run's model (which must then be kept and have run first)."""
+    return needs_teacher(cell.selection) and cell.selection is not None and cell.selection.kind in ("agreement", "review")
+
+
 def run_experiment(cfg: ExperimentConfig, *, resolve_bundle: BundleResolver | None = None,
                    only: Collection[str] = (), report_only: bool = False, progress: bool = True,
                    plots_dir: Path | None = None, log: Log = _stderr) -> ExperimentOutcome:
@@ -280,13 +322,13 @@ def run_experiment(cfg: ExperimentConfig, *, resolve_bundle: BundleResolver | No
     store = ResultStore(out_dir / "results.jsonl")
     finished = store.finished()
     todo = [] if report_only else [c for c in cells if c.fingerprint not in finished and (not only or c.arm in only)]
-    # models other cells load (agreement teachers); fold teachers keep only their probabilities
-    teachers = {teacher_cell(c, cells).fingerprint for c in cells if c.selection and c.selection.kind == "agreement"}
+    # models other cells load (agreement and review teachers); fold teachers keep only their probabilities
+    teachers = {teacher_cell(c, cells).fingerprint for c in cells if _reads_teacher_model(c)}
     ran, skipped = [], [c.cell_id for c in cells if c.fingerprint in finished]
     log(f"[experiment] {cfg.name}: {len(cells)} cells, {len(skipped)} finished, {len(todo)} to run -> {out_dir}")
     data = ExperimentData.load(cfg, resolve_bundle) if todo else None
     for number, cell in enumerate(todo, start=1):
-        if cell.selection and cell.selection.kind == "agreement" and teacher_cell(cell, cells).fingerprint not in finished:
+        if _reads_teacher_model(cell) and teacher_cell(cell, cells).fingerprint not in finished:
             log(f"[experiment] skip {cell.cell_id}: its teacher has not run (not in --only?)")
             continue
         log(f"[experiment] cell {number}/{len(todo)}: {cell.cell_id}")

@@ -34,30 +34,14 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from offline_ner.data import SAMPLE_TAGS_KEY, Record, Span, agree_spans, repair_iob2, spans_from_tags, tags_from_spans
+from offline_ner.data.teacher_view import TeacherView
 from offline_ner.experiment.config import SelectionConfig
 from offline_ner.train.features import NO_LOSS_KEY
-
-
-@dataclass(frozen=True)
-class TeacherView:
-    """The fold teachers' word-level probabilities for each distilled record, over ``labels``."""
-
-    labels: tuple[str, ...]
-    probs: Sequence[np.ndarray]  # per record: (words, labels), rows sum to 1
-
-    def argmax_tags(self) -> list[tuple[str, ...]]:
-        """Per record, the most probable tag of each word (may break IOB2: callers repair what they keep)."""
-        return [tuple(self.labels[i] for i in p.argmax(axis=1)) for p in self.probs]
-
-    def tags(self) -> list[tuple[str, ...]]:
-        """Per record, the teacher's IOB2 tags (argmax, repaired)."""
-        return [repair_iob2(tags)[0] for tags in self.argmax_tags()]
 
 
 def span_agreement(a: Sequence[Span], b: Sequence[Span]) -> float:

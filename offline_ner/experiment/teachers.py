@@ -25,9 +25,10 @@ import numpy as np
 
 from offline_ner._fs import atomic_write_bytes
 from offline_ner.data import Record
+from offline_ner.data.teacher_view import TeacherView
 from offline_ner.errors import TrainError
 from offline_ner.experiment.grid import Cell, cell_train_config, fingerprint
-from offline_ner.experiment.selection import TeacherView, combine_folds, fold_assignment, judging_folds
+from offline_ner.experiment.selection import combine_folds, fold_assignment, judging_folds
 
 
 def _save(path: Path, labels: Sequence[str], probs: Sequence[np.ndarray]) -> None:
@@ -115,3 +116,17 @@ def fold_teacher_view(
                                             train_cfg.max_length))
             shutil.rmtree(run_dir)  # the probabilities are all later arms need
     return _view(folder, folds, distilled, gold, fold_of)
+
+
+def model_teacher_view(teacher: Cell, model_dir: Path, records: Sequence[Record], cache_dir: Path,
+                       batch_size: int, max_length: int) -> TeacherView:
+    """One trained teacher's probabilities on ``records``, cached under ``cache_dir`` (the review arms of one seed
+    share them: ranking at every depth reads one pass of the model)."""
+    from offline_ner.train import predict_word_probs
+
+    digest = fingerprint({"teacher": teacher.fingerprint, "records": [[r.id, list(r.tokens)] for r in records]})
+    path = cache_dir / f"{teacher.cell_id}-model-{digest}.npz"
+    if not path.is_file():
+        _save(path, *predict_word_probs(model_dir, records, batch_size, max_length))
+    labels, probs = _load(path)
+    return TeacherView(labels, probs)

@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from offline_ner.data import SAMPLE_TAGS_KEY, Record, Span, spans_from_tags
+from offline_ner.data.teacher_view import TeacherView
 from offline_ner.experiment import (
     SelectionConfig,
     apply_selection,
@@ -16,7 +17,6 @@ from offline_ner.experiment import (
     span_agreement,
 )
 from offline_ner.experiment.selection import (
-    TeacherView,
     apply_issues,
     combine_folds,
     fold_assignment,

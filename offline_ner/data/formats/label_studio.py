@@ -74,10 +74,15 @@ def task_of(item: SpanText, *, kind: str = "predictions", model_version: str = M
 
 def write_label_studio(handle: IO[str], items: Iterable[SpanText], **options: Any) -> int:
     """A JSON array of tasks, written one task at a time (streaming); returns the task count."""
+    return write_tasks(handle, (task_of(item, **options) for item in items))
+
+
+def write_tasks(handle: IO[str], tasks: Iterable[Mapping[str, Any]]) -> int:
+    """Tasks (from :func:`task_of`, perhaps with more ``data``) as one JSON array, streamed; returns the count."""
     count = 0
     handle.write("[")
-    for item in items:
-        handle.write(("\n" if count == 0 else ",\n") + json.dumps(task_of(item, **options), ensure_ascii=False))
+    for task in tasks:
+        handle.write(("\n" if count == 0 else ",\n") + json.dumps(task, ensure_ascii=False))
         count += 1
     handle.write("\n]\n")
     return count

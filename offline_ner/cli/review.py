@@ -1,0 +1,68 @@
+"""``offline-ner review``: the LLM-labelled sentences most likely wrong, as Label Studio tasks (thin layer over
+offline_ner.review)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from offline_ner.cli._common import EXIT_CODES_EPILOG, emit, handles_errors, json_option
+from offline_ner.data.formats import INPUT_FORMATS
+from offline_ner.data.windows import WINDOW_TOKENS
+from offline_ner.review.choices import DEFAULT_SIGNAL, SIGNALS
+from offline_ner.train.config import TrainConfig
+
+
+@click.command(epilog=EXIT_CODES_EPILOG)
+@click.argument("records_path", metavar="RECORDS", type=click.Path(path_type=Path))
+@click.option("--model", "model_dir", required=True, type=click.Path(path_type=Path),
+              help="A trained model folder that judges the labels: train one on your gold sentences only "
+              "(regimen gold), so it knows your guidelines and has not learnt the LLM's mistakes.")
+@click.option("--top", type=click.IntRange(min=1), required=True,
+              help="How many sentences to send for review (the first of the ranking).")
+@click.option("--signal", type=click.Choice(SIGNALS), default=DEFAULT_SIGNAL, show_default=True,
+              help="entity-errors: expected wrong, missed or mistyped entities per sentence; token-errors: "
+              "expected wrong word tags; span-disagreement: entities the model and the LLM do not share.")
+@click.option("-o", "--output", "tasks_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Label Studio tasks (JSON), ranked, the LLM's labels as pre-annotations.")
+@click.option("--ranking", "ranking_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write every record's rank, score and reason here (JSONL).")
+@click.option("--input-format", type=click.Choice(["auto", *INPUT_FORMATS]), default="auto", show_default=True,
+              help="Format of RECORDS; auto: detected from the content.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=TrainConfig().eval_batch_size, show_default=True)
+@json_option
+@handles_errors
+def review(records_path: Path, model_dir: Path, top: int, signal: str, tasks_path: Path, ranking_path: Path | None,
+           input_format: str, batch_size: int, as_json: bool) -> None:
+    """Rank the LLM-labelled RECORDS by how many label errors each likely holds, and write the TOP ones as Label
+    Studio tasks for people to correct.
+
+    The model reads every sentence once (no training); each task says why it was picked ("teacher says ORG where
+    the LLM says LOC: 'Wall Street' (0.92)"). After review, export the project as JSON and turn it into gold:
+    `offline-ner convert export.json --to jsonl -o reviewed.jsonl` (provenance: annotator human).
+
+    Examples:
+
+    \b
+        offline-ner review llm.jsonl --model runs/gold-only/model --top 500 -o review-tasks.json \\
+            --ranking ranking.jsonl
+    """
+    from offline_ner.data import read_records, require_tags
+    from offline_ner.data.teacher_view import TeacherView
+    from offline_ner.review import rank_records, write_review_files
+    from offline_ner.train import predict_word_probs
+
+    records = read_records(records_path, input_format)  # bad input fails before torch loads
+    require_tags(records, "review ranks labelled records (the LLM's tags)", path=records_path)
+    view = TeacherView(*predict_word_probs(model_dir, records, batch_size, WINDOW_TOKENS))
+    ranking = rank_records(records, view, signal)
+    count = write_review_files(records, ranking, top=top, tasks_path=tasks_path, ranking_path=ranking_path,
+                               signal=signal)
+    queued = ranking[:count]
+    summary = {"tasks": str(tasks_path), "ranking": None if ranking_path is None else str(ranking_path),
+               "records": len(records), "queued": count, "signal": signal,
+               "queued_score": round(sum(s.score for s in queued), 3),
+               "total_score": round(sum(s.score for s in ranking), 3)}
+    emit(summary, as_json, f"wrote {count} of {len(records)} sentences to {tasks_path} (signal {signal}: they hold "
+         f"{summary['queued_score']:.1f} of {summary['total_score']:.1f} expected errors)")

@@ -1,0 +1,37 @@
+"""Review where it pays: rank LLM-labelled sentences by their expected label errors, so people correct the most
+wrong labels per sentence they read, and write the top of the queue as Label Studio tasks.
+
+The closed side computes the ranking from a gold-trained model's probabilities (no retraining per ranking);
+reviewed tasks come back through ``offline-ner convert`` / ``bundle create --kind gold`` as human-labelled gold.
+"""
+
+from offline_ner.review.choices import DEFAULT_SIGNAL, RANDOM, RANKINGS, SIGNALS
+from offline_ner.review.ranking import (
+    LabelErrors,
+    ReviewScore,
+    apply_review,
+    entity_errors,
+    label_errors,
+    random_order,
+    rank_records,
+    score_record,
+)
+from offline_ner.review.tasks import REVIEW_KEY, review_task, write_review_files
+
+__all__ = [
+    "DEFAULT_SIGNAL",
+    "RANDOM",
+    "RANKINGS",
+    "REVIEW_KEY",
+    "SIGNALS",
+    "LabelErrors",
+    "ReviewScore",
+    "apply_review",
+    "entity_errors",
+    "label_errors",
+    "random_order",
+    "rank_records",
+    "review_task",
+    "score_record",
+    "write_review_files",
+]

@@ -1,0 +1,13 @@
+"""The review rankings a user (or an experiment arm) picks from; names only, so configs read them without numpy."""
+
+from __future__ import annotations
+
+# signals computed from a gold-trained teacher's word probabilities (offline_ner.review.ranking):
+#   entity-errors: expected entity errors (false + missed spans) of the LLM's labels, per the teacher's probabilities
+#   token-errors: expected word-tag errors, the sum over words of 1 - p(LLM tag)
+#   span-disagreement: the number of spans the LLM and the teacher's argmax tags do not share (no probabilities)
+SIGNALS = ("entity-errors", "token-errors", "span-disagreement")
+DEFAULT_SIGNAL = "entity-errors"
+# the control: sentences in a seeded random order (what reviewing without a ranking gives)
+RANDOM = "random"
+RANKINGS = (*SIGNALS, RANDOM)
