@@ -1,6 +1,7 @@
 """How much of the LLM's label error each review ranking puts in front of a reviewer: for every signal (and the
-random order), the share of the LLM's entity errors in the top K sentences, and the label F1 of the distilled set
-once those K are corrected, against the gold labels of the same sentences.
+random order, and an oracle that knew the gold labels: the ceiling), the share of the LLM's entity errors in the
+top K sentences, and the label F1 of the distilled set once those K are corrected, against the gold labels of the
+same sentences.
 
     python scripts/review_label_quality.py --config experiments/review --seed 1 --json
 
@@ -21,7 +22,15 @@ import offline_ner.hf_offline  # noqa: F401  (before transformers: never try the
 from offline_ner.experiment import ExperimentData, expand_grid, load_experiment
 from offline_ner.experiment.results import ResultStore
 from offline_ner.experiment.teachers import model_teacher_view
-from offline_ner.review import SIGNALS, apply_review, label_errors, random_order, rank_records
+from offline_ner.review import (
+    SIGNALS,
+    ReviewScore,
+    apply_review,
+    entity_errors,
+    label_errors,
+    random_order,
+    rank_records,
+)
 from offline_ner.train.config import TrainConfig
 from offline_ner.train.evaluation import score_tags
 
@@ -56,6 +65,9 @@ def main() -> int:
                               defaults.eval_batch_size, defaults.max_length)
     rankings = {signal: rank_records(llm, view, signal) for signal in SIGNALS}
     rankings["random"] = random_order(llm, args.seed)
+    # the ceiling: a ranking that knew the gold labels (most entity errors first)
+    rankings["oracle"] = sorted((ReviewScore(r.id, float(entity_errors(r, gold[r.id])), "oracle") for r in llm),
+                                key=lambda s: -s.score)
     truth = [gold[r.id].tags or () for r in llm]
     result: dict[str, Any] = {"seed": args.seed, "sentences": len(llm),
                               "llm_label_f1": round(score_tags(truth, [r.tags or () for r in llm]).f1, 4),

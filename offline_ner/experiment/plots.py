@@ -1,4 +1,4 @@
-"""PNG plots of an experiment: F1 by arm, F1 against gold size, and the blend schedules the arms used.
+"""PNG plots of an experiment: F1 by arm, F1 against gold size, F1 against sentences reviewed, and the blend schedules.
 
 Matplotlib with the Agg backend (no display on a closed-network server); each function writes one file.
 
@@ -21,6 +21,7 @@ import matplotlib.pyplot as plt  # after matplotlib.use(): the backend must be c
 from matplotlib.transforms import offset_copy
 
 from offline_ner.experiment.report import Summary
+from offline_ner.experiment.review_report import ReviewPoint
 from offline_ner.train.config import ScheduleConfig
 from offline_ner.train.schedules import schedule_curve
 
@@ -153,6 +154,23 @@ def plot_schedules(schedules: Mapping[str, Mapping[str, Any]], path: Path) -> Pa
     ax.set_xlabel("training progress")
     ax.set_ylabel("distilled share of each batch")
     ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_f1_vs_reviewed(lines: Mapping[str, Sequence[ReviewPoint]], path: Path,
+                        references: Mapping[str, float]) -> Path:
+    """Test F1 (mean ± std over seeds) against K, the sentences a person reviewed or annotated, one line per arm;
+    ``references`` (e.g. gold-only, the perfect-label upper bound) as dashed horizontal lines."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, points in lines.items():
+        ax.errorbar([p.reviewed for p in points], [p.f1.mean for p in points], yerr=[p.f1.std for p in points],
+                    fmt="o-", capsize=3, label=name)
+    for k, (name, value) in enumerate(references.items()):
+        ax.axhline(value, linestyle="--", linewidth=1, color=f"C{len(lines) + k}", label=f"{name} ({value:.3f})")
+    ax.set_xlabel("sentences reviewed (or newly annotated), K")
+    ax.set_ylabel("test F1 (mean ± std over seeds)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return _save(fig, path)

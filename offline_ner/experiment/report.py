@@ -86,7 +86,7 @@ def summarise(rows: Iterable[Mapping[str, Any]]) -> list[Summary]:
     return summaries
 
 
-def _pm(stat: Stat, digits: int = 3) -> str:
+def format_stat(stat: Stat, digits: int = 3) -> str:
     if stat.n == 0:
         return "–"
     return f"{stat.mean:.{digits}f} ± {stat.std:.{digits}f}" if stat.n > 1 else f"{stat.mean:.{digits}f}"
@@ -100,8 +100,8 @@ def markdown_table(summaries: Iterable[Summary]) -> str:
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for s in summaries:
         cells = [
-            _md(s.label), _md(s.regimen), _md(str(s.gold_size)), ",".join(map(str, s.seeds)), _pm(s.test_f1),
-            *(_pm(s.per_type_f1[t], 2) for t in CONLL_TYPES), _pm(s.dev_f1),
+            _md(s.label), _md(s.regimen), _md(str(s.gold_size)), ",".join(map(str, s.seeds)), format_stat(s.test_f1),
+            *(format_stat(s.per_type_f1[t], 2) for t in CONLL_TYPES), format_stat(s.dev_f1),
             f"{s.steps.mean:.0f}", f"{s.wall_s.mean:.0f}", f"{s.n_distilled.mean:.0f}",
         ]
         lines.append("| " + " | ".join(cells) + " |")
@@ -289,8 +289,8 @@ def selection_table(rows: Iterable[Mapping[str, Any]]) -> str:
         return ""
     lines = ["| " + " | ".join(SELECTION_COLUMNS) + " |", "|" + "---|" * len(SELECTION_COLUMNS)]
     for s in summaries:
-        cells = [s.label, s.kind, str(s.gold_size), ",".join(map(str, s.seeds)), _pm(s.sentences_kept, 2),
-                 _pm(s.tokens_masked, 2), _pm(s.tokens_relabelled, 2), *(_pm(s.entities_kept[t], 2) for t in CONLL_TYPES)]
+        cells = [s.label, s.kind, str(s.gold_size), ",".join(map(str, s.seeds)), format_stat(s.sentences_kept, 2),
+                 format_stat(s.tokens_masked, 2), format_stat(s.tokens_relabelled, 2), *(format_stat(s.entities_kept[t], 2) for t in CONLL_TYPES)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -41,8 +41,9 @@ from offline_ner.experiment.report import (
     summarise,
 )
 from offline_ner.experiment.results import ResultStore
+from offline_ner.experiment.review_report import base_gold_size, review_lines, review_table
 from offline_ner.experiment.selection import apply_selection, selection_report
-from offline_ner.experiment.significance import comparison_table, sentence_counts
+from offline_ner.experiment.significance import BASELINE_ARM, UPPER_BOUND_ARM, comparison_table, sentence_counts
 from offline_ner.experiment.teachers import fold_teacher_view, model_teacher_view
 from offline_ner.review import RANDOM, apply_review, random_order, rank_records
 from offline_ner.train.features import NO_LOSS_KEY
@@ -243,11 +244,16 @@ def write_report(cfg: ExperimentConfig, cells: Sequence[Cell], rows: Sequence[di
     if selected:  # what each selection arm kept, masked or relabelled, per type
         atomic_write_text(out_dir / "selection.md", selected)
         atomic_write_text(out_dir / "selection.csv", selection_csv(current_rows))
-    compared = comparison_table(current_rows, _test_counts(cfg, current_rows, out_dir, resolve_bundle))
+    counts = _test_counts(cfg, current_rows, out_dir, resolve_bundle)
+    compared = comparison_table(current_rows, counts)
     if compared:
         atomic_write_text(out_dir / "significance.md", compared)
     plots_dir = plots_dir or out_dir
     plots: list[Path] = []
+    reviewed = review_table(current_rows, counts)
+    if reviewed:  # review arms: F1 per K for ranked, random and new-gold, ranked vs random bootstrapped
+        atomic_write_text(out_dir / "review.md", reviewed)
+        plots.append(_plot_review(current_rows, plots_dir / "f1_vs_reviewed.png"))
     if summaries:
         plots.append(plot_f1_by_arm(summaries, plots_dir / "f1_by_arm.png"))
         by_size = plot_f1_vs_gold_size(summaries, plots_dir / "f1_vs_gold_size.png")
@@ -257,6 +263,18 @@ def write_report(cfg: ExperimentConfig, cells: Sequence[Cell], rows: Sequence[di
     if blends:
         plots.append(plot_schedules(blends, plots_dir / "schedules.png"))
     return table_path, csv_path, tuple(plots)
+
+
+def _plot_review(rows: Sequence[dict[str, Any]], path: Path) -> Path:
+    from offline_ner.experiment.plots import plot_f1_vs_reviewed
+
+    base = base_gold_size(rows)
+    references = {}
+    for arm, name in ((BASELINE_ARM, "gold-only"), (UPPER_BOUND_ARM, "every LLM label corrected")):
+        found = [r["test"]["f1"] for r in rows if r["arm"] == arm and r["gold_size"] == base]
+        if found:
+            references[f"{name}, gold = {base}"] = sum(found) / len(found)
+    return plot_f1_vs_reviewed(review_lines(rows), path, references)
 
 
 def import_runs_csv(cfg: ExperimentConfig, path: Path) -> int:

@@ -64,6 +64,10 @@ def test_review_arms_train_on_the_top_k_corrected_and_keep_their_ranking(grid: d
     assert len(list((out / "teachers").glob("*-model-*.npz"))) == 1
     random_ranking = [json.loads(line) for line in (out / "review" / f"{rows['random-2']['cell_id']}.jsonl").open()]
     assert {r["reason"] for r in random_ranking} == {"random"}
+    # the report: one line per K, ranked against random at K = 2, and the plot of F1 against K
+    table = (out / "review.md").read_text()
+    assert table.splitlines()[2].startswith("| 2 |") and table.splitlines()[3].startswith("| 4 |")
+    assert out / "f1_vs_reviewed.png" in outcome.plot_paths
     assert run_experiment(experiment_from_mapping(grid), progress=False).ran == ()  # resumable: nothing reruns
 
 
