@@ -1,5 +1,5 @@
-"""``offline-ner review``: the LLM-labelled sentences most likely wrong, as Label Studio tasks (thin layer over
-offline_ner.review)."""
+"""``offline-ner review rank`` / ``merge``: the LLM-labelled sentences most likely wrong, as Label Studio tasks,
+and the reviewed ones back in their place (thin layer over offline_ner.review)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,21 @@ from offline_ner.review.choices import DEFAULT_SIGNAL, SIGNALS
 from offline_ner.train.config import TrainConfig
 
 
-@click.command(epilog=EXIT_CODES_EPILOG)
+@click.group()
+def review() -> None:
+    """Review where it pays: rank LLM-labelled sentences by expected label errors for people to correct first,
+    then put the corrected ones back in place of their LLM labels.
+
+    \b
+        offline-ner review rank llm.jsonl --model runs/gold-only/model --top 500 -o review-tasks.json
+        # Label Studio: import review-tasks.json, correct, export as JSON
+        offline-ner review merge llm.jsonl project-1-at-2026-01-01.json -o distilled.jsonl
+        offline-ner train --config simple_mix --gold gold.conll --distilled distilled.jsonl --dev dev.conll \\
+            --out runs/reviewed
+    """
+
+
+@review.command("rank", epilog=EXIT_CODES_EPILOG)
 @click.argument("records_path", metavar="RECORDS", type=click.Path(path_type=Path))
 @click.option("--model", "model_dir", required=True, type=click.Path(path_type=Path),
               help="A trained model folder that judges the labels: train one on your gold sentences only "
@@ -33,19 +47,19 @@ from offline_ner.train.config import TrainConfig
 @click.option("--batch-size", type=click.IntRange(min=1), default=TrainConfig().eval_batch_size, show_default=True)
 @json_option
 @handles_errors
-def review(records_path: Path, model_dir: Path, top: int, signal: str, tasks_path: Path, ranking_path: Path | None,
+def rank(records_path: Path, model_dir: Path, top: int, signal: str, tasks_path: Path, ranking_path: Path | None,
            input_format: str, batch_size: int, as_json: bool) -> None:
     """Rank the LLM-labelled RECORDS by how many label errors each likely holds, and write the TOP ones as Label
     Studio tasks for people to correct.
 
     The model reads every sentence once (no training); each task says why it was picked ("teacher says ORG where
-    the LLM says LOC: 'Wall Street' (0.92)"). After review, export the project as JSON and turn it into gold:
-    `offline-ner convert export.json --to jsonl -o reviewed.jsonl` (provenance: annotator human).
+    the LLM says LOC: 'Wall Street' (0.92)"). After review, export the project as JSON and put the corrected
+    sentences in place of their LLM labels with `offline-ner review merge`.
 
     Examples:
 
     \b
-        offline-ner review llm.jsonl --model runs/gold-only/model --top 500 -o review-tasks.json \\
+        offline-ner review rank llm.jsonl --model runs/gold-only/model --top 500 -o review-tasks.json \\
             --ranking ranking.jsonl
     """
     from offline_ner.data import read_records, require_tags
@@ -66,3 +80,38 @@ def review(records_path: Path, model_dir: Path, top: int, signal: str, tasks_pat
                "total_score": round(sum(s.score for s in ranking), 3)}
     emit(summary, as_json, f"wrote {count} of {len(records)} sentences to {tasks_path} (signal {signal}: they hold "
          f"{summary['queued_score']:.1f} of {summary['total_score']:.1f} expected errors)")
+
+
+@review.command("merge", epilog=EXIT_CODES_EPILOG)
+@click.argument("records_path", metavar="RECORDS", type=click.Path(path_type=Path))
+@click.argument("reviewed_path", metavar="REVIEWED", type=click.Path(path_type=Path))
+@click.option("-o", "--output", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The LLM-labelled records with the reviewed ones in their place (JSONL).")
+@json_option
+@handles_errors
+def merge(records_path: Path, reviewed_path: Path, out_path: Path, as_json: bool) -> None:
+    """Replace each LLM-labelled record in RECORDS by its reviewed version in REVIEWED (a Label Studio export or
+    any labelled file; matched by id, tokens must be the same), in RECORDS' order: the distilled set to train on.
+
+    Reviewed records keep their provenance (annotator human, who submitted, when), so a trained model's records
+    say which labels a person checked. Written atomically; nothing is written when a record does not match.
+
+    Examples:
+
+    \b
+        offline-ner review merge llm.jsonl project-1-at-2026-01-01.json -o distilled.jsonl
+    """
+    from offline_ner.data import read_records, require_tags, write_records
+    from offline_ner.errors import DataError
+    from offline_ner.review import merge_reviewed
+
+    records = read_records(records_path)
+    reviewed = read_records(reviewed_path)
+    require_tags(reviewed, "reviewed records carry the corrected labels", path=reviewed_path)
+    try:
+        merged = merge_reviewed(records, {r.id: r for r in reviewed})
+    except ValueError as err:
+        raise DataError(str(err), path=reviewed_path) from err
+    write_records(merged, out_path)
+    emit({"output": str(out_path), "records": len(merged), "reviewed": len(reviewed)}, as_json,
+         f"wrote {len(merged)} records to {out_path}, {len(reviewed)} of them reviewed")

@@ -133,28 +133,43 @@ def random_order(records: Sequence[Record], seed: int) -> list[ReviewScore]:
     return [ReviewScore(records[i].id, 0.0, RANDOM) for i in order]
 
 
+def merge_reviewed(records: Sequence[Record], reviewed: Mapping[str, Record]) -> list[Record]:
+    """``records`` with each reviewed one (same id) in its place, in input order: what the student trains on.
+
+    Raises:
+        ValueError: a reviewed record whose tokens differ from its original's, or that is not among ``records``.
+    """
+    ids = {r.id for r in records}
+    stray = sorted(set(reviewed) - ids)
+    if stray:
+        raise ValueError(f"{len(stray)} reviewed records are not among the LLM-labelled ones, e.g. {stray[0]!r}")
+    out = []
+    for record in records:
+        fixed = reviewed.get(record.id)
+        if fixed is not None and fixed.tokens != record.tokens:
+            raise ValueError(f"record {record.id}: the reviewed tokens differ from the LLM-labelled ones")
+        out.append(record if fixed is None else fixed)
+    return out
+
+
 def apply_review(records: Sequence[Record], reviewed: Mapping[str, Record], chosen: Sequence[ReviewScore],
                  *, reviewer: str) -> list[Record]:
-    """``records`` with the tags of the ``chosen`` ones replaced by ``reviewed``'s (the same ids), in input order.
+    """Simulated review: the ``chosen`` records get ``reviewed``'s tags (the same ids), the rest are kept.
 
     Each replaced record says so in its provenance: ``review`` holds the reviewer's name, its rank and score.
 
     Raises:
         ValueError: a chosen record the reviewer has no labels for, or whose tokens differ.
     """
-    place = {s.record_id: (rank, s) for rank, s in enumerate(chosen, start=1)}
-    out = []
-    for record in records:
-        if record.id not in place:
-            out.append(record)
-            continue
-        fixed = reviewed.get(record.id)
-        if fixed is None or fixed.tags is None or fixed.tokens != record.tokens:
-            raise ValueError(f"record {record.id}: the reviewer {reviewer!r} has no labels for these tokens")
-        rank, score = place[record.id]
+    by_id = {r.id: r for r in records}
+    fixed = {}
+    for rank, score in enumerate(chosen, start=1):
+        record, answer = by_id.get(score.record_id), reviewed.get(score.record_id)
+        if record is None or answer is None or answer.tags is None or answer.tokens != record.tokens:
+            raise ValueError(f"record {score.record_id}: the reviewer {reviewer!r} has no labels for these tokens")
         provenance = {**record.provenance, "review": {"reviewer": reviewer, "rank": rank, "score": score.score}}
-        out.append(Record(**{**record.__dict__, "tags": fixed.tags, "provenance": provenance}))
-    return out
+        fixed[record.id] = Record(**{**record.__dict__, "tags": answer.tags, "provenance": provenance})
+    return merge_reviewed(records, fixed)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """``offline-ner review`` end to end, through the CLI: rank LLM labels with a model, send the top K to Label
-Studio, simulate the review there, convert the export back, and train on it: the reviewed records say a person
-labelled them."""
+Studio, simulate the review there, merge the export back in place of the LLM labels, and train on it: the
+reviewed records say a person labelled them."""
 
 from __future__ import annotations
 
@@ -21,14 +21,14 @@ def run(*args: str) -> Result:
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
-def records(tags: tuple[str, ...]) -> list[Record]:
-    return [Record(id=f"llm:{i}", tokens=(f"Anna{i}", "Berg", "visited", "Tarrow", "."), tags=tags)
+def records(tags: tuple[str, ...], prefix: str = "llm") -> list[Record]:
+    return [Record(id=f"{prefix}:{i}", tokens=(f"Anna{i}", "Berg", "visited", "Tarrow", "."), tags=tags)
             for i in range(6)]
 
 
 def test_ranked_tasks_go_to_label_studio_and_come_back_as_human_gold(tmp_path: Path, tiny_bert_dir: Path) -> None:
     write_jsonl(records(NOISY), tmp_path / "llm.jsonl")
-    ranked = run("review", str(tmp_path / "llm.jsonl"), "--model", str(tiny_bert_dir), "--top", "3",
+    ranked = run("review", "rank", str(tmp_path / "llm.jsonl"), "--model", str(tiny_bert_dir), "--top", "3",
                  "-o", str(tmp_path / "tasks.json"), "--ranking", str(tmp_path / "ranking.jsonl"), "--json")
     assert ranked.exit_code == 0, ranked.output
     summary = json.loads(ranked.stdout)
@@ -51,24 +51,44 @@ def test_ranked_tasks_go_to_label_studio_and_come_back_as_human_gold(tmp_path: P
         result = task_of(spans_of_record(fixed[task["data"]["id"]]), kind="annotations")["annotations"][0]["result"]
         task["annotations"] = [{"id": n, "result": result, "was_cancelled": False, "completed_by": 4}]
     (tmp_path / "export.json").write_text(json.dumps(tasks))
-    converted = run("convert", str(tmp_path / "export.json"), "--to", "jsonl", "-o", str(tmp_path / "gold.jsonl"))
-    assert converted.exit_code == 0, converted.output
-    gold = read_records(tmp_path / "gold.jsonl")
-    assert [r.id for r in gold] == [t["data"]["id"] for t in tasks]
-    assert all(r.tags == GOLD and r.provenance["annotator"] == "human" for r in gold)
-    assert all(r.provenance["review"]["completed_by"] == 4 for r in gold)
+    merged = run("review", "merge", str(tmp_path / "llm.jsonl"), str(tmp_path / "export.json"),
+                 "-o", str(tmp_path / "distilled.jsonl"), "--json")
+    assert merged.exit_code == 0, merged.output
+    assert json.loads(merged.stdout) == {"ok": True, "output": str(tmp_path / "distilled.jsonl"), "records": 6,
+                                         "reviewed": 3}
+    distilled = read_records(tmp_path / "distilled.jsonl")
+    assert [r.id for r in distilled] == [f"llm:{i}" for i in range(6)]  # the LLM file's order
+    queued = {t["data"]["id"] for t in tasks}
+    for record in distilled:
+        if record.id in queued:  # corrected by a person, and says so
+            assert record.tags == GOLD and record.provenance["annotator"] == "human"
+            assert record.provenance["review"]["completed_by"] == 4
+        else:
+            assert record.tags == NOISY and "review" not in record.provenance
 
+    write_jsonl(records(GOLD, "gold")[:4], tmp_path / "gold.jsonl")
     trained = run("train", "--regimen", "distilled_then_gold", "--gold", str(tmp_path / "gold.jsonl"),
-                  "--distilled", str(tmp_path / "llm.jsonl"), "--dev", str(tmp_path / "gold.jsonl"),
+                  "--distilled", str(tmp_path / "distilled.jsonl"), "--dev", str(tmp_path / "gold.jsonl"),
                   "--base-model", str(tiny_bert_dir), "--max-steps", "2", "--batch-size", "2",
                   "--out", str(tmp_path / "run"), "--quiet", "--json")
     assert trained.exit_code == 0, trained.output
     assert (tmp_path / "run" / "model").is_dir()
 
 
+def test_merge_refuses_a_reviewed_sentence_with_other_tokens_and_writes_nothing(tmp_path: Path) -> None:
+    write_jsonl(records(NOISY), tmp_path / "llm.jsonl")
+    changed = Record(id="llm:2", tokens=("Someone", "else", "."), tags=("B-PER", "O", "O"))
+    write_jsonl([changed], tmp_path / "reviewed.jsonl")
+    refused = run("review", "merge", str(tmp_path / "llm.jsonl"), str(tmp_path / "reviewed.jsonl"),
+                  "-o", str(tmp_path / "out.jsonl"))
+    assert refused.exit_code == 4, refused.output
+    assert "llm:2" in refused.output and "tokens differ" in refused.output
+    assert not (tmp_path / "out.jsonl").exists()
+
+
 def test_review_refuses_unlabelled_records_before_loading_a_model(tmp_path: Path) -> None:
     write_jsonl([Record(id="a", tokens=("x", "y"))], tmp_path / "bare.jsonl")
-    refused = run("review", str(tmp_path / "bare.jsonl"), "--model", str(tmp_path / "no-model"), "--top", "1",
+    refused = run("review", "rank", str(tmp_path / "bare.jsonl"), "--model", str(tmp_path / "no-model"), "--top", "1",
                   "-o", str(tmp_path / "tasks.json"))
     assert refused.exit_code == 4, refused.output
     assert "labelled" in refused.output and not (tmp_path / "tasks.json").exists()
