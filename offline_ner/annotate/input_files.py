@@ -147,19 +147,28 @@ def load_inputs(paths: Sequence[Path], *, max_tokens: int = MAX_SENTENCE_TOKENS)
             fingerprints += _record_fingerprint(record)
             if record.tags is not None:
                 gold[record.id] = record.tags
-    records = InputRecords(paths, max_tokens, fingerprints)
-    if _repeated_ids(id_hashes, records):
-        raise DataError("two inputs produce the same record ids; give the input files distinct names")
-    return Inputs(records=records, gold=gold, digests=tuple(digests))
+    repeated = _first_repeated_id(id_hashes, paths, max_tokens)
+    if repeated is not None:
+        raise DataError(f"record id {repeated[0]} occurs twice: two inputs produce the same record ids; give the "
+                        "input files distinct names", path=repeated[1])  # fmt: skip
+    return Inputs(records=InputRecords(paths, max_tokens, fingerprints), gold=gold, digests=tuple(digests))
 
 
-def _repeated_ids(id_hashes: bytearray, records: Records) -> bool:
-    """Whether two records share an id: equal hashes are found by numpy, then the ids themselves compared (one
-    more pass over the records, only when two hashes are equal)."""
+def _first_repeated_id(id_hashes: bytearray, paths: Sequence[Path], max_tokens: int) -> tuple[str, Path] | None:
+    """The first id that occurs a second time, and the input it occurs in: equal hashes are found by numpy, then
+    the ids themselves compared (one more pass over the inputs, only when two hashes are equal)."""
     hashes = np.frombuffer(id_hashes, dtype=np.uint64)
     values, counts = np.unique(hashes, return_counts=True)
     suspects = set(values[counts > 1].tolist())
     if not suspects:
-        return False
-    ids = [r.id for r, h in zip(records, hashes) if int(h) in suspects]
-    return len(set(ids)) != len(ids)
+        return None
+    seen: set[str] = set()
+    index = 0
+    for path in paths:
+        for record in _read(path, max_tokens):
+            if int(hashes[index]) in suspects:
+                if record.id in seen:
+                    return record.id, path
+                seen.add(record.id)
+            index += 1
+    return None
