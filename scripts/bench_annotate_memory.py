@@ -44,10 +44,10 @@ def fill_journal(input_path: Path, journal_path: Path, base_url: str) -> None:
     from offline_ner.annotate.journal import Journal, canonical_json_text
 
     cfg = AnnotateConfig(base_url=base_url, model="bench-model")
-    inputs = load_inputs([input_path])
-    plan = plan_run(inputs, cfg, load_template(cfg.template), [])
+    plan = plan_run(load_inputs([input_path]), cfg, load_template(cfg.template), [])
     rows = []
-    for record, (key,) in zip(inputs.records, plan.keys_by_record):
+    for item in plan.records():
+        record, (key,) = item.record, item.keys
         content = json.dumps({"entities": [{"first": 0, "last": 0, "text": record.tokens[0], "type": "PER"}]})
         body = {
             "id": "chatcmpl-bench", "object": "chat.completion", "created": 1_732_000_000, "model": "bench-model",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import sys
 import tempfile
@@ -46,7 +47,7 @@ def main() -> None:
     load_s = time.perf_counter() - started
     pool = read_records(args.pool)[: args.pool_limit]
     loaded = load_inputs([args.inputs])
-    inputs = Inputs(loaded.records[: args.inputs_limit], loaded.gold, loaded.digests)
+    inputs = Inputs(tuple(itertools.islice(loaded.records, args.inputs_limit)), loaded.gold, loaded.digests)
     with tempfile.TemporaryDirectory() as tmp:
         journal = Journal(Path(tmp) / "j.sqlite")
         started = time.perf_counter()

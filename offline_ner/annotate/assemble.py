@@ -1,10 +1,10 @@
 """Assemble an annotation folder's contents from the journal alone: parse and align each reply, apply agreement,
 verification and selection, score against gold, and write the run's provenance.
 
-Because it never looks at anything but the journal and the plan, a run killed with ``kill -9`` and restarted
-writes byte-identical files. :func:`assemble_into` streams: it reads one reply at a time from the journal and writes
-each record as soon as it is made, so a run's memory does not grow with its number of sentences (with gold, QA
-keeps each record's id and tags).
+Because it never looks at anything but the journal and the plan (which reads the inputs again), a run killed with
+``kill -9`` and restarted writes byte-identical files. :func:`assemble_into` streams: it reads one record and its
+replies at a time and writes each record as soon as it is made, so a run's memory does not grow with its number of
+sentences (with gold, QA keeps each record's id and tags).
 
 Example::
 
@@ -225,24 +225,13 @@ def qa_with_selection(
     return report
 
 
-def stored_replies(requests: Sequence[PlannedRequest], journal: Journal) -> dict[str, dict[str, Any]]:
-    return {r.key: entry for r in requests if (entry := journal.get(r.key)) is not None}
-
-
-def label_all(
-    plan: RunPlan, stored: Mapping[str, Mapping[str, Any]], totals: _Totals | None = None
-) -> tuple[list[Record], list[Record]]:
-    """The labelled records (after agreement), and the same records with sample 0's tags (before agreement);
-    ``totals`` collects the run's counts when given."""
-    totals = totals if totals is not None else _Totals()
-    labelled: list[Record] = []
-    before_agreement: list[Record] = []
-    for record, keys, demos in zip(plan.inputs.records, plan.keys_by_record, plan.demos_by_record):
-        result, first_spans = _label_record(record, keys, demos, plan, stored, totals)
-        if result is not None:
-            labelled.append(result)
-            before_agreement.append(result.with_tags(tags_from_spans(first_spans, len(record.tokens))))
-    return labelled, before_agreement
+def labelled_records(plan: RunPlan, journal: Journal) -> Iterator[Record]:
+    """The records with usable replies in the journal, labelled (after agreement), one at a time."""
+    replies, totals = _JournalReplies(journal), _Totals()
+    for item in plan.records():
+        labelled, _ = _label_record(item.record, item.keys, item.demos, plan, replies, totals)
+        if labelled is not None:
+            yield labelled
 
 
 def _apply_verdicts(
@@ -321,11 +310,11 @@ class _Assembly:
     def records(self) -> Iterator[Record]:
         """The final records in input order (labelled, agreed, verified, selected)."""
         plan, cfg, replies = self.plan, self.plan.cfg, _JournalReplies(self.journal)
-        for record, keys, demos in zip(plan.inputs.records, plan.keys_by_record, plan.demos_by_record):
-            labelled, first_spans = _label_record(record, keys, demos, plan, replies, self.totals)
+        for item in plan.records():
+            labelled, first_spans = _label_record(item.record, item.keys, item.demos, plan, replies, self.totals)
             if labelled is None:
                 continue
-            self._note("before_agreement", labelled.with_tags(tags_from_spans(first_spans, len(record.tokens))))
+            self._note("before_agreement", labelled.with_tags(tags_from_spans(first_spans, len(labelled.tokens))))
             self._note("before_verification", labelled)
             if cfg.verify:
                 request = verification_requests(plan, [labelled]).get(labelled.id)
@@ -362,7 +351,7 @@ class _Assembly:
             if qa is not None and cfg.verify:
                 qa["before_verification"] = _qa(stages["before_verification"], gold)
         all_requests = len(plan.requests) + len(self.verify_keys)
-        keys = itertools.chain((r.key for r in plan.requests), self.verify_keys)
+        keys = itertools.chain(plan.requests.keys(), self.verify_keys)
         n_replies, usage, cost = _usage(self.journal, keys, self.prices, cfg.model, self.batch)
         provenance: dict[str, Any] = {
             "kind": "annotations",

@@ -41,7 +41,7 @@ T = TypeVar("T")
 
 def batch_name(plan: RunPlan) -> str:
     """A stable name for the plan's batch: the hash of its request keys, so a restart finds the same batch."""
-    return hashlib.sha256(canonical_json_text(sorted(r.key for r in plan.requests)).encode()).hexdigest()[:32]
+    return hashlib.sha256(canonical_json_text(sorted(plan.requests.keys())).encode()).hexdigest()[:32]
 
 
 def _request_body(plan: RunPlan, body: dict[str, Any]) -> tuple[dict[str, Any], str]:
@@ -112,7 +112,7 @@ def merge_batch_output(
         DataError: a line is not JSON or lacks ``custom_id``.
     """
     _refuse_verification(plan)
-    known = {r.key for r in plan.requests}
+    known = set(plan.requests.keys())
     report = MergeReport()
     for item in _lines(output, "batch output") + _lines(errors or b"", "batch error file"):
         key = item["custom_id"]

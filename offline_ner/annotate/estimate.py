@@ -69,14 +69,29 @@ def _added(
 
 
 def _zero_shot_tokens(plan: RunPlan) -> int:
-    """Input tokens of the planned requests without their demonstrations."""
+    """Input tokens of the planned requests, first samples without their demonstrations (one pass over the inputs)."""
     schema = json_schema_format(plan.template) if plan.cfg.response_format == "json_schema" else None
-    first_record = {keys[0]: record for record, keys in zip(plan.inputs.records, plan.keys_by_record)}
     return sum(
-        count_request_tokens(build_messages(plan.template, first_record[r.key]), schema)
-        for r in plan.requests
-        if r.key in first_record
-    ) + sum(r.estimated_tokens for r in plan.requests if r.key not in first_record)
+        count_request_tokens(build_messages(plan.template, item.record), schema)
+        if request.key == item.keys[0]
+        else request.estimated_tokens
+        for item in plan.records()
+        for request in item.new
+    )
+
+
+def _verification_tokens(plan: RunPlan) -> tuple[int, int]:
+    """How many distinct sentences a verification request would be sent for, and their prompt tokens, assuming
+    VERIFY_PLANNED_ENTITIES entities each (one pass over the inputs)."""
+    schema = VERIFY_RESPONSE_FORMAT if plan.cfg.response_format == "json_schema" else None
+    placeholder = [Span(0, 1, plan.template.types[0])] * VERIFY_PLANNED_ENTITIES
+    sentences = tokens = 0
+    for item in plan.records():
+        if item.new and item.new[0].key == item.keys[0]:  # the first record with this sentence (and demonstrations)
+            sentences += 1
+            messages = verification_messages(plan.template, item.record, placeholder[: len(item.record.tokens)])
+            tokens += count_request_tokens(messages, schema)
+    return sentences, tokens
 
 
 def estimate_cost(plan: RunPlan, prices: PriceTable, *, batch: bool = False) -> CostEstimate:
@@ -87,7 +102,7 @@ def estimate_cost(plan: RunPlan, prices: PriceTable, *, batch: bool = False) -> 
     every sentence has VERIFY_PLANNED_ENTITIES) add; both are included in the totals.
     """
     cfg, model = plan.cfg, plan.cfg.model
-    input_tokens = sum(r.estimated_tokens for r in plan.requests)
+    input_tokens = plan.requests.prompt_tokens()
     n = len(plan.requests)
     expected_out, worst_out = n * cfg.expected_output_tokens, n * cfg.max_tokens
     added: dict[str, CostPart] = {}
@@ -95,16 +110,10 @@ def estimate_cost(plan: RunPlan, prices: PriceTable, *, batch: bool = False) -> 
         name = f"demonstrations ({cfg.demos_select}, {cfg.n_demos} per input)"
         added[name] = _added(prices, model, 0, input_tokens - _zero_shot_tokens(plan), 0, 0, batch)
     if cfg.verify:
-        schema = VERIFY_RESPONSE_FORMAT if cfg.response_format == "json_schema" else None
-        unique = list({keys[0]: record for record, keys in zip(plan.inputs.records, plan.keys_by_record)}.values())
-        placeholder = [Span(0, 1, plan.template.types[0])] * VERIFY_PLANNED_ENTITIES
-        verify_in = sum(
-            count_request_tokens(verification_messages(plan.template, r, placeholder[: len(r.tokens)]), schema)
-            for r in unique
-        )
-        verify_expected, verify_worst = len(unique) * EXPECTED_VERIFY_OUTPUT_TOKENS, len(unique) * VERIFY_MAX_TOKENS
-        added["verification"] = _added(prices, model, len(unique), verify_in, verify_expected, verify_worst, batch)
-        n, input_tokens = n + len(unique), input_tokens + verify_in
+        unique, verify_in = _verification_tokens(plan)
+        verify_expected, verify_worst = unique * EXPECTED_VERIFY_OUTPUT_TOKENS, unique * VERIFY_MAX_TOKENS
+        added["verification"] = _added(prices, model, unique, verify_in, verify_expected, verify_worst, batch)
+        n, input_tokens = n + unique, input_tokens + verify_in
         expected_out, worst_out = expected_out + verify_expected, worst_out + verify_worst
     return CostEstimate(
         model=model,

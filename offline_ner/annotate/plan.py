@@ -1,5 +1,11 @@
 """Plan an annotation run: one request per (record, sample) with its journal key, and the verification requests
-derived from the replies. No I/O: the same inputs and config always give the same plan and keys.
+derived from the replies. No I/O but reading the inputs: the same inputs and config always give the same plan and
+keys.
+
+A plan keeps 33 bytes a key (its digest, and whether it is used first) and 4 bytes a record (prompt tokens), never
+the records or request bodies: each pass (send, write) reads the records again from the inputs
+(:meth:`RunPlan.records`) and builds a body only when it is sent, so a run over millions of sentences plans in
+memory that grows by tens of bytes a sentence.
 
 Example::
 
@@ -9,10 +15,13 @@ Example::
 
 from __future__ import annotations
 
+import functools
 from array import array
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, overload
+
+import numpy as np
 
 from offline_ner.annotate.config import AnnotateConfig
 from offline_ner.annotate.cost import count_request_tokens
@@ -28,11 +37,7 @@ from offline_ner.errors import ConfigError
 
 @dataclass(frozen=True, slots=True)
 class PlannedRequest:
-    """One request: its journal key, its body (or what rebuilds the body when sent), its prompt tokens.
-
-    A run plans every request up front but sends them over hours: keeping each body (the whole prompt) in memory
-    would make the plan grow by kilobytes a sentence, so extraction requests keep a :class:`_BodyOf` instead.
-    """
+    """One request: its journal key, its body (or what builds the body when sent), its prompt tokens."""
 
     key: str
     source: Mapping[str, Any] | Callable[[], dict[str, Any]]
@@ -43,70 +48,22 @@ class PlannedRequest:
         return self.source() if callable(self.source) else dict(self.source)
 
 
-class _BodyOf:
-    """The request body of one input record, rebuilt on demand by ``make(index)``."""
-
-    __slots__ = ("index", "make")
-
-    def __init__(self, make: Callable[[int], dict[str, Any]], index: int) -> None:
-        self.make, self.index = make, index
-
-    def __call__(self) -> dict[str, Any]:
-        return self.make(self.index)
-
-
 DIGEST_BYTES = 32  # a journal key is the hex of a sha256 digest
 
 
-class PlannedRequests(Sequence[PlannedRequest]):
-    """A run's unique requests as flat arrays (key digest, prompt tokens, record index): about 50 bytes a request
-    where objects took a kilobyte, so planning a million sentences stays small; each item is built on access."""
-
-    def __init__(self, make: Callable[[int], dict[str, Any]]) -> None:
-        self._make = make
-        self._digests = bytearray()
-        self._tokens = array("q")
-        self._records = array("q")
-
-    def add(self, key: str, estimated_tokens: int, record_index: int) -> int:
-        """Append a request; returns its position."""
-        self._digests += bytes.fromhex(key)
-        self._tokens.append(estimated_tokens)
-        self._records.append(record_index)
-        return len(self._tokens) - 1
-
-    def key(self, position: int) -> str:
-        return bytes(self._digests[position * DIGEST_BYTES : (position + 1) * DIGEST_BYTES]).hex()
-
-    def __len__(self) -> int:
-        return len(self._tokens)
-
-    @overload
-    def __getitem__(self, position: int) -> PlannedRequest: ...
-    @overload
-    def __getitem__(self, position: slice) -> Sequence[PlannedRequest]: ...
-    def __getitem__(self, position: int | slice) -> PlannedRequest | Sequence[PlannedRequest]:
-        if isinstance(position, slice):
-            return [self[i] for i in range(*position.indices(len(self)))]
-        if position < 0:
-            position += len(self)
-        if not 0 <= position < len(self):
-            raise IndexError(position)
-        return PlannedRequest(self.key(position), _BodyOf(self._make, self._records[position]), self._tokens[position])
-
-
 class KeysByRecord(Sequence[tuple[str, ...]]):
-    """Per input record the key of each sample, stored as positions in :class:`PlannedRequests`."""
+    """Per input record the journal key of each sample, stored as 32-byte digests."""
 
-    def __init__(self, requests: PlannedRequests, samples: int) -> None:
-        self._requests, self._samples = requests, samples
-        self._positions = array("q")
+    def __init__(self, samples: int) -> None:
+        self.samples = samples
+        self.digests = bytearray()
 
-    def append(self, positions: Sequence[int]) -> None:
-        self._positions.extend(positions)
+    def append(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            self.digests += bytes.fromhex(key)
 
     def __len__(self) -> int:
-        return len(self._positions) // self._samples
+        return len(self.digests) // (DIGEST_BYTES * self.samples)
 
     @overload
     def __getitem__(self, index: int) -> tuple[str, ...]: ...
@@ -119,20 +76,123 @@ class KeysByRecord(Sequence[tuple[str, ...]]):
             index += len(self)
         if not 0 <= index < len(self):
             raise IndexError(index)
-        start = index * self._samples
-        return tuple(self._requests.key(p) for p in self._positions[start : start + self._samples])
+        start = index * self.samples * DIGEST_BYTES
+        return tuple(
+            bytes(self.digests[at : at + DIGEST_BYTES]).hex()
+            for at in range(start, start + self.samples * DIGEST_BYTES, DIGEST_BYTES)
+        )
+
+    def first_uses(self) -> bytes:
+        """Per (record, sample), 1 where its key occurs for the first time: identical requests are sent once.
+
+        Sorts the keys' first 8 bytes (about 20 bytes a key while it runs, where sorting whole keys took 80) and
+        compares whole keys only among equal prefixes: the repeated sentences (and, by a 2^-64 chance, others).
+        """
+        keys = np.frombuffer(self.digests, dtype=np.uint8).reshape(-1, DIGEST_BYTES)
+        prefixes = np.frombuffer(self.digests, dtype=np.uint64)[:: DIGEST_BYTES // 8]
+        order = np.argsort(prefixes, kind="stable")  # stable: equal prefixes stay in input order
+        sorted_prefixes = prefixes[order]
+        same_prefix = np.zeros(len(order), dtype=bool)  # as the previous key in sorted order
+        same_prefix[1:] = sorted_prefixes[1:] == sorted_prefixes[:-1]
+        del sorted_prefixes
+        first = np.ones(len(order), dtype=np.uint8)
+        seen: set[bytes] = set()  # the whole keys of the current run of equal prefixes
+        for position in np.flatnonzero(same_prefix).tolist():
+            if not same_prefix[position - 1]:  # the run starts at position - 1
+                seen = {keys[order[position - 1]].tobytes()}
+            key = keys[order[position]].tobytes()
+            if key in seen:
+                first[order[position]] = 0
+            seen.add(key)
+        return first.tobytes()
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedRecord:
+    """One input record on a pass over the plan: its demonstrations, each sample's key, and the requests it is the
+    first to use (in sample order; a record identical to an earlier one has none)."""
+
+    record: Record
+    demos: tuple[Record, ...]
+    keys: tuple[str, ...]
+    new: tuple[PlannedRequest, ...]
+
+
+class PlannedRequests:
+    """A run's unique requests in first-use order. Iterating reads the inputs again (each request's body is built
+    when it is sent); :meth:`keys` lists the keys without reading anything."""
+
+    def __init__(self, plan: RunPlan) -> None:
+        self._plan = plan
+
+    def __len__(self) -> int:
+        return self._plan.first_use.count(1)
+
+    def __iter__(self) -> Iterator[PlannedRequest]:
+        return (request for item in self._plan.records() for request in item.new)
+
+    def prompt_tokens(self) -> int:
+        """The requests' estimated prompt tokens, summed without reading the inputs."""
+        plan = self._plan
+        return sum(plan.estimated_tokens[i // plan.cfg.samples] for i, first in enumerate(plan.first_use) if first)
+
+    def keys(self) -> Iterator[str]:
+        digests, first = self._plan.keys_by_record.digests, self._plan.first_use
+        return (
+            bytes(digests[i * DIGEST_BYTES : (i + 1) * DIGEST_BYTES]).hex() for i in range(len(first)) if first[i]
+        )
+
+
+class _Repeated(Sequence[tuple[Record, ...]]):
+    """The same demonstrations for each of ``count`` records, without a list of ``count`` references."""
+
+    def __init__(self, demos: tuple[Record, ...], count: int) -> None:
+        self._demos, self._count = demos, count
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[Record, ...]: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[tuple[Record, ...]]: ...
+    def __getitem__(self, index: int | slice) -> tuple[Record, ...] | Sequence[tuple[Record, ...]]:
+        if isinstance(index, slice):
+            return [self._demos] * len(range(*index.indices(self._count)))
+        if not -self._count <= index < self._count:
+            raise IndexError(index)
+        return self._demos
 
 
 @dataclass(frozen=True)
 class RunPlan:
-    """Unique requests in first-use order, and per record the key of each sample."""
+    """Per record the key of each sample and its prompt tokens; which keys are used first (sent once)."""
 
     cfg: AnnotateConfig
     template: PromptTemplate
-    demos_by_record: tuple[tuple[Record, ...], ...]
+    demos_by_record: Sequence[tuple[Record, ...]]
     inputs: Inputs
-    requests: Sequence[PlannedRequest]
-    keys_by_record: Sequence[tuple[str, ...]]
+    keys_by_record: KeysByRecord
+    first_use: bytes
+    estimated_tokens: array[int]
+
+    @property
+    def requests(self) -> PlannedRequests:
+        """The unique requests in first-use order."""
+        return PlannedRequests(self)
+
+    def records(self) -> Iterator[PlannedRecord]:
+        """One pass over the inputs, each record with its keys and the requests it uses first."""
+        samples = self.cfg.samples
+        for index, (record, demos) in enumerate(zip(self.inputs.records, self.demos_by_record)):
+            keys = self.keys_by_record[index]
+            body = functools.partial(request_body, self.cfg, self.template, record, demos)
+            tokens = self.estimated_tokens[index]
+            new = tuple(
+                PlannedRequest(key, body, tokens) for sample, key in enumerate(keys)
+                if self.first_use[index * samples + sample]
+            )  # fmt: skip
+            yield PlannedRecord(record, demos, keys, new)
 
     def demonstrations(self) -> list[str] | dict[str, Any]:
         """What the run's provenance says about demonstrations: the ids when every input shares them."""
@@ -144,6 +204,13 @@ class RunPlan:
     @property
     def response_format(self) -> dict[str, Any]:
         return json_schema_format(self.template)
+
+
+def request_body(
+    cfg: AnnotateConfig, template: PromptTemplate, record: Record, demos: Sequence[Record]
+) -> dict[str, Any]:
+    """The extraction request of one record (without response_format)."""
+    return {"model": cfg.model, "messages": build_messages(template, record, demos), **request_parameters(cfg)}
 
 
 def request_parameters(cfg: AnnotateConfig) -> dict[str, Any]:
@@ -177,37 +244,27 @@ def plan_run(
         raise ConfigError(f"samples={cfg.samples}, agree_k={cfg.agree_k}: need 1 <= agree_k <= samples")
     if not 0.0 <= cfg.max_failed <= 1.0:
         raise ConfigError(f"max_failed={cfg.max_failed}: expected a share of the records between 0 and 1")
+    count = len(inputs.records)
+    chosen: Sequence[tuple[Record, ...]]
     if demos_by_record is None:
-        demos_by_record = [tuple(demos)] * len(inputs.records)
-    elif len(demos_by_record) != len(inputs.records):
-        raise ValueError(f"{len(demos_by_record)} demonstration lists for {len(inputs.records)} records")
-    unique_demos = {d.id: d for chosen in demos_by_record for d in chosen}
+        chosen = _Repeated(tuple(demos), count)
+    elif len(demos_by_record) != count:
+        raise ValueError(f"{len(demos_by_record)} demonstration lists for {count} records")
+    else:
+        chosen = tuple(map(tuple, demos_by_record))
+    unique_demos = {d.id: d for record_demos in chosen for d in record_demos}
     check_demonstrations(list(unique_demos.values()), inputs.records)
-    params = request_parameters(cfg)
     schema = json_schema_format(template) if cfg.response_format == "json_schema" else None
-    demos_by_record = tuple(map(tuple, demos_by_record))
-
-    def body_of(record: Record, record_demos: Sequence[Record]) -> dict[str, Any]:
-        return {"model": cfg.model, "messages": build_messages(template, record, record_demos), **params}
-
-    def make(index: int) -> dict[str, Any]:
-        return body_of(inputs.records[index], demos_by_record[index])
-
-    requests = PlannedRequests(make)
-    keys_by_record = KeysByRecord(requests, cfg.samples)
-    position_of: dict[bytes, int] = {}  # digest -> position in requests: identical requests are planned once
-    for index, (record, record_demos) in enumerate(zip(inputs.records, demos_by_record)):
-        body = body_of(record, record_demos)
-        positions = []
-        for sample in range(cfg.samples):
-            material = {**body, "response_format_preference": cfg.response_format}
-            key = request_key(material, template_sha256=template.sha256, sample=sample)
-            digest = bytes.fromhex(key)
-            if digest not in position_of:
-                position_of[digest] = requests.add(key, count_request_tokens(body["messages"], schema), index)
-            positions.append(position_of[digest])
-        keys_by_record.append(positions)
-    return RunPlan(cfg, template, demos_by_record, inputs, requests, keys_by_record)
+    keys_by_record = KeysByRecord(cfg.samples)
+    tokens = array("i")
+    for record, record_demos in zip(inputs.records, chosen):
+        body = request_body(cfg, template, record, record_demos)
+        material = {**body, "response_format_preference": cfg.response_format}
+        keys_by_record.append(
+            [request_key(material, template_sha256=template.sha256, sample=s) for s in range(cfg.samples)]
+        )
+        tokens.append(count_request_tokens(body["messages"], schema))
+    return RunPlan(cfg, template, chosen, inputs, keys_by_record, keys_by_record.first_uses(), tokens)
 
 
 def verification_requests(plan: RunPlan, labelled: Sequence[Record]) -> dict[str, PlannedRequest]:

@@ -187,18 +187,24 @@ def select_demonstrations(pool: Iterable[Record], count: int) -> list[Record]:
     return chosen
 
 
-def check_demonstrations(demos: Sequence[Record], inputs: Sequence[Record]) -> None:
-    """Refuse demonstrations that overlap the records to annotate (same id or same token sequence).
+def check_demonstrations(demos: Sequence[Record], inputs: Iterable[Record]) -> None:
+    """Refuse demonstrations that overlap the records to annotate (same id or same token sequence); the inputs are
+    read once, one at a time (only the demonstrations are held).
 
     Raises:
         AnnotateError: names the first overlapping demonstration; demos must come from train/dev data.
     """
-    input_ids = {record.id for record in inputs}
-    input_sentences = {record.tokens for record in inputs}
+    ids, sentences = {demo.id for demo in demos}, {demo.tokens for demo in demos}
+    overlap: set[str | tuple[str, ...]] = set()
+    for record in inputs if demos else ():
+        if record.id in ids:
+            overlap.add(record.id)
+        if record.tokens in sentences:
+            overlap.add(record.tokens)
     for demo in demos:
         if demo.tags is None:
             raise AnnotateError(f"demonstration {demo.id} has no gold tags; demonstrations must be labelled")
-        if demo.id in input_ids or demo.tokens in input_sentences:
+        if demo.id in overlap or demo.tokens in overlap:
             raise AnnotateError(
                 f"demonstration {demo.id} ({' '.join(demo.tokens)[:60]!r}) also occurs in the input; take "
                 "demonstrations from train/dev data, never from the split being annotated or evaluated"

@@ -23,11 +23,12 @@ Example::
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
 import numpy as np
 
+from offline_ner.annotate.input_files import Records
 from offline_ner.data import Record
 
 SIMILARITY_DECIMALS = 5
@@ -60,7 +61,7 @@ def embedding_key(encoder_name: str, text: str) -> str:
 
 
 def embed_records(
-    records: Sequence[Record], encoder: SentenceEncoder, store: EmbeddingStore | None = None
+    records: Iterable[Record], encoder: SentenceEncoder, store: EmbeddingStore | None = None
 ) -> np.ndarray:
     """Vectors for ``records`` in order; cached ones come from ``store``, the rest are embedded and stored."""
     texts = [sentence_text(r) for r in records]
@@ -79,7 +80,7 @@ def embed_records(
 
 
 def knn_demonstrations(
-    inputs: Sequence[Record],
+    inputs: Records,
     pool: Sequence[Record],
     k: int,
     encoder: SentenceEncoder,

@@ -1,13 +1,18 @@
 """Run an annotation: plan, send, verify, assemble, write the folder. Each step is its own module:
 
-1. :mod:`~offline_ner.annotate.plan` builds one request per (record, sample) and its journal key; identical
-   requests share a key and are sent once. No I/O. (:mod:`~offline_ner.annotate.estimate` prices a plan.)
-2. :mod:`~offline_ner.annotate.send` sends every request the journal lacks, ``concurrency`` at a time, committing
-   each reply to the journal at once, within one :mod:`~offline_ner.annotate.budget`; with ``cfg.verify`` it then
-   sends one verification request per labelled sentence, derived from the journalled replies.
-3. :mod:`~offline_ner.annotate.assemble` reads the replies back from the journal only, parses and aligns them,
-   applies verification and selection filters, and streams the records into the folder, then writes provenance
-   and QA.
+1. :mod:`~offline_ner.annotate.plan` computes the journal key of each (record, sample); identical requests share
+   a key and are sent once. It keeps the keys, not the records. (:mod:`~offline_ner.annotate.estimate` prices a
+   plan.)
+2. :mod:`~offline_ner.annotate.send` reads the records again and sends every request the journal lacks,
+   ``concurrency`` at a time, committing each reply to the journal at once, within one
+   :mod:`~offline_ner.annotate.budget`; with ``cfg.verify`` it then sends one verification request per labelled
+   sentence, derived from the journalled replies.
+3. :mod:`~offline_ner.annotate.assemble` reads the records again and their replies from the journal, parses and
+   aligns them, applies verification and selection filters, and streams the records into the folder, then writes
+   provenance and QA.
+
+Every step streams the records from the input files, so memory does not grow with the number of sentences (a
+few dozen bytes a sentence for the keys; with gold tags, QA keeps each record's tags).
 
 Example::
 

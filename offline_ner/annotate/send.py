@@ -14,13 +14,14 @@ Example::
 
 from __future__ import annotations
 
+import itertools
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from offline_ner.annotate.assemble import is_cut_off, label_all, stored_replies
+from offline_ner.annotate.assemble import is_cut_off, labelled_records
 from offline_ner.annotate.budget import Budget, usage_cost
 from offline_ner.annotate.config import AnnotateConfig
 from offline_ner.annotate.cost import PriceTable
@@ -83,7 +84,7 @@ def execute(
 
 
 def execute_requests(
-    requests: Sequence[PlannedRequest],
+    requests: Iterable[PlannedRequest],
     cfg: AnnotateConfig,
     response_format: Mapping[str, Any] | None,
     client: LLMClient,
@@ -94,7 +95,8 @@ def execute_requests(
     progress: Progress | None = None,
     reask_cut_off: bool = True,
 ) -> ExecutionStats:
-    """:func:`execute` for any list of requests sharing one response format and one budget.
+    """:func:`execute` for any requests sharing one response format and one budget; ``requests`` is read as it is
+    sent (``SQL_VARIABLES`` ahead), so a stream of requests is never held whole.
 
     ``reask_cut_off``: ask a cut-off extraction reply again with a larger ``max_tokens`` (see the module docstring).
     """
@@ -158,8 +160,8 @@ def execute_requests(
     # at most QUEUED_PER_WORKER requests per worker wait in the pool: memory stays flat however many are planned
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="annotate") as pool:
         pending: set[Future[None]] = set()
-        for start in range(0, len(requests), SQL_VARIABLES):  # one journal lookup per chunk, not per request
-            chunk = requests[start : start + SQL_VARIABLES]
+        stream = iter(requests)
+        while chunk := list(itertools.islice(stream, SQL_VARIABLES)):  # one journal lookup per chunk
             done = journal.present([r.key for r in chunk])
             hits = sum(r.key in done for r in chunk)
             stats.journal_hits += hits
@@ -204,10 +206,19 @@ def verify(
     Raises:
         BudgetExceededError, LLMAuthError, LLMQuotaError, LLMContextLengthError, LLMTransportError: as execute.
     """
-    labelled, _ = label_all(plan, stored_replies(plan.requests, journal))
-    requests = list({r.key: r for r in verification_requests(plan, labelled).values()}.values())
     schema = VERIFY_RESPONSE_FORMAT if plan.cfg.response_format == "json_schema" else None
     return execute_requests(
-        requests, plan.cfg, schema, client, journal, prices=prices, budget=budget, progress=progress,
-        reask_cut_off=False,
+        _verification_stream(plan, journal), plan.cfg, schema, client, journal, prices=prices, budget=budget,
+        progress=progress, reask_cut_off=False,
     )  # fmt: skip
+
+
+def _verification_stream(plan: RunPlan, journal: Journal) -> Iterator[PlannedRequest]:
+    """The distinct verification requests, derived one record at a time from the journalled extraction replies
+    (only their 32-byte keys are held, to send each once)."""
+    seen: set[bytes] = set()
+    for labelled in labelled_records(plan, journal):
+        request = verification_requests(plan, [labelled]).get(labelled.id)
+        if request is not None and (digest := bytes.fromhex(request.key)) not in seen:
+            seen.add(digest)
+            yield request
