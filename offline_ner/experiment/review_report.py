@@ -81,22 +81,22 @@ def review_lines(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[ReviewPoin
     return lines
 
 
-REVIEW_COLUMNS = ["K", "ranked review", "random review", "K new gold sentences", "ranked − random, 95% interval",
-                  "p(ranked ≤ random)", "gain over Simple Mix: ranked / random",
+REVIEW_COLUMNS = ["K", "ranking", "ranked review", "random review", "K new gold sentences",
+                  "ranked − random, 95% interval", "p(ranked ≤ random)", "gain over Simple Mix: ranked / random",
                   "share of the perfect-label gain: ranked / random / new gold"]
 
 
 def review_table(rows: Sequence[Mapping[str, Any]], counts: Mapping[str, np.ndarray],
                  resamples: int = RESAMPLES) -> str:
-    """A Markdown table, one line per K: F1 of each line (mean ± std, seeds), the paired bootstrap of ranked
-    against random over the seeds both ran with test tags (``counts``: cell id -> sentence counts), each one's gain
-    over Simple Mix at K = 0, and the share of the perfect-label gain ((F1 - gold-only) / (upper bound - gold-only)
-    at the base gold size). "" without review rows."""
+    """A Markdown table, one line per K and ranking: F1 of the ranked, random and new-gold lines (mean ± std,
+    seeds), the paired bootstrap of ranked against random over the seeds both ran with test tags (``counts``: cell
+    id -> sentence counts), each one's gain over Simple Mix at K = 0, and the share of the perfect-label gain
+    ((F1 - gold-only) / (upper bound - gold-only) at the base gold size). "" without review rows."""
     lines = review_lines(rows)
     if not lines:
         return ""
     base = base_gold_size(rows)
-    ranked = next((name for name in lines if name not in (RANDOM_LINE, NEW_GOLD_LINE)), None)
+    rankings: list[str | None] = [name for name in lines if name not in (RANDOM_LINE, NEW_GOLD_LINE)] or [None]
     by_k = {name: {p.reviewed: p for p in points} for name, points in lines.items()}
 
     def mean_of(arm: str) -> float | None:
@@ -105,18 +105,21 @@ def review_table(rows: Sequence[Mapping[str, Any]], counts: Mapping[str, np.ndar
 
     simple_mix, floor, ceiling = mean_of(NEW_GOLD_ARM), mean_of(BASELINE_ARM), mean_of(UPPER_BOUND_ARM)
 
+    def point(name: str | None, k: int) -> ReviewPoint | None:
+        return by_k.get(name or "", {}).get(k)
+
     def cell(name: str | None, k: int) -> str:
-        point = by_k.get(name or "", {}).get(k)
-        return f"{format_stat(point.f1)} ({','.join(map(str, point.seeds))})" if point else "–"
+        found = point(name, k)
+        return f"{format_stat(found.f1)} ({','.join(map(str, found.seeds))})" if found else "–"
 
     def share(name: str | None, k: int) -> str:
-        point = by_k.get(name or "", {}).get(k)
-        if point is None or floor is None or ceiling is None or ceiling <= floor:
+        found = point(name, k)
+        if found is None or floor is None or ceiling is None or ceiling <= floor:
             return "–"
-        return f"{(point.f1.mean - floor) / (ceiling - floor):.0%}"
+        return f"{(found.f1.mean - floor) / (ceiling - floor):.0%}"
 
-    def gains(k: int) -> str:
-        a, b = by_k.get(ranked or "", {}).get(k), by_k.get(RANDOM_LINE, {}).get(k)
+    def gains(ranked: str | None, k: int) -> str:
+        a, b = point(ranked, k), point(RANDOM_LINE, k)
         if a is None or b is None or simple_mix is None:
             return "–"
         ga, gb = a.f1.mean - simple_mix, b.f1.mean - simple_mix
@@ -125,11 +128,13 @@ def review_table(rows: Sequence[Mapping[str, Any]], counts: Mapping[str, np.ndar
 
     out = ["| " + " | ".join(REVIEW_COLUMNS) + " |", "|" + "---|" * len(REVIEW_COLUMNS)]
     for k in sorted({k for points in by_k.values() for k in points} - {0}):
-        bootstrap = _ranked_vs_random(rows, counts, ranked, k, resamples)
-        out.append("| " + " | ".join([
-            f"{k:,}", cell(ranked, k), cell(RANDOM_LINE, k), cell(NEW_GOLD_LINE, k), bootstrap[0], bootstrap[1],
-            gains(k), " / ".join(share(name, k) for name in (ranked, RANDOM_LINE, NEW_GOLD_LINE)),
-        ]) + " |")
+        for ranked in rankings:
+            bootstrap = _ranked_vs_random(rows, counts, ranked, k, resamples)
+            name = "–" if ranked is None else ranked.removeprefix("ranked review (").removesuffix(")")
+            out.append("| " + " | ".join([
+                f"{k:,}", name, cell(ranked, k), cell(RANDOM_LINE, k), cell(NEW_GOLD_LINE, k), *bootstrap,
+                gains(ranked, k), " / ".join(share(line, k) for line in (ranked, RANDOM_LINE, NEW_GOLD_LINE)),
+            ]) + " |")
     return "\n".join(out) + "\n"
 
 

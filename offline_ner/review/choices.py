@@ -6,7 +6,10 @@ from __future__ import annotations
 #   entity-errors: expected entity errors (false + missed spans) of the LLM's labels, per the teacher's probabilities
 #   token-errors: expected word-tag errors, the sum over words of 1 - p(LLM tag)
 #   span-disagreement: the number of spans the LLM and the teacher's argmax tags do not share (no probabilities)
-SIGNALS = ("entity-errors", "token-errors", "span-disagreement")
+#   uncertainty: the teacher's total word entropy (Settles & Craven 2008's "total token entropy"): where the gold
+#                data left the teacher unsure, whatever the LLM said; a correction there teaches what the gold
+#                phase cannot, where a confident disagreement is an error the gold phase fixes anyway
+SIGNALS = ("entity-errors", "token-errors", "span-disagreement", "uncertainty")
 DEFAULT_SIGNAL = "entity-errors"
 # the control: sentences in a seeded random order (what reviewing without a ranking gives)
 RANDOM = "random"

@@ -109,9 +109,20 @@ def score_record(record: Record, probs: np.ndarray, labels: Sequence[str], signa
     elif signal == "span-disagreement":
         teacher = spans_from_tags(TeacherView(tuple(labels), [probs]).tags()[0])
         score = float(len(set(record.spans()) ^ set(teacher)))
+    elif signal == "uncertainty":
+        entropy = -(probs * np.log(np.clip(probs, 1e-12, 1.0))).sum(axis=1)
+        score = float(entropy.sum())
+        doubts = [_unsure(record, probs, labels, int(entropy.argmax()))] if len(entropy) else []
     else:
         raise ValueError(f"unknown review signal {signal!r}; choose from {', '.join(SIGNALS)}")
     return ReviewScore(record.id, round(float(score), 6), _reason(doubts))
+
+
+def _unsure(record: Record, probs: np.ndarray, labels: Sequence[str], word: int) -> _Doubt:
+    """The word the teacher is least sure of, with its two most likely tags."""
+    first, second = np.argsort(probs[word])[::-1][:2]
+    return _Doubt(1.0, f"teacher unsure of '{record.tokens[word]}': {labels[first]} {probs[word, first]:.2f} or "
+                       f"{labels[second]} {probs[word, second]:.2f} (the LLM says {(record.tags or ())[word]})")
 
 
 def rank_records(records: Sequence[Record], view: TeacherView, signal: str) -> list[ReviewScore]:

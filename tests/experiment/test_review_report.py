@@ -54,7 +54,7 @@ def test_table_bootstraps_ranked_against_random_and_shares_the_gain(rows: list[d
     tags = {r["cell_id"]: counts(170 if "ranked" in r["arm"] else 150) for r in rows if r["arm"].startswith("review")}
     table = review_table(rows, tags, resamples=500)
     (k250, k500) = [line for line in table.splitlines()[2:]]
-    assert k250.startswith("| 250 | 0.830 (1) | – | – | – |")  # random did not run at 250: nothing to compare
+    assert k250.startswith("| 250 | entity-errors | 0.830 (1) | – | – | – |")  # random did not run at 250: nothing to compare
     assert "+0.1000 [" in k500 and "(seeds 1,2)" in k500 and "| 0.000 |" in k500
     # gains over Simple Mix (0.82): ranked +0.0165, random +0.004; shares of the 0.04 perfect-label gain
     assert "+0.0165 / +0.0040 (4.1×)" in k500
@@ -71,3 +71,11 @@ def test_review_arms_at_two_gold_sizes_are_refused(rows: list[dict[str, Any]]) -
 def test_the_plot_draws_every_line(rows: list[dict[str, Any]], tmp_path: Path) -> None:
     path = plot_f1_vs_reviewed(review_lines(rows), tmp_path / "f1_vs_reviewed.png", {"gold-only": 0.80})
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
+
+
+def test_each_ranking_gets_its_own_line_against_the_same_random_review(rows: list[dict[str, Any]]) -> None:
+    rows.append(row("review-uncertain-500", 0.84, 1, ranking="uncertainty", k=500))
+    table = review_table(rows, {}, resamples=100)
+    k500 = [line for line in table.splitlines() if line.startswith("| 500 |")]
+    assert [line.split(" | ")[1] for line in k500] == ["entity-errors", "uncertainty"]
+    assert all(" | 0.824 ± 0.000 (1,2) | " in line for line in k500)

@@ -45,7 +45,7 @@ MISSED = record("missed", "O", "O", "O")
 MISSED_P = probs(("O", 0.9), ("B-PER", 0.6), ("O", 0.9))
 
 
-@pytest.mark.parametrize("signal", SIGNALS)
+@pytest.mark.parametrize("signal", [s for s in SIGNALS if s != "uncertainty"])  # uncertainty: below
 def test_a_sentence_the_teacher_contradicts_ranks_above_one_it_confirms(signal: str) -> None:
     view = TeacherView(LABELS, [AGREED_P, MISTYPED_P, MISSED_P])
     ranking = rank_records([AGREED, MISTYPED, MISSED], view, signal)
@@ -115,3 +115,13 @@ def test_review_refuses_a_reviewer_without_labels_for_the_same_tokens() -> None:
     other = {"agreed": Record(id="agreed", tokens=("x", "y", "z"), tags=("O", "O", "O"))}
     with pytest.raises(ValueError, match="reviewer 'gold' has no labels for these tokens"):
         apply_review([AGREED], other, random_order([AGREED], 1), reviewer="gold")
+
+
+def test_uncertainty_ranks_where_the_teacher_is_unsure_above_a_confident_disagreement() -> None:
+    torn = record("torn", "B-LOC", "O", "O")
+    torn_p = probs(("B-ORG", 0.4), ("O", 0.5), ("O", 0.6))  # unsure everywhere, whatever the LLM said
+    view = TeacherView(LABELS, [MISTYPED_P, torn_p])
+    ranking = rank_records([MISTYPED, torn], view, "uncertainty")
+    assert [s.record_id for s in ranking] == ["torn", "mistyped"]
+    assert ranking[0].reason.startswith("teacher unsure of 'w0': B-ORG 0.40 or ")
+    assert ranking[0].reason.endswith("(the LLM says B-LOC)")
