@@ -60,8 +60,11 @@ SELECTION_FIELDS: dict[SelectionKind, tuple[str, ...]] = {
     "relabel": ("kind", "teacher", "folds", "min_confidence"),
     "retype": ("kind", "teacher", "folds", "min_confidence"),
     "k_of_n": ("kind", "k"),
-    "review": ("kind", "teacher", "ranking", "reviewed", "reviewer"),
+    "review": ("kind", "teacher", "ranking", "reviewed", "reviewer", "review_into"),
 }
+# fields added after cells were run with their kind: at this default they stay out of a cell's fingerprint, so
+# those cells are not rerun
+LATER_SELECTION_FIELDS: dict[str, Any] = {"review_into": "distilled"}
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,9 @@ class SelectionConfig:
     ranking: str = DEFAULT_SIGNAL
     reviewed: int = 1000
     reviewer: str = "gold_labels"
+    # review: where the reviewed sentences go: in place of their LLM labels in the distilled phase, or out of it and
+    # into the gold phase (what a user who trusts a person's corrections as gold would do)
+    review_into: Literal["distilled", "gold"] = "distilled"
 
 
 @dataclass(frozen=True)

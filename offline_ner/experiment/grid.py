@@ -25,6 +25,7 @@ from offline_ner.config import from_mapping
 from offline_ner.errors import ConfigError
 from offline_ner.experiment.config import (
     FOLD_KINDS,
+    LATER_SELECTION_FIELDS,
     SELECTION_FIELDS,
     ArmConfig,
     ExperimentConfig,
@@ -127,8 +128,13 @@ def _arm_cells(
 
 
 def _selection_payload(selection: SelectionConfig) -> dict[str, Any]:
-    """The fields ``selection``'s kind reads: a field it ignores does not rerun its cells."""
-    return {name: getattr(selection, name) for name in SELECTION_FIELDS[selection.kind]}
+    """The fields ``selection``'s kind reads: a field it ignores does not rerun its cells (nor does a field added
+    later, at its default: :data:`~offline_ner.experiment.config.LATER_SELECTION_FIELDS`)."""
+    return {name: getattr(selection, name) for name in SELECTION_FIELDS[selection.kind]
+            if LATER_SELECTION_FIELDS.get(name, _ABSENT) != getattr(selection, name)}
+
+
+_ABSENT = object()
 
 
 def _budget(cfg: ExperimentConfig, arm: ArmConfig) -> dict[str, Any]:

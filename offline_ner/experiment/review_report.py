@@ -44,8 +44,11 @@ def _is_review(row: Mapping[str, Any]) -> bool:
 
 
 def _line_name(row: Mapping[str, Any]) -> str:
-    ranking = row["selection"]["ranking"]
-    return RANDOM_LINE if ranking == RANDOM else f"ranked review ({ranking})"
+    selection = row["selection"]
+    into_gold = selection.get("review_into") == "gold"
+    if selection["ranking"] == RANDOM:
+        return f"{RANDOM_LINE} (into gold)" if into_gold else RANDOM_LINE
+    return f"ranked review ({selection['ranking']}{' into gold' if into_gold else ''})"
 
 
 def _point(reviewed: int, group: Sequence[Mapping[str, Any]]) -> ReviewPoint:
@@ -129,6 +132,8 @@ def review_table(rows: Sequence[Mapping[str, Any]], counts: Mapping[str, np.ndar
     out = ["| " + " | ".join(REVIEW_COLUMNS) + " |", "|" + "---|" * len(REVIEW_COLUMNS)]
     for k in sorted({k for points in by_k.values() for k in points} - {0}):
         for ranked in rankings:
+            if ranked is not None and point(ranked, k) is None:
+                continue
             bootstrap = _ranked_vs_random(rows, counts, ranked, k, resamples)
             name = "–" if ranked is None else ranked.removeprefix("ranked review (").removesuffix(")")
             out.append("| " + " | ".join([

@@ -45,7 +45,7 @@ from offline_ner.experiment.review_report import base_gold_size, review_lines, r
 from offline_ner.experiment.selection import apply_selection, selection_report
 from offline_ner.experiment.significance import BASELINE_ARM, UPPER_BOUND_ARM, comparison_table, sentence_counts
 from offline_ner.experiment.teachers import fold_teacher_view, model_teacher_view
-from offline_ner.review import RANDOM, apply_review, random_order, rank_records
+from offline_ner.review import RANDOM, REVIEW_KEY, apply_review, random_order, rank_records
 from offline_ner.train.features import NO_LOSS_KEY
 
 Log = Callable[[str], None]
@@ -100,6 +100,9 @@ def run_cell(cell: Cell, cells: Sequence[Cell], data: ExperimentData, finished: 
         if not distilled:
             raise TrainError(f"{cell.cell_id}: selection {cell.selection.kind} kept none of the {n_offered} "
                              "distilled sentences; loosen its threshold or train the teacher longer")
+        if cell.selection.kind == "review" and cell.selection.review_into == "gold":
+            gold = gold + [r for r in distilled if REVIEW_KEY in r.provenance]
+            distilled = [r for r in distilled if REVIEW_KEY not in r.provenance]
         _restart_if_data_changed(run_dir, distilled)
     train_cfg = cell_train_config(cell)
     started = time.perf_counter()

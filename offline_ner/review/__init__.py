@@ -5,7 +5,7 @@ The closed side computes the ranking from a gold-trained model's probabilities (
 reviewed tasks come back through ``offline-ner convert`` / ``bundle create --kind gold`` as human-labelled gold.
 """
 
-from offline_ner.review.choices import DEFAULT_SIGNAL, RANDOM, RANKINGS, SIGNALS
+from offline_ner.review.choices import DEFAULT_SIGNAL, RANDOM, RANKINGS, REVIEW_KEY, SIGNALS
 from offline_ner.review.ranking import (
     LabelErrors,
     ReviewScore,
@@ -17,7 +17,7 @@ from offline_ner.review.ranking import (
     rank_records,
     score_record,
 )
-from offline_ner.review.tasks import REVIEW_KEY, review_task, write_review_files
+from offline_ner.review.tasks import review_task, write_review_files
 
 __all__ = [
     "DEFAULT_SIGNAL",

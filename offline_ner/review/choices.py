@@ -14,3 +14,5 @@ DEFAULT_SIGNAL = "entity-errors"
 # the control: sentences in a seeded random order (what reviewing without a ranking gives)
 RANDOM = "random"
 RANKINGS = (*SIGNALS, RANDOM)
+# the key under which a review task's data says why it is queued, and a reviewed record's provenance who reviewed it
+REVIEW_KEY = "review"

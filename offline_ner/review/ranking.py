@@ -25,7 +25,7 @@ import numpy as np
 
 from offline_ner.data import Record, Span, spans_from_tags
 from offline_ner.data.teacher_view import TeacherView
-from offline_ner.review.choices import RANDOM, SIGNALS
+from offline_ner.review.choices import RANDOM, REVIEW_KEY, SIGNALS
 
 
 @dataclass(frozen=True)
@@ -178,7 +178,7 @@ def apply_review(records: Sequence[Record], reviewed: Mapping[str, Record], chos
         record, answer = by_id.get(score.record_id), reviewed.get(score.record_id)
         if record is None or answer is None or answer.tags is None or answer.tokens != record.tokens:
             raise ValueError(f"record {score.record_id}: the reviewer {reviewer!r} has no labels for these tokens")
-        provenance = {**record.provenance, "review": {"reviewer": reviewer, "rank": rank, "score": score.score}}
+        provenance = {**record.provenance, REVIEW_KEY: {"reviewer": reviewer, "rank": rank, "score": score.score}}
         fixed[record.id] = Record(**{**record.__dict__, "tags": answer.tags, "provenance": provenance})
     return merge_reviewed(records, fixed)
 

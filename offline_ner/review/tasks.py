@@ -23,9 +23,8 @@ from typing import Any
 from offline_ner._fs import atomic_writer
 from offline_ner.data import Record, spans_of_record
 from offline_ner.data.formats.label_studio import task_of, write_tasks
+from offline_ner.review.choices import REVIEW_KEY
 from offline_ner.review.ranking import ReviewScore
-
-REVIEW_KEY = "review"  # the task data key holding rank, score, reason and signal
 
 
 def review_task(record: Record, rank: int, score: ReviewScore, signal: str) -> dict[str, Any]:

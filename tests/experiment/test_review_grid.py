@@ -24,9 +24,9 @@ def sentences(n: int, prefix: str, tags: tuple[str, ...] = GOLD) -> list[Record]
             for i in range(n)]
 
 
-def review_arm(name: str, ranking: str, reviewed: int) -> dict[str, Any]:
-    return {"name": name, "regimen": "union",
-            "selection": {"kind": "review", "ranking": ranking, "reviewed": reviewed, "reviewer": "gold_labels"}}
+def review_arm(name: str, ranking: str, reviewed: int, into: str = "distilled") -> dict[str, Any]:
+    return {"name": name, "regimen": "union", "selection": {"kind": "review", "ranking": ranking, "reviewed": reviewed,
+                                                            "reviewer": "gold_labels", "review_into": into}}
 
 
 @pytest.fixture
@@ -43,13 +43,14 @@ def grid(tmp_path: Path, tiny_bert_dir: Path) -> dict[str, Any]:
         "train": {"base_model": str(tiny_bert_dir), "batch_size": 4, "max_length": 16, "eval_every_steps": 2,
                   "logging_steps": 1, "torch_threads": 1, "learning_rate": 5e-3, "warmup_ratio": 0.0},
         "arms": [{"name": "gold-only", "regimen": "gold"}, review_arm("ranked-2", "entity-errors", 2),
-                 review_arm("ranked-4", "entity-errors", 4), review_arm("random-2", "random", 2)],
+                 review_arm("ranked-4", "entity-errors", 4), review_arm("random-2", "random", 2),
+                 review_arm("ranked-2-gold", "entity-errors", 2, into="gold")],
     }
 
 
 def test_review_arms_train_on_the_top_k_corrected_and_keep_their_ranking(grid: dict[str, Any]) -> None:
     outcome = run_experiment(experiment_from_mapping(grid), progress=False)
-    assert len(outcome.ran) == 4
+    assert len(outcome.ran) == 5
     out = Path(grid["out_dir"])
     rows = {r["arm"]: r for r in map(json.loads, outcome.results_path.read_text().splitlines())}
     for arm, k in (("ranked-2", 2), ("ranked-4", 4), ("random-2", 2)):
@@ -59,6 +60,9 @@ def test_review_arms_train_on_the_top_k_corrected_and_keep_their_ranking(grid: d
         assert report["tokens"]["relabelled"] == 2 * k
         ranking = [json.loads(line) for line in (out / "review" / f"{rows[arm]['cell_id']}.jsonl").open()]
         assert sorted(r["record_id"] for r in ranking) == [f"llm:{i}" for i in range(6)]
+    # into gold: the two reviewed sentences leave the distilled phase and join the 8 gold ones
+    assert (rows["ranked-2-gold"]["n_gold"], rows["ranked-2-gold"]["n_distilled"]) == (10, 4)
+    assert (rows["ranked-2"]["n_gold"], rows["ranked-2"]["n_distilled"]) == (8, 6)
     # the teacher model was kept and read once for both ranked arms; the random arm needs neither
     assert rows["gold-only"]["model_dir"] is not None
     assert len(list((out / "teachers").glob("*-model-*.npz"))) == 1
@@ -66,7 +70,8 @@ def test_review_arms_train_on_the_top_k_corrected_and_keep_their_ranking(grid: d
     assert {r["reason"] for r in random_ranking} == {"random"}
     # the report: one line per K, ranked against random at K = 2, and the plot of F1 against K
     table = (out / "review.md").read_text()
-    assert table.splitlines()[2].startswith("| 2 |") and table.splitlines()[3].startswith("| 4 |")
+    assert sorted(tuple(line.split(" | ")[:2]) for line in table.splitlines()[2:]) == [
+        ("| 2", "entity-errors"), ("| 2", "entity-errors into gold"), ("| 4", "entity-errors")]
     assert out / "f1_vs_reviewed.png" in outcome.plot_paths
     assert run_experiment(experiment_from_mapping(grid), progress=False).ran == ()  # resumable: nothing reruns
 
