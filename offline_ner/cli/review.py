@@ -14,7 +14,7 @@ from offline_ner.review.choices import DEFAULT_SIGNAL, SIGNALS
 from offline_ner.train.config import TrainConfig
 
 
-@click.group()
+@click.group(epilog=EXIT_CODES_EPILOG)
 def review() -> None:
     """Review where it pays: rank LLM-labelled sentences by expected label errors for people to correct first,
     then put the corrected ones back in place of their LLM labels.
