@@ -1,5 +1,5 @@
-"""Review where it pays: rank LLM-labelled sentences by their expected label errors, so people correct the most
-wrong labels per sentence they read, and write the top of the queue as Label Studio tasks.
+"""Review where it pays: rank LLM-labelled sentences by what correcting each is worth (from a gold-trained judge's
+probabilities), write the top of the queue as Label Studio tasks, and merge the reviewed ones back.
 
 The closed side computes the ranking from a gold-trained model's probabilities (no retraining per ranking);
 reviewed tasks come back through ``offline-ner convert`` / ``bundle create --kind gold`` as human-labelled gold.
@@ -16,6 +16,7 @@ from offline_ner.review.ranking import (
     random_order,
     rank_records,
     score_record,
+    split_reviewed,
 )
 from offline_ner.review.tasks import review_task, write_review_files
 
@@ -35,5 +36,6 @@ __all__ = [
     "rank_records",
     "review_task",
     "score_record",
+    "split_reviewed",
     "write_review_files",
 ]

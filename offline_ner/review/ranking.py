@@ -1,18 +1,20 @@
-"""Which LLM-labelled sentences a person should review first: score each by its expected label errors.
+"""Which LLM-labelled sentences a person should review first: score each from a gold-trained judge's probabilities.
 
-A teacher trained on gold (the gold-only model of the closed side) reads every LLM-labelled sentence; where its
-probabilities and the LLM's tags disagree, the LLM's labels are likely wrong. The default signal,
-``entity-errors``, estimates how many entity errors (spans the LLM should not have, plus spans it missed or cut or
-typed wrongly) a sentence holds, because review time goes per sentence and entity F1 counts entities: a sentence
-with three doubtful entities pays three times one with a single doubt. Each score carries a reason a reviewer
-reads ("teacher says ORG where the LLM says LOC: 'Wall Street' (0.92)").
+A teacher trained on gold (the gold-only model of the closed side) reads every LLM-labelled sentence. Two kinds
+of signal come from it. ``entity-errors`` estimates how many entity errors (spans the LLM should not have, plus
+spans it missed or cut or typed wrongly) a sentence holds: it finds the most label errors per reviewed sentence
+(46% of them in the top 17%). ``uncertainty`` (the default) ranks where the teacher is least sure, whatever the
+LLM said. Trained on, the second pays more (EXPERIMENTS.md, issue 31): an error the teacher confidently sees is
+one the gold phase of Simple Mix corrects anyway, while a correction where the gold left the teacher unsure
+teaches the student something the gold cannot. Each score carries a reason a reviewer reads ("teacher says ORG
+where the LLM says LOC: 'Wall Street' (0.92)", "teacher unsure of 'Wall': B-ORG 0.48 or B-LOC 0.41").
 
 Pure: numpy only, no model. The probabilities come from :func:`offline_ner.train.predict_word_probs`.
 
 Example::
 
-    scores = rank_records(records, TeacherView(labels, probs), "entity-errors")
-    top = scores[:1000]               # most likely wrong first
+    scores = rank_records(records, TeacherView(labels, probs), "uncertainty")
+    top = scores[:1000]               # review these first
 """
 
 from __future__ import annotations
@@ -161,6 +163,17 @@ def merge_reviewed(records: Sequence[Record], reviewed: Mapping[str, Record]) ->
             raise ValueError(f"record {record.id}: the reviewed tokens differ from the LLM-labelled ones")
         out.append(record if fixed is None else fixed)
     return out
+
+
+def split_reviewed(records: Sequence[Record], reviewed: Mapping[str, Record]) -> tuple[list[Record], list[Record]]:
+    """``records`` without the reviewed ones, and the reviewed ones (in ``records``' order): to train the corrected
+    sentences as gold and the rest as distilled, which pays most (EXPERIMENTS.md, issue 31).
+
+    Raises:
+        ValueError: as :func:`merge_reviewed`.
+    """
+    merged = merge_reviewed(records, reviewed)
+    return ([r for r in merged if r.id not in reviewed], [r for r in merged if r.id in reviewed])
 
 
 def apply_review(records: Sequence[Record], reviewed: Mapping[str, Record], chosen: Sequence[ReviewScore],

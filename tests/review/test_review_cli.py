@@ -1,5 +1,5 @@
 """``offline-ner review`` end to end, through the CLI: rank LLM labels with a model, send the top K to Label
-Studio, simulate the review there, merge the export back in place of the LLM labels, and train on it: the
+Studio, simulate the review there, add the export to gold (the rest staying distilled), and train on it: the
 reviewed records say a person labelled them."""
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def test_ranked_tasks_go_to_label_studio_and_come_back_as_human_gold(tmp_path: P
                  "-o", str(tmp_path / "tasks.json"), "--ranking", str(tmp_path / "ranking.jsonl"), "--json")
     assert ranked.exit_code == 0, ranked.output
     summary = json.loads(ranked.stdout)
-    assert (summary["records"], summary["queued"], summary["signal"]) == (6, 3, "entity-errors")
+    assert (summary["records"], summary["queued"], summary["signal"]) == (6, 3, "uncertainty")
 
     ranking = [json.loads(line) for line in (tmp_path / "ranking.jsonl").open()]
     assert [r["rank"] for r in ranking] == [1, 2, 3, 4, 5, 6]
@@ -51,23 +51,23 @@ def test_ranked_tasks_go_to_label_studio_and_come_back_as_human_gold(tmp_path: P
         result = task_of(spans_of_record(fixed[task["data"]["id"]]), kind="annotations")["annotations"][0]["result"]
         task["annotations"] = [{"id": n, "result": result, "was_cancelled": False, "completed_by": 4}]
     (tmp_path / "export.json").write_text(json.dumps(tasks))
-    merged = run("review", "merge", str(tmp_path / "llm.jsonl"), str(tmp_path / "export.json"),
+    write_jsonl(records(GOLD, "gold")[:4], tmp_path / "gold.jsonl")
+    merged = run("review", "merge", str(tmp_path / "llm.jsonl"), str(tmp_path / "export.json"), "--gold",
+                 str(tmp_path / "gold.jsonl"), "--gold-out", str(tmp_path / "gold-reviewed.jsonl"),
                  "-o", str(tmp_path / "distilled.jsonl"), "--json")
     assert merged.exit_code == 0, merged.output
-    assert json.loads(merged.stdout) == {"ok": True, "output": str(tmp_path / "distilled.jsonl"), "records": 6,
-                                         "reviewed": 3}
-    distilled = read_records(tmp_path / "distilled.jsonl")
-    assert [r.id for r in distilled] == [f"llm:{i}" for i in range(6)]  # the LLM file's order
+    assert json.loads(merged.stdout)["gold"] == 7 and json.loads(merged.stdout)["distilled"] == 3
     queued = {t["data"]["id"] for t in tasks}
-    for record in distilled:
-        if record.id in queued:  # corrected by a person, and says so
-            assert record.tags == GOLD and record.provenance["annotator"] == "human"
-            assert record.provenance["review"]["completed_by"] == 4
-        else:
-            assert record.tags == NOISY and "review" not in record.provenance
+    distilled = read_records(tmp_path / "distilled.jsonl")
+    assert {r.id for r in distilled} == {f"llm:{i}" for i in range(6)} - queued  # the reviewed ones left
+    assert all(r.tags == NOISY for r in distilled)
+    gold = read_records(tmp_path / "gold-reviewed.jsonl")
+    assert [r.id for r in gold[:4]] == [f"gold:{i}" for i in range(4)]
+    for record in gold[4:]:  # corrected by a person, and says so
+        assert record.id in queued and record.tags == GOLD and record.provenance["annotator"] == "human"
+        assert record.provenance["review"]["completed_by"] == 4
 
-    write_jsonl(records(GOLD, "gold")[:4], tmp_path / "gold.jsonl")
-    trained = run("train", "--regimen", "distilled_then_gold", "--gold", str(tmp_path / "gold.jsonl"),
+    trained = run("train", "--regimen", "distilled_then_gold", "--gold", str(tmp_path / "gold-reviewed.jsonl"),
                   "--distilled", str(tmp_path / "distilled.jsonl"), "--dev", str(tmp_path / "gold.jsonl"),
                   "--base-model", str(tiny_bert_dir), "--max-steps", "2", "--batch-size", "2",
                   "--out", str(tmp_path / "run"), "--quiet", "--json")
@@ -80,7 +80,7 @@ def test_merge_refuses_a_reviewed_sentence_with_other_tokens_and_writes_nothing(
     changed = Record(id="llm:2", tokens=("Someone", "else", "."), tags=("B-PER", "O", "O"))
     write_jsonl([changed], tmp_path / "reviewed.jsonl")
     refused = run("review", "merge", str(tmp_path / "llm.jsonl"), str(tmp_path / "reviewed.jsonl"),
-                  "-o", str(tmp_path / "out.jsonl"))
+                  "--into", "distilled", "-o", str(tmp_path / "out.jsonl"))
     assert refused.exit_code == 4, refused.output
     assert "llm:2" in refused.output and "tokens differ" in refused.output
     assert not (tmp_path / "out.jsonl").exists()
