@@ -82,7 +82,7 @@ def test_only_a_ranked_review_waits_for_its_teacher(grid: dict[str, Any]) -> Non
 
 
 @pytest.mark.parametrize(("selection", "message"), [
-    ({"ranking": "loudest"}, "ranking: expected one of entity-errors"),
+    ({"ranking": "loudest"}, "ranking: expected one of uncertainty, entity-errors"),
     ({"reviewed": 0}, "reviewed: at least 1 sentence"),
     ({"reviewer": "nobody"}, "reviewer: 'nobody' is not a distilled source"),
 ])
