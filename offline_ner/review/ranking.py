@@ -61,12 +61,17 @@ def _text(record: Record, span: Span) -> str:
     return " ".join(record.tokens[span.start : span.end])
 
 
-def entity_doubts(record: Record, probs: np.ndarray, labels: Sequence[str]) -> list[_Doubt]:
-    """Each LLM span the teacher doubts (weight: 1 - its mean probability of the span's tags) and each span the
-    teacher finds that the LLM lacks (weight: the teacher's mean probability of it)."""
+def _teacher_spans(probs: np.ndarray, labels: Sequence[str]) -> list[Span]:
+    """The entities of the teacher's own (argmax, IOB2-repaired) tags."""
+    return spans_from_tags(TeacherView(tuple(labels), [probs]).tags()[0])
+
+
+def entity_doubts(record: Record, probs: np.ndarray, labels: Sequence[str], teacher: Sequence[Span]) -> list[_Doubt]:
+    """Each LLM span the teacher doubts (weight: 1 - its mean probability of the span's tags) and each span of the
+    ``teacher``'s that the LLM lacks (weight: the teacher's mean probability of it)."""
     llm = record.spans()
-    teacher = spans_from_tags(TeacherView(tuple(labels), [probs]).tags()[0])
     by_bounds = {(s.start, s.end): s for s in teacher}
+    llm_bounds = {(s.start, s.end) for s in llm}
     doubts = []
     for span in llm:
         sure = float(_tag_probs(probs[span.start : span.end], labels, _span_tags(span)).mean())
@@ -81,7 +86,7 @@ def entity_doubts(record: Record, probs: np.ndarray, labels: Sequence[str]) -> l
         if span in kept:
             continue
         sure = float(_tag_probs(probs[span.start : span.end], labels, _span_tags(span)).mean())
-        if (span.start, span.end) in {(s.start, s.end) for s in llm}:
+        if (span.start, span.end) in llm_bounds:
             why = f"teacher says {span.label} for '{_text(record, span)}' ({sure:.2f})"
         else:
             why = f"teacher finds {span.label} '{_text(record, span)}' that the LLM left out ({sure:.2f})"
@@ -103,20 +108,20 @@ def score_record(record: Record, probs: np.ndarray, labels: Sequence[str], signa
         raise ValueError(f"record {record.id}: has no labels to review")
     if len(probs) != len(record.tokens):
         raise ValueError(f"record {record.id}: {len(record.tokens)} words but {len(probs)} rows of probabilities")
-    doubts = entity_doubts(record, probs, labels)
+    if signal not in SIGNALS:
+        raise ValueError(f"unknown review signal {signal!r}; choose from {', '.join(SIGNALS)}")
+    if signal == "uncertainty":  # the reason is the least sure word, not a disagreement: no spans needed
+        entropy = -(probs * np.log(np.clip(probs, 1e-12, 1.0))).sum(axis=1)
+        doubts = [_unsure(record, probs, labels, int(entropy.argmax()))] if len(entropy) else []
+        return ReviewScore(record.id, round(float(entropy.sum()), 6), _reason(doubts))
+    teacher = _teacher_spans(probs, labels)
+    doubts = entity_doubts(record, probs, labels, teacher)
     if signal == "entity-errors":
         score = sum(d.weight for d in doubts)
     elif signal == "token-errors":
         score = float((1.0 - _tag_probs(probs, labels, record.tags)).sum())
-    elif signal == "span-disagreement":
-        teacher = spans_from_tags(TeacherView(tuple(labels), [probs]).tags()[0])
+    else:  # span-disagreement
         score = float(len(set(record.spans()) ^ set(teacher)))
-    elif signal == "uncertainty":
-        entropy = -(probs * np.log(np.clip(probs, 1e-12, 1.0))).sum(axis=1)
-        score = float(entropy.sum())
-        doubts = [_unsure(record, probs, labels, int(entropy.argmax()))] if len(entropy) else []
-    else:
-        raise ValueError(f"unknown review signal {signal!r}; choose from {', '.join(SIGNALS)}")
     return ReviewScore(record.id, round(float(score), 6), _reason(doubts))
 
 
